@@ -1,0 +1,80 @@
+"""Sans-IO GBCS codec for the firmware use cases, and the ZigBee OTA image file format.
+
+`decode(bytes)` gives a typed `GbcsMessage`; `encode(message)` gives the bytes back.
+Every GBCS header decodes; payloads outside the firmware use cases stay raw bytes.
+"""
+
+from .codes import (
+    ActivateImageResponseCode,
+    AlertCode,
+    CraFlag,
+    DataAccessResult,
+    MessageCode,
+    ReadFirmwareResponseCode,
+    message_name,
+)
+from .datetimes import DlmsDateTime
+from .envelope import GbcsHeader, GeneralCiphering
+from .errors import GbcsDecodeError, GbcsEncodeError, GbcsError
+from .messages import (
+    GbcsMessage,
+    decode,
+    decode_header,
+    encode,
+    format_entity_id,
+    message_fields,
+)
+from .payloads import (
+    CANCELLATION_DATETIME,
+    ActivateFirmwareAccepted,
+    ActivateFirmwareCommand,
+    ActivateFirmwareOutcome,
+    CosemAttribute,
+    FirmwareActivationAlert,
+    Payload,
+    RawPayload,
+    ReadDeviceFirmwareVersionCommand,
+    ReadDeviceFirmwareVersionResponse,
+    ReadEsmeFirmwareVersionCommand,
+    ReadEsmeFirmwareVersionResponse,
+    ReadGsmeFirmwareVersionCommand,
+    ReadGsmeFirmwareVersionResponse,
+    ZclStatus,
+)
+
+__all__ = [
+    "CANCELLATION_DATETIME",
+    "ActivateFirmwareAccepted",
+    "ActivateFirmwareCommand",
+    "ActivateFirmwareOutcome",
+    "ActivateImageResponseCode",
+    "AlertCode",
+    "CosemAttribute",
+    "CraFlag",
+    "DataAccessResult",
+    "DlmsDateTime",
+    "FirmwareActivationAlert",
+    "GbcsDecodeError",
+    "GbcsEncodeError",
+    "GbcsError",
+    "GbcsHeader",
+    "GbcsMessage",
+    "GeneralCiphering",
+    "MessageCode",
+    "Payload",
+    "RawPayload",
+    "ReadDeviceFirmwareVersionCommand",
+    "ReadDeviceFirmwareVersionResponse",
+    "ReadEsmeFirmwareVersionCommand",
+    "ReadEsmeFirmwareVersionResponse",
+    "ReadFirmwareResponseCode",
+    "ReadGsmeFirmwareVersionCommand",
+    "ReadGsmeFirmwareVersionResponse",
+    "ZclStatus",
+    "decode",
+    "decode_header",
+    "encode",
+    "format_entity_id",
+    "message_fields",
+    "message_name",
+]

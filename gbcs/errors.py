@@ -1,0 +1,24 @@
+"""The exception tree of the GBCS codec."""
+
+from __future__ import annotations
+
+
+class GbcsError(Exception):
+    """Base class of every error the codec raises."""
+
+
+class GbcsDecodeError(GbcsError, ValueError):
+    """Bytes that are not a well-formed message; names the offset and what was expected."""
+
+    def __init__(self, offset: int, expected: str, found: str | None = None) -> None:
+        self.offset = offset
+        self.expected = expected
+        self.found = found
+        text = f"at offset {offset}: expected {expected}"
+        if found is not None:
+            text += f", found {found}"
+        super().__init__(text)
+
+
+class GbcsEncodeError(GbcsError, ValueError):
+    """A message object that cannot be written as GBCS bytes."""

@@ -1,0 +1,156 @@
+"""ECS52 Read ESME/Comms Hub Firmware Version (SR 11.2): a DLMS COSEM ACCESS get.
+
+A-XDR, from GBCS: the command is an access-request (0xD9) with one get of a COSEM
+attribute and one null-data; the response is an access-response (0xDA) with one
+data item (the firmware version, or null-data) and one get result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from ..codes import DataAccessResult
+from ..datetimes import DLMS_DATE_TIME_SIZE, DlmsDateTime
+from ..errors import GbcsDecodeError
+from ..reader import ByteReader, encode_length, encode_uint, require_size
+from .cs06 import FIRMWARE_VERSION_SIZE
+
+OBIS_SIZE = 6
+GET = 0x01
+
+
+class DlmsTag(IntEnum):
+    ACCESS_REQUEST = 0xD9
+    ACCESS_RESPONSE = 0xDA
+    NULL_DATA = 0x00
+    OCTET_STRING = 0x09
+
+
+@dataclass(frozen=True, slots=True)
+class CosemAttribute:
+    class_id: int
+    instance_id: bytes
+    attribute_id: int
+
+    def to_bytes(self) -> bytes:
+        return (encode_uint(self.class_id, 2, "COSEM class ID")
+                + require_size(self.instance_id, OBIS_SIZE, "OBIS instance ID")
+                + encode_uint(self.attribute_id, 1, "attribute ID"))
+
+
+# The ESME / comms hub firmware version: class 1 (Data), 0-0:0.2.1.255, attribute 2.
+FIRMWARE_VERSION_ATTRIBUTE = CosemAttribute(1, bytes.fromhex("0000000201FF"), 2)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadEsmeFirmwareVersionCommand:
+    invoke_id: int
+    attribute: CosemAttribute = FIRMWARE_VERSION_ATTRIBUTE
+    date_time: DlmsDateTime | None = None
+
+    def to_bytes(self) -> bytes:
+        return (_head(DlmsTag.ACCESS_REQUEST, self.invoke_id, self.date_time)
+                + encode_length(1) + bytes([GET]) + self.attribute.to_bytes()
+                + encode_length(1) + bytes([DlmsTag.NULL_DATA]))
+
+    def fields(self) -> dict[str, Any]:
+        return {"invoke_id": self.invoke_id, "cosem_class_id": self.attribute.class_id,
+                "obis": self.attribute.instance_id.hex().upper(),
+                "cosem_attribute_id": self.attribute.attribute_id}
+
+
+@dataclass(frozen=True, slots=True)
+class ReadEsmeFirmwareVersionResponse:
+    invoke_id: int
+    result: DataAccessResult
+    firmware_version: bytes | None
+    date_time: DlmsDateTime | None = None
+
+    def to_bytes(self) -> bytes:
+        if self.firmware_version is None:
+            data = bytes([DlmsTag.NULL_DATA])
+        else:
+            version = require_size(self.firmware_version, FIRMWARE_VERSION_SIZE,
+                                   "firmware version")
+            data = bytes([DlmsTag.OCTET_STRING]) + encode_length(len(version)) + version
+        return (_head(DlmsTag.ACCESS_RESPONSE, self.invoke_id, self.date_time)
+                + b"\x00" + encode_length(1) + data
+                + encode_length(1) + bytes([GET, self.result]))
+
+    def fields(self) -> dict[str, Any]:
+        version = self.firmware_version
+        return {"invoke_id": self.invoke_id, "response_code": int(self.result),
+                "response_code_name": self.result.name,
+                "firmware_version": None if version is None else version.hex().upper()}
+
+
+def _head(tag: DlmsTag, invoke_id: int, date_time: DlmsDateTime | None) -> bytes:
+    stamp = b"\x00" if date_time is None else bytes([DLMS_DATE_TIME_SIZE]) + date_time.to_bytes()
+    return bytes([tag]) + encode_uint(invoke_id, 4, "invoke ID") + stamp
+
+
+def read_command(reader: ByteReader) -> ReadEsmeFirmwareVersionCommand:
+    invoke_id, date_time = _read_head(reader, DlmsTag.ACCESS_REQUEST, "access-request")
+    _expect_count(reader, "access-request-specification")
+    _expect_byte(reader, GET, "access-request-get")
+    attribute = CosemAttribute(reader.uint(2, "COSEM class ID"),
+                               reader.take(OBIS_SIZE, "OBIS instance ID"),
+                               reader.u8("attribute ID"))
+    _expect_count(reader, "access-request-list-of-data")
+    _expect_byte(reader, DlmsTag.NULL_DATA, "null-data")
+    reader.finish("ECS52 command")
+    return ReadEsmeFirmwareVersionCommand(invoke_id, attribute, date_time)
+
+
+def read_response(reader: ByteReader) -> ReadEsmeFirmwareVersionResponse:
+    invoke_id, date_time = _read_head(reader, DlmsTag.ACCESS_RESPONSE, "access-response")
+    _expect_byte(reader, 0x00, "absent access-request-specification")
+    _expect_count(reader, "access-response-list-of-data")
+    version = _read_data(reader)
+    _expect_count(reader, "access-response-specification")
+    _expect_byte(reader, GET, "access-response-get")
+    result_offset = reader.offset
+    result = reader.u8("data-access-result")
+    if result not in DataAccessResult._value2member_map_:
+        raise GbcsDecodeError(result_offset, "a DLMS data-access-result", str(result))
+    reader.finish("ECS52 response")
+    return ReadEsmeFirmwareVersionResponse(invoke_id, DataAccessResult(result), version, date_time)
+
+
+def _read_head(reader: ByteReader, tag: DlmsTag, what: str) -> tuple[int, DlmsDateTime | None]:
+    _expect_byte(reader, tag, what)
+    invoke_id = reader.uint(4, "long-invoke-id-and-priority")
+    start = reader.offset
+    size = reader.u8("date-time length")
+    if size == 0:
+        return invoke_id, None
+    if size != DLMS_DATE_TIME_SIZE:
+        raise GbcsDecodeError(start, "date-time length 0 or 12", str(size))
+    return invoke_id, DlmsDateTime.read(reader)
+
+
+def _read_data(reader: ByteReader) -> bytes | None:
+    start = reader.offset
+    tag = reader.u8("data type")
+    if tag == DlmsTag.NULL_DATA:
+        return None
+    if tag != DlmsTag.OCTET_STRING:
+        raise GbcsDecodeError(start, "octet-string (0x09) or null-data (0x00)", f"0x{tag:02X}")
+    size_offset = reader.offset
+    size = reader.length("octet-string length")
+    if size != FIRMWARE_VERSION_SIZE:
+        raise GbcsDecodeError(size_offset, "a 4-byte firmware version", f"{size} bytes")
+    return reader.take(size, "firmware version")
+
+
+def _expect_count(reader: ByteReader, what: str) -> None:
+    start = reader.offset
+    count = reader.length(f"{what} count")
+    if count != 1:
+        raise GbcsDecodeError(start, f"one {what} entry", str(count))
+
+
+def _expect_byte(reader: ByteReader, value: int, what: str) -> None:
+    reader.expect(bytes([value]), what)

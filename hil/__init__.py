@@ -1,0 +1,1 @@
+"""Scenarios, the pytest plugin, conformance reports and the campaign runner."""

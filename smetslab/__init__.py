@@ -1,0 +1,1 @@
+"""The smetslab command line: wiring only, no protocol logic."""

@@ -1,0 +1,98 @@
+"""The `smetslab` command: wiring only."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import gbcs
+from gbcs.ota import parse_ota_image
+
+from .inputs import InputError, gbcs_bytes, ota_bytes
+from .views import ota_fields, summary_row
+
+app = typer.Typer(no_args_is_help=True, help="smetslab: GB smart-metering firmware lab.")
+gbcs_app = typer.Typer(no_args_is_help=True, help="Decode GBCS messages.")
+ota_app = typer.Typer(no_args_is_help=True, help="Inspect ZigBee OTA firmware images.")
+app.add_typer(gbcs_app, name="gbcs")
+app.add_typer(ota_app, name="ota")
+
+SourceArg = Annotated[str, typer.Argument(help="hex digits, a file, or - for standard input")]
+DEFAULT_VECTORS = Path("../shared/testdata/gbcs/rtds-4.5.0")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def _print_json(fields: dict[str, Any]) -> None:
+    typer.echo(json.dumps(fields, indent=2))
+
+
+@gbcs_app.command("decode")
+def gbcs_decode(
+    source: SourceArg,
+    header_only: Annotated[
+        bool, typer.Option("--header-only", help="decode the envelope, keep the payload raw")
+    ] = False,
+) -> None:
+    """Print a GBCS message as JSON (header fields first, then the use-case fields)."""
+    try:
+        data = gbcs_bytes(source)
+        message = gbcs.decode_header(data) if header_only else gbcs.decode(data)
+    except (InputError, gbcs.GbcsDecodeError) as exc:
+        raise _fail(str(exc)) from exc
+    _print_json(gbcs.message_fields(message))
+
+
+@ota_app.command("inspect")
+def ota_inspect(
+    source: Annotated[str, typer.Argument(help="an OTA file, base64 text, or a DUIS 11.1 request")],
+) -> None:
+    """Print a ZigBee OTA image header and its sub-elements as JSON."""
+    try:
+        image = parse_ota_image(ota_bytes(source))
+    except (InputError, gbcs.GbcsDecodeError) as exc:
+        raise _fail(str(exc)) from exc
+    _print_json(ota_fields(image))
+
+
+@app.command("demo")
+def demo(
+    vectors: Annotated[Path, typer.Option(help="folder of RTDS .HEX vectors")] = DEFAULT_VECTORS,
+) -> None:
+    """Decode every RTDS firmware vector and print what each one is."""
+    files = sorted(vectors.rglob("*.HEX"))
+    if not files:
+        raise _fail(f"no .HEX vectors under {vectors}")
+    table = Table(title=f"{len(files)} RTDS firmware vectors, decoded ({vectors})")
+    for column in ("vector", "envelope", "kind", "use case", "counter", "from", "to", "content"):
+        table.add_column(column, no_wrap=column != "content")
+    failures = 0
+    for path in files:
+        name = path.stem.removesuffix("_GBCS")
+        try:
+            message = gbcs.decode(gbcs_bytes(str(path)))
+        except (InputError, gbcs.GbcsDecodeError) as exc:
+            failures += 1
+            table.add_row(name, "", "[red]error", "", "", "", "", str(exc))
+            continue
+        table.add_row(name, *summary_row(message))
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    if failures:
+        raise _fail(f"{failures} vector(s) did not decode")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Shared test fixtures: the DCC reference data in ../shared/testdata, read in place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SMETSLAB_SHARED", ROOT.parent / "shared"))
+RTDS_DIR = SHARED / "testdata" / "gbcs" / "rtds-4.5.0"
+DUIS_REQUESTS = SHARED / "testdata" / "duis" / "requests"
+
+if not RTDS_DIR.is_dir():  # a missing checkout of shared/ is an error, never a skip
+    raise pytest.UsageError(f"test data not found at {RTDS_DIR}; clone shared/ beside the project")
+
+
+def rtds_vectors() -> list[Path]:
+    return sorted(RTDS_DIR.rglob("*.HEX"))
+
+
+def read_hex(path: Path) -> bytes:
+    return bytes.fromhex(path.read_text().strip())
+
+
+@pytest.fixture
+def rtds_dir() -> Path:
+    return RTDS_DIR
+
+
+@pytest.fixture
+def duis_requests() -> Path:
+    return DUIS_REQUESTS

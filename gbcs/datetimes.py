@@ -11,6 +11,7 @@ DLMS_DATE_TIME_SIZE = 12
 NOT_SPECIFIED = 0xFF
 YEAR_NOT_SPECIFIED = 0xFFFF
 DEVIATION_NOT_SPECIFIED = -0x8000
+MAX_DEVIATION_MINUTES = 720
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +56,19 @@ class DlmsDateTime:
                    DEVIATION_NOT_SPECIFIED, NOT_SPECIFIED)
 
     def to_datetime(self) -> datetime | None:
-        """The instant, UTC unless a deviation is given; None if any part is unspecified."""
+        """The instant, or None if any part is unspecified or out of range.
+
+        UTC unless a deviation is given; the deviation is read with the older Blue Book
+        sign (UTC = local time + deviation). GBCS devices leave it unspecified.
+        """
         fields = (self.month, self.day, self.hour, self.minute, self.second)
         if self.year == YEAR_NOT_SPECIFIED or NOT_SPECIFIED in fields:
             return None
         hundredths = 0 if self.hundredths == NOT_SPECIFIED else self.hundredths
         zone = UTC
         if self.deviation != DEVIATION_NOT_SPECIFIED:
+            if abs(self.deviation) > MAX_DEVIATION_MINUTES:
+                return None
             zone = timezone(timedelta(minutes=-self.deviation))
         try:
             return datetime(self.year, self.month, self.day, self.hour, self.minute,

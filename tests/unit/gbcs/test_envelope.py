@@ -107,3 +107,17 @@ def test_unspecified_date_time_fields_render_as_null() -> None:
 def test_encode_rejects_what_cannot_be_written(message: gbcs.GbcsMessage, complaint: str) -> None:
     with pytest.raises(gbcs.GbcsEncodeError, match=complaint):
         gbcs.encode(message)
+
+
+@pytest.mark.parametrize("deviation", [1536, -721, 0x7FFF])
+def test_out_of_range_deviation_is_not_an_instant(deviation: int) -> None:
+    # found by the fuzz test: a deviation beyond ±720 minutes crashed to_datetime()
+    stamp = gbcs.DlmsDateTime(2015, 1, 1, 0xFF, 0, 0, 0, 0, deviation, 0xFF)
+    assert stamp.to_datetime() is None
+
+
+def test_deviation_shifts_the_instant() -> None:
+    stamp = gbcs.DlmsDateTime(2030, 6, 1, 0xFF, 12, 0, 0, 0, -60, 0xFF)
+    instant = stamp.to_datetime()
+    assert instant is not None
+    assert instant.astimezone(UTC).hour == 11

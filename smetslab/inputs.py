@@ -21,10 +21,16 @@ def read_source(source: str) -> tuple[bytes, str]:
     """The raw bytes behind SOURCE (`-` for stdin, a path, or literal hex) and their origin."""
     if source == "-":
         return sys.stdin.buffer.read(), "standard input"
-    path = Path(source)
-    if path.is_file():
-        return path.read_bytes(), str(path)
+    if _is_file(source):
+        return Path(source).read_bytes(), source
     return source.encode("ascii", "replace"), "the argument"
+
+
+def _is_file(source: str) -> bool:
+    try:
+        return Path(source).is_file()
+    except OSError:  # a long hex argument is not a path
+        return False
 
 
 def gbcs_bytes(source: str) -> bytes:
@@ -36,7 +42,7 @@ def gbcs_bytes(source: str) -> bytes:
         if len(text) % 2:
             raise InputError(f"{origin}: odd number of hex digits ({len(text)})")
         return bytes.fromhex(text.decode("ascii"))
-    if source != "-" and not Path(source).is_file():
+    if source != "-" and not _is_file(source):
         raise InputError(f"{source!r} is neither a file nor hex digits")
     if not stripped:
         raise InputError(f"{origin} is empty")

@@ -1,1 +1,1 @@
-"""MQTT topics and envelopes, the MQTT client adapter, the embedded broker and the shared clock (DESIGN §3, §6)."""
+"""MQTT topics and envelopes, MQTT adapter, embedded broker, shared clock (DESIGN §3, §6)."""

@@ -1,1 +1,1 @@
-"""The DSP: sans-IO core (authorisation, SMI/CPL rules, request tracking), store adapters, the service runner (DESIGN §4)."""
+"""The DSP: sans-IO core (authorisation, SMI/CPL rules, request tracking), store, runner (§4)."""

@@ -1,1 +1,1 @@
-"""Sans-IO device models (ESME, GSME, GPF, CHF, PPMID, HCALCS, SMETS1), fault plans and the fleet runner."""
+"""Sans-IO device models (ESME, GSME, GPF, CHF, PPMID, HCALCS, SMETS1), fault plans, fleets."""

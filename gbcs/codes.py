@@ -29,22 +29,19 @@ class MessageCode(IntEnum):
     CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION = 0x0129
 
 
+_M = MessageCode
 MESSAGE_NAMES: dict[int, str] = {
-    MessageCode.CS06_ACTIVATE_FIRMWARE: "CS06 Activate Firmware",
-    MessageCode.ECS52_READ_ESME_CH_FIRMWARE_VERSION: "ECS52 Read ESME/Comms Hub Firmware Version",
-    MessageCode.GCS38_READ_GSME_FIRMWARE_VERSION: "GCS38 Read GSME Firmware Version",
-    MessageCode.FUTURE_DATED_FIRMWARE_ACTIVATION_ALERT: "Future-Dated Firmware Activation Alert",
-    MessageCode.FUTURE_DATED_UPDATE_SECURITY_CREDENTIALS_ALERT:
-        "Future-Dated Update Security Credentials Alert",
-    MessageCode.FUTURE_DATED_EXECUTION_ALERT_DLMS: "Future-Dated Execution Alert (DLMS COSEM)",
-    MessageCode.FUTURE_DATED_EXECUTION_ALERT_GBZ: "Future-Dated Execution Alert (GBZ)",
-    MessageCode.FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_ESME:
-        "Firmware Distribution Receipt Alert (ESME)",
-    MessageCode.FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_GSME:
-        "Firmware Distribution Receipt Alert (GSME)",
-    MessageCode.CCS08_FIRMWARE_TRANSFER_ALERT: "CCS08 Firmware Transfer Alert",
-    MessageCode.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION:
-        "CS08 Read PPMID/HCALCS Firmware Version",
+    _M.CS06_ACTIVATE_FIRMWARE: "CS06 Activate Firmware",
+    _M.ECS52_READ_ESME_CH_FIRMWARE_VERSION: "ECS52 Read ESME/Comms Hub Firmware Version",
+    _M.GCS38_READ_GSME_FIRMWARE_VERSION: "GCS38 Read GSME Firmware Version",
+    _M.FUTURE_DATED_FIRMWARE_ACTIVATION_ALERT: "Future-Dated Firmware Activation Alert",
+    _M.FUTURE_DATED_UPDATE_SECURITY_CREDENTIALS_ALERT: "Future-Dated Security Credentials Alert",
+    _M.FUTURE_DATED_EXECUTION_ALERT_DLMS: "Future-Dated Execution Alert (DLMS COSEM)",
+    _M.FUTURE_DATED_EXECUTION_ALERT_GBZ: "Future-Dated Execution Alert (GBZ)",
+    _M.FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_ESME: "Firmware Distribution Receipt Alert (ESME)",
+    _M.FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_GSME: "Firmware Distribution Receipt Alert (GSME)",
+    _M.CCS08_FIRMWARE_TRANSFER_ALERT: "CCS08 Firmware Transfer Alert",
+    _M.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION: "CS08 Read PPMID/HCALCS Firmware Version",
 }
 
 

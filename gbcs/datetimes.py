@@ -37,13 +37,32 @@ class DlmsDateTime:
             raw.u8("date-time field") for _ in range(7)
         )
         deviation = int.from_bytes(raw.take(2, "deviation"), "big", signed=True)
-        return cls(year, month, day, dow, hour, minute, second, hundredths, deviation,
-                   raw.u8("clock status"))
+        return cls(
+            year,
+            month,
+            day,
+            dow,
+            hour,
+            minute,
+            second,
+            hundredths,
+            deviation,
+            raw.u8("clock status"),
+        )
 
     def to_bytes(self) -> bytes:
         head = encode_uint(self.year, 2, "year")
-        middle = bytes([self.month, self.day, self.day_of_week, self.hour, self.minute,
-                        self.second, self.hundredths])
+        middle = bytes(
+            [
+                self.month,
+                self.day,
+                self.day_of_week,
+                self.hour,
+                self.minute,
+                self.second,
+                self.hundredths,
+            ]
+        )
         deviation = self.deviation.to_bytes(2, "big", signed=True)
         return head + middle + deviation + bytes([self.clock_status])
 
@@ -51,9 +70,18 @@ class DlmsDateTime:
     def from_datetime(cls, value: datetime) -> DlmsDateTime:
         """A UTC instant as GBCS devices send it: deviation and clock status unspecified."""
         value = value.astimezone(UTC)
-        return cls(value.year, value.month, value.day, value.isoweekday(), value.hour,
-                   value.minute, value.second, value.microsecond // 10_000,
-                   DEVIATION_NOT_SPECIFIED, NOT_SPECIFIED)
+        return cls(
+            value.year,
+            value.month,
+            value.day,
+            value.isoweekday(),
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond // 10_000,
+            DEVIATION_NOT_SPECIFIED,
+            NOT_SPECIFIED,
+        )
 
     def to_datetime(self) -> datetime | None:
         """The instant, or None if any part is unspecified or out of range.
@@ -71,7 +99,15 @@ class DlmsDateTime:
                 return None
             zone = timezone(timedelta(minutes=-self.deviation))
         try:
-            return datetime(self.year, self.month, self.day, self.hour, self.minute,
-                            self.second, hundredths * 10_000, tzinfo=zone)
+            return datetime(
+                self.year,
+                self.month,
+                self.day,
+                self.hour,
+                self.minute,
+                self.second,
+                hundredths * 10_000,
+                tzinfo=zone,
+            )
         except ValueError:
             return None

@@ -153,9 +153,7 @@ def _read_other_information(
     start = reader.offset
     other = reader.sub(reader.length("other-information length"), "other-information")
     size = other.remaining
-    if size < _MESSAGE_CODE_SIZE or _MESSAGE_CODE_SIZE < size < _WITH_SRP_ID or (
-        _WITH_SRP_ID < size < _WITH_SRP_COUNTER
-    ):
+    if size < _WITH_SRP_COUNTER and size not in (_MESSAGE_CODE_SIZE, _WITH_SRP_ID):
         raise GbcsDecodeError(start, "other-information of 2, 10, 18 or more bytes", str(size))
     code = other.uint(_MESSAGE_CODE_SIZE, "message code")
     srp_id = other.take(ENTITY_ID_SIZE, "supplementary remote party ID") if size > 2 else None
@@ -186,16 +184,20 @@ def write_envelope(
         + signed
         + require_size(ciphering.mac, MAC_SIZE, "MAC")
     )
-    return bytes([GENERAL_CIPHERING_TAG]) + CIPHERING_EMPTY_FIELDS + encode_length(
-        len(service)
-    ) + service
+    return (
+        bytes([GENERAL_CIPHERING_TAG])
+        + CIPHERING_EMPTY_FIELDS
+        + encode_length(len(service))
+        + service
+    )
 
 
 def _write_general_signing(header: GbcsHeader, payload: bytes, signature: bytes | None) -> bytes:
     parts = [
         bytes([GENERAL_SIGNING_TAG, TRANSACTION_ID_SIZE, CraFlag(header.cra_flag)]),
         encode_uint(header.originator_counter, COUNTER_SIZE, "originator counter"),
-        bytes([ENTITY_ID_SIZE]) + require_size(header.originator_id, ENTITY_ID_SIZE, "originator ID"),
+        bytes([ENTITY_ID_SIZE])
+        + require_size(header.originator_id, ENTITY_ID_SIZE, "originator ID"),
         bytes([ENTITY_ID_SIZE]) + require_size(header.recipient_id, ENTITY_ID_SIZE, "recipient ID"),
         _write_date_time(header.date_time),
         _with_length(_write_other_information(header)),
@@ -234,7 +236,9 @@ def _write_other_information(header: GbcsHeader) -> bytes:
     if originator_counter is not None and certificate is not None:
         raise GbcsEncodeError("a supplementary originator counter excludes a certificate")
     if originator_counter is not None:
-        return out + encode_uint(originator_counter, COUNTER_SIZE, "supplementary originator counter")
+        return out + encode_uint(
+            originator_counter, COUNTER_SIZE, "supplementary originator counter"
+        )
     if certificate is not None:
         if len(certificate) in (0, COUNTER_SIZE):
             raise GbcsEncodeError(f"a {len(certificate)}-byte certificate cannot be told apart")

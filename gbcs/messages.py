@@ -28,8 +28,11 @@ class GbcsMessage:
 
     @property
     def is_precommand(self) -> bool:
-        return (self.header.cra_flag is CraFlag.COMMAND and self.ciphering is None
-                and self.signature is None)
+        return (
+            self.header.cra_flag is CraFlag.COMMAND
+            and self.ciphering is None
+            and self.signature is None
+        )
 
     @property
     def kind(self) -> str:
@@ -41,15 +44,17 @@ class GbcsMessage:
 def decode(data: bytes | bytearray | memoryview) -> GbcsMessage:
     """Decode a message and its payload; an unmodelled payload comes back as RawPayload."""
     envelope = read_envelope(bytes(data))
-    return GbcsMessage(envelope.header, _read_payload(envelope), envelope.signature,
-                       envelope.ciphering)
+    return GbcsMessage(
+        envelope.header, _read_payload(envelope), envelope.signature, envelope.ciphering
+    )
 
 
 def decode_header(data: bytes | bytearray | memoryview) -> GbcsMessage:
     """Decode the envelope only, keeping the payload raw: for routing and journalling."""
     envelope = read_envelope(bytes(data))
-    return GbcsMessage(envelope.header, RawPayload(envelope.payload), envelope.signature,
-                       envelope.ciphering)
+    return GbcsMessage(
+        envelope.header, RawPayload(envelope.payload), envelope.signature, envelope.ciphering
+    )
 
 
 def encode(message: GbcsMessage) -> bytes:
@@ -57,8 +62,9 @@ def encode(message: GbcsMessage) -> bytes:
     codec = PAYLOAD_CODECS.get((header.message_code, header.cra_flag))
     allowed = (RawPayload,) + (codec.types if codec else ())
     if not isinstance(message.payload, allowed):
+        use_case = message_name(header.message_code)
         raise GbcsEncodeError(
-            f"{type(message.payload).__name__} is not a payload of {message_name(header.message_code)}"
+            f"{type(message.payload).__name__} is not a payload of {use_case}"
             f" {header.cra_flag.name.lower()}"
         )
     return write_envelope(header, message.payload.to_bytes(), message.signature, message.ciphering)
@@ -72,8 +78,11 @@ def _read_payload(envelope: Envelope) -> Payload:
     reader = envelope.payload_reader()
     payload = codec.read(reader)
     if not reader.at_end():
-        raise GbcsDecodeError(reader.offset, f"end of the {message_name(header.message_code)}"
-                              " payload", f"{reader.remaining} extra byte(s)")
+        raise GbcsDecodeError(
+            reader.offset,
+            f"end of the {message_name(header.message_code)} payload",
+            f"{reader.remaining} extra byte(s)",
+        )
     return payload
 
 

@@ -102,13 +102,15 @@ def parse_ota_image(data: bytes | bytearray | memoryview) -> OtaImage:
     reader = ByteReader(data)
     reader.expect(OTA_MAGIC.to_bytes(4, "little"), "OTA upgrade file identifier")
     if len(data) < FIXED_HEADER_SIZE:
-        raise GbcsDecodeError(len(data), f"a {FIXED_HEADER_SIZE}-byte OTA header",
-                              f"{len(data)} bytes")
+        raise GbcsDecodeError(
+            len(data), f"a {FIXED_HEADER_SIZE}-byte OTA header", f"{len(data)} bytes"
+        )
     try:
         parsed, _ = OTAImageHeader.deserialize(data)
     except ValueError as exc:
-        raise GbcsDecodeError(FIXED_HEADER_SIZE, "the optional OTA header fields",
-                              str(exc)) from exc
+        raise GbcsDecodeError(
+            FIXED_HEADER_SIZE, "the optional OTA header fields", str(exc)
+        ) from exc
     header = _from_zigpy(parsed)
     _check_sizes(header, int(parsed.header_length), int(parsed.image_size), len(data))
     body = data[header.header_length :]
@@ -117,11 +119,15 @@ def parse_ota_image(data: bytes | bytearray | memoryview) -> OtaImage:
 
 def _check_sizes(header: OtaHeader, header_length: int, total_size: int, actual: int) -> None:
     if header_length != header.header_length:
-        raise GbcsDecodeError(6, f"header length {header.header_length} for field control "
-                              f"0x{header.field_control:04X}", str(header_length))
+        raise GbcsDecodeError(
+            6,
+            f"header length {header.header_length} for field control 0x{header.field_control:04X}",
+            str(header_length),
+        )
     if total_size != actual:
-        raise GbcsDecodeError(52, f"total image size equal to the file size {actual}",
-                              str(total_size))
+        raise GbcsDecodeError(
+            52, f"total image size equal to the file size {actual}", str(total_size)
+        )
 
 
 def _read_subelements(body: bytes) -> tuple[OtaSubElement, ...] | None:

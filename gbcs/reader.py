@@ -37,9 +37,7 @@ class ByteReader:
 
     def take(self, count: int, what: str) -> bytes:
         if count > self.remaining:
-            raise GbcsDecodeError(
-                self._pos, f"{count} byte(s) of {what}", f"{self.remaining} left"
-            )
+            raise GbcsDecodeError(self._pos, f"{count} byte(s) of {what}", f"{self.remaining} left")
         chunk = self._data[self._pos : self._pos + count]
         self._pos += count
         return chunk
@@ -73,9 +71,7 @@ class ByteReader:
     def sub(self, count: int, what: str) -> ByteReader:
         """A reader over the next `count` bytes; this reader moves past them."""
         if count > self.remaining:
-            raise GbcsDecodeError(
-                self._pos, f"{count} byte(s) of {what}", f"{self.remaining} left"
-            )
+            raise GbcsDecodeError(self._pos, f"{count} byte(s) of {what}", f"{self.remaining} left")
         child = ByteReader(self._data, self._pos, self._pos + count)
         self._pos += count
         return child
@@ -85,9 +81,7 @@ class ByteReader:
 
     def finish(self, what: str) -> None:
         if self._pos != self._end:
-            raise GbcsDecodeError(
-                self._pos, f"end of {what}", f"{self.remaining} extra byte(s)"
-            )
+            raise GbcsDecodeError(self._pos, f"end of {what}", f"{self.remaining} extra byte(s)")
 
 
 def encode_length(value: int) -> bytes:

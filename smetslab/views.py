@@ -8,8 +8,13 @@ import gbcs
 from gbcs.ota import OtaImage
 
 _SUMMARY_KEYS = (
-    "firmware_version", "response_code_name", "alert_code_name", "execution_datetime",
-    "command_originator_counter", "command_accepted", "cancellation",
+    "firmware_version",
+    "response_code_name",
+    "alert_code_name",
+    "execution_datetime",
+    "command_originator_counter",
+    "command_accepted",
+    "cancellation",
 )
 
 
@@ -54,8 +59,8 @@ def ota_fields(image: OtaImage) -> dict[str, Any]:
         "minimum_hardware_version": header.minimum_hardware_version,
         "maximum_hardware_version": header.maximum_hardware_version,
         "body_length": len(image.body),
-        "subelements": None if subelements is None else [
-            {"tag": element.tag, "length": len(element.data)} for element in subelements
-        ],
+        "subelements": None
+        if subelements is None
+        else [{"tag": element.tag, "length": len(element.data)} for element in subelements],
         "sha256": image.sha256.hex().upper(),
     }

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..codes import CraFlag, MessageCode
-from ..reader import ByteReader
+from gbcs.codes import CraFlag, MessageCode
+from gbcs.reader import ByteReader
+
 from . import cs06, cs08, ecs52, gcs38
 from .cs06 import (
     CANCELLATION_DATETIME,

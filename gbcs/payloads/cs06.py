@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import der
-from ..codes import ActivateImageResponseCode, AlertCode
-from ..errors import GbcsDecodeError
-from ..reader import ByteReader, require_size
+from gbcs import der
+from gbcs.codes import ActivateImageResponseCode, AlertCode
+from gbcs.errors import GbcsDecodeError
+from gbcs.reader import ByteReader, require_size
 
 IMAGE_HASH_SIZE = 32
 FIRMWARE_VERSION_SIZE = 4
@@ -39,8 +39,10 @@ class ActivateFirmwareCommand:
         return self.execution_datetime == CANCELLATION_DATETIME
 
     def to_bytes(self) -> bytes:
-        parts = [der.octet_string(require_size(self.image_hash, IMAGE_HASH_SIZE, "image hash")),
-                 der.integer(self.originator_counter)]
+        parts = [
+            der.octet_string(require_size(self.image_hash, IMAGE_HASH_SIZE, "image hash")),
+            der.integer(self.originator_counter),
+        ]
         if self.execution_datetime is not None:
             parts.append(der.generalized_time(self.execution_datetime))
         return der.sequence(*parts)

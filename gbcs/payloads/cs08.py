@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .. import der
-from ..codes import ReadFirmwareResponseCode
-from ..errors import GbcsDecodeError
-from ..reader import ByteReader, require_size
+from gbcs import der
+from gbcs.codes import ReadFirmwareResponseCode
+from gbcs.errors import GbcsDecodeError
+from gbcs.reader import ByteReader, require_size
+
 from .cs06 import FIRMWARE_VERSION_SIZE
 
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from ..codes import DataAccessResult
-from ..datetimes import DLMS_DATE_TIME_SIZE, DlmsDateTime
-from ..errors import GbcsDecodeError
-from ..reader import ByteReader, encode_length, encode_uint, require_size
+from gbcs.codes import DataAccessResult
+from gbcs.datetimes import DLMS_DATE_TIME_SIZE, DlmsDateTime
+from gbcs.errors import GbcsDecodeError
+from gbcs.reader import ByteReader, encode_length, encode_uint, require_size
+
 from .cs06 import FIRMWARE_VERSION_SIZE
 
 OBIS_SIZE = 6
@@ -35,9 +36,11 @@ class CosemAttribute:
     attribute_id: int
 
     def to_bytes(self) -> bytes:
-        return (encode_uint(self.class_id, 2, "COSEM class ID")
-                + require_size(self.instance_id, OBIS_SIZE, "OBIS instance ID")
-                + encode_uint(self.attribute_id, 1, "attribute ID"))
+        return (
+            encode_uint(self.class_id, 2, "COSEM class ID")
+            + require_size(self.instance_id, OBIS_SIZE, "OBIS instance ID")
+            + encode_uint(self.attribute_id, 1, "attribute ID")
+        )
 
 
 # The ESME / comms hub firmware version: class 1 (Data), 0-0:0.2.1.255, attribute 2.
@@ -51,14 +54,22 @@ class ReadEsmeFirmwareVersionCommand:
     date_time: DlmsDateTime | None = None
 
     def to_bytes(self) -> bytes:
-        return (_head(DlmsTag.ACCESS_REQUEST, self.invoke_id, self.date_time)
-                + encode_length(1) + bytes([GET]) + self.attribute.to_bytes()
-                + encode_length(1) + bytes([DlmsTag.NULL_DATA]))
+        return (
+            _head(DlmsTag.ACCESS_REQUEST, self.invoke_id, self.date_time)
+            + encode_length(1)
+            + bytes([GET])
+            + self.attribute.to_bytes()
+            + encode_length(1)
+            + bytes([DlmsTag.NULL_DATA])
+        )
 
     def fields(self) -> dict[str, Any]:
-        return {"invoke_id": self.invoke_id, "cosem_class_id": self.attribute.class_id,
-                "obis": self.attribute.instance_id.hex().upper(),
-                "cosem_attribute_id": self.attribute.attribute_id}
+        return {
+            "invoke_id": self.invoke_id,
+            "cosem_class_id": self.attribute.class_id,
+            "obis": self.attribute.instance_id.hex().upper(),
+            "cosem_attribute_id": self.attribute.attribute_id,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +83,25 @@ class ReadEsmeFirmwareVersionResponse:
         if self.firmware_version is None:
             data = bytes([DlmsTag.NULL_DATA])
         else:
-            version = require_size(self.firmware_version, FIRMWARE_VERSION_SIZE,
-                                   "firmware version")
+            version = require_size(self.firmware_version, FIRMWARE_VERSION_SIZE, "firmware version")
             data = bytes([DlmsTag.OCTET_STRING]) + encode_length(len(version)) + version
-        return (_head(DlmsTag.ACCESS_RESPONSE, self.invoke_id, self.date_time)
-                + b"\x00" + encode_length(1) + data
-                + encode_length(1) + bytes([GET, self.result]))
+        return (
+            _head(DlmsTag.ACCESS_RESPONSE, self.invoke_id, self.date_time)
+            + b"\x00"
+            + encode_length(1)
+            + data
+            + encode_length(1)
+            + bytes([GET, self.result])
+        )
 
     def fields(self) -> dict[str, Any]:
         version = self.firmware_version
-        return {"invoke_id": self.invoke_id, "response_code": int(self.result),
-                "response_code_name": self.result.name,
-                "firmware_version": None if version is None else version.hex().upper()}
+        return {
+            "invoke_id": self.invoke_id,
+            "response_code": int(self.result),
+            "response_code_name": self.result.name,
+            "firmware_version": None if version is None else version.hex().upper(),
+        }
 
 
 def _head(tag: DlmsTag, invoke_id: int, date_time: DlmsDateTime | None) -> bytes:
@@ -95,9 +113,11 @@ def read_command(reader: ByteReader) -> ReadEsmeFirmwareVersionCommand:
     invoke_id, date_time = _read_head(reader, DlmsTag.ACCESS_REQUEST, "access-request")
     _expect_count(reader, "access-request-specification")
     _expect_byte(reader, GET, "access-request-get")
-    attribute = CosemAttribute(reader.uint(2, "COSEM class ID"),
-                               reader.take(OBIS_SIZE, "OBIS instance ID"),
-                               reader.u8("attribute ID"))
+    attribute = CosemAttribute(
+        reader.uint(2, "COSEM class ID"),
+        reader.take(OBIS_SIZE, "OBIS instance ID"),
+        reader.u8("attribute ID"),
+    )
     _expect_count(reader, "access-request-list-of-data")
     _expect_byte(reader, DlmsTag.NULL_DATA, "null-data")
     reader.finish("ECS52 command")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..reader import ByteReader, encode_uint
+from gbcs.reader import ByteReader, encode_uint
 
 SMART_ENERGY_PROFILE = 0x0109
 ENCRYPTED = 0x02
@@ -22,9 +22,12 @@ class GbzComponent:
     frame_offset: int = 0
 
     def to_bytes(self) -> bytes:
-        return (encode_uint(self.control, 1, "GBZ control field")
-                + encode_uint(self.cluster_id, 2, "GBZ cluster ID")
-                + encode_uint(len(self.frame), 2, "GBZ command length") + self.frame)
+        return (
+            encode_uint(self.control, 1, "GBZ control field")
+            + encode_uint(self.cluster_id, 2, "GBZ cluster ID")
+            + encode_uint(len(self.frame), 2, "GBZ command length")
+            + self.frame
+        )
 
 
 def read_gbz(reader: ByteReader) -> list[GbzComponent]:

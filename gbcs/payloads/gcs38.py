@@ -12,10 +12,18 @@ from typing import Any
 import zigpy.types as zt
 from zigpy.zcl import foundation
 
-from ..errors import GbcsDecodeError
-from ..reader import ByteReader, require_size
+from gbcs.errors import GbcsDecodeError
+from gbcs.reader import ByteReader, require_size
+
 from .cs06 import FIRMWARE_VERSION_SIZE
-from .gbz import ENCRYPTED, FROM_DATE_TIME_PRESENT, LAST_COMPONENT, GbzComponent, read_gbz, write_gbz
+from .gbz import (
+    ENCRYPTED,
+    FROM_DATE_TIME_PRESENT,
+    LAST_COMPONENT,
+    GbzComponent,
+    read_gbz,
+    write_gbz,
+)
 
 METERING_CLUSTER = 0x0702
 FIRMWARE_VERSION_ATTRIBUTE = 0x0206
@@ -34,8 +42,13 @@ class ReadGsmeFirmwareVersionCommand:
 
     def to_bytes(self) -> bytes:
         body = _READ_ATTRIBUTES(attribute_ids=[zt.uint16_t(FIRMWARE_VERSION_ATTRIBUTE)])
-        return _write(self.control, self.frame_control, self.zcl_sequence,
-                      foundation.GeneralCommand.Read_Attributes, body.serialize())
+        return _write(
+            self.control,
+            self.frame_control,
+            self.zcl_sequence,
+            foundation.GeneralCommand.Read_Attributes,
+            body.serialize(),
+        )
 
     def fields(self) -> dict[str, Any]:
         return {"zcl_sequence": self.zcl_sequence, "zcl_attribute_id": FIRMWARE_VERSION_ATTRIBUTE}
@@ -52,19 +65,29 @@ class ReadGsmeFirmwareVersionResponse:
     def to_bytes(self) -> bytes:
         value = None
         if self.firmware_version is not None:
-            version = require_size(self.firmware_version, FIRMWARE_VERSION_SIZE,
-                                   "firmware version")
-            value = foundation.TypeValue(type=foundation.DataTypeId.octstr,
-                                         value=zt.LVBytes(version))
-        record = foundation.ReadAttributeRecord(FIRMWARE_VERSION_ATTRIBUTE, self.status, value)
-        return _write(self.control, self.frame_control, self.zcl_sequence,
-                      foundation.GeneralCommand.Read_Attributes_rsp, record.serialize())
+            version = require_size(self.firmware_version, FIRMWARE_VERSION_SIZE, "firmware version")
+            value = foundation.TypeValue(
+                type=foundation.DataTypeId.octstr, value=zt.LVBytes(version)
+            )
+        record = foundation.ReadAttributeRecord(
+            zt.uint16_t(FIRMWARE_VERSION_ATTRIBUTE), self.status, value
+        )
+        return _write(
+            self.control,
+            self.frame_control,
+            self.zcl_sequence,
+            foundation.GeneralCommand.Read_Attributes_rsp,
+            record.serialize(),
+        )
 
     def fields(self) -> dict[str, Any]:
         version = self.firmware_version
-        return {"zcl_sequence": self.zcl_sequence, "response_code": int(self.status),
-                "response_code_name": self.status.name,
-                "firmware_version": None if version is None else version.hex().upper()}
+        return {
+            "zcl_sequence": self.zcl_sequence,
+            "response_code": int(self.status),
+            "response_code_name": self.status.name,
+            "firmware_version": None if version is None else version.hex().upper(),
+        }
 
 
 def _write(control: int, frame_control: int, sequence: int, command: int, body: bytes) -> bytes:
@@ -78,9 +101,10 @@ def read_command(reader: ByteReader) -> ReadGsmeFirmwareVersionCommand:
         request, rest = _READ_ATTRIBUTES.deserialize(body)
     except (ValueError, KeyError) as exc:
         raise GbcsDecodeError(component.frame_offset, "a ZCL Read Attributes", str(exc)) from exc
-    if request.attribute_ids != [FIRMWARE_VERSION_ATTRIBUTE] or rest:
-        raise GbcsDecodeError(component.frame_offset + 3, "a read of attribute 0x0206 only",
-                              body.hex().upper())
+    if getattr(request, "attribute_ids", None) != [FIRMWARE_VERSION_ATTRIBUTE] or rest:
+        raise GbcsDecodeError(
+            component.frame_offset + 3, "a read of attribute 0x0206 only", body.hex().upper()
+        )
     return ReadGsmeFirmwareVersionCommand(header.tsn, _frame_control(component), component.control)
 
 
@@ -90,8 +114,9 @@ def read_response(reader: ByteReader) -> ReadGsmeFirmwareVersionResponse:
     version = None
     if record.value is not None:
         version = _version_of(record.value, component.frame_offset + 6)
-    return ReadGsmeFirmwareVersionResponse(record.status, version, header.tsn,
-                                           _frame_control(component), component.control)
+    return ReadGsmeFirmwareVersionResponse(
+        record.status, version, header.tsn, _frame_control(component), component.control
+    )
 
 
 def _read_frame(
@@ -104,20 +129,30 @@ def _read_frame(
         raise GbcsDecodeError(start + 2, "one GBZ component", str(len(components)))
     component = components[0]
     if component.control & (ENCRYPTED | FROM_DATE_TIME_PRESENT):
-        raise GbcsDecodeError(component.frame_offset - 5, "a plain GBZ component",
-                              f"control field 0x{component.control:02X}")
+        raise GbcsDecodeError(
+            component.frame_offset - 5,
+            "a plain GBZ component",
+            f"control field 0x{component.control:02X}",
+        )
     if component.cluster_id != METERING_CLUSTER:
-        raise GbcsDecodeError(component.frame_offset - 4, "Metering cluster 0x0702",
-                              f"0x{component.cluster_id:04X}")
+        raise GbcsDecodeError(
+            component.frame_offset - 4, "Metering cluster 0x0702", f"0x{component.cluster_id:04X}"
+        )
     try:
         header, body = foundation.ZCLHeader.deserialize(component.frame)
     except ValueError as exc:
         raise GbcsDecodeError(component.frame_offset, "a ZCL header", str(exc)) from exc
     control = header.frame_control
-    if (control.is_manufacturer_specific or control.frame_type != foundation.FrameType.GLOBAL_COMMAND
-            or header.command_id != command):
-        raise GbcsDecodeError(component.frame_offset, f"ZCL general command {command.name}",
-                              f"command 0x{header.command_id:02X}")
+    if (
+        control.is_manufacturer_specific
+        or control.frame_type != foundation.FrameType.GLOBAL_COMMAND
+        or header.command_id != command
+    ):
+        raise GbcsDecodeError(
+            component.frame_offset,
+            f"ZCL general command {command.name}",
+            f"command 0x{header.command_id:02X}",
+        )
     return component, header, body
 
 
@@ -134,8 +169,9 @@ def _read_record(component: GbzComponent, body: bytes) -> foundation.ReadAttribu
     if record.attrid != FIRMWARE_VERSION_ATTRIBUTE:
         raise GbcsDecodeError(offset, "attribute 0x0206", f"0x{record.attrid:04X}")
     if rest:
-        raise GbcsDecodeError(offset + len(body) - len(rest), "end of the ZCL response",
-                              f"{len(rest)} extra byte(s)")
+        raise GbcsDecodeError(
+            offset + len(body) - len(rest), "end of the ZCL response", f"{len(rest)} extra byte(s)"
+        )
     return record
 
 

@@ -13,8 +13,14 @@ from tests.conftest import read_hex, rtds_vectors
 
 runner = CliRunner()
 ALERT = next(path for path in rtds_vectors() if "8F66" in path.name)
-HEADER_KEYS = ["cra_flag", "message_code", "originator_counter", "originator_id", "recipient_id",
-               "date_time"]
+HEADER_KEYS = [
+    "cra_flag",
+    "message_code",
+    "originator_counter",
+    "originator_id",
+    "recipient_id",
+    "date_time",
+]
 
 
 def _decode(*args: str, stdin: bytes | None = None) -> dict[str, object]:
@@ -43,8 +49,10 @@ def test_decode_hex_argument_and_stdin_agree_with_the_file() -> None:
 
 def test_unmodelled_payload_prints_payload_hex(tmp_path: Path) -> None:
     # the ECS52 response with its message code changed to 0x00CC: header decodes, payload raw
-    data = bytearray(read_hex(next(p for p in rtds_vectors() if "ECS52_11.2_SUCCESS_RESP" in p.name)))
-    data[44:46] = b"\x00\xCC"
+    data = bytearray(
+        read_hex(next(p for p in rtds_vectors() if "ECS52_11.2_SUCCESS_RESP" in p.name))
+    )
+    data[44:46] = b"\x00\xcc"
     binary = tmp_path / "alert.bin"
     binary.write_bytes(bytes(data))
     fields = _decode(str(binary))
@@ -77,8 +85,9 @@ def test_bad_input_exits_non_zero_with_one_line(argument: str, message: str) -> 
 
 
 def test_ota_inspect_reads_a_duis_request(duis_requests: Path) -> None:
-    result = runner.invoke(app, ["ota", "inspect",
-                                 str(duis_requests / "11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML")])
+    result = runner.invoke(
+        app, ["ota", "inspect", str(duis_requests / "11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML")]
+    )
     assert result.exit_code == 0, result.output
     fields = json.loads(result.stdout)
     assert fields["manufacturer_code"] == 0x121D

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,8 @@ ESME = bytes.fromhex("00DB1234567890A0")
 SUPPLIER = bytes.fromhex("90B3D51F30010000")
 
 
-def _header(code: int, cra: gbcs.CraFlag = gbcs.CraFlag.ALERT, **extra: object) -> gbcs.GbcsHeader:
-    return gbcs.GbcsHeader(cra, 4242, ESME, SUPPLIER, None, code, **extra)  # type: ignore[arg-type]
+def _header(code: int, cra: gbcs.CraFlag = gbcs.CraFlag.ALERT, **extra: Any) -> gbcs.GbcsHeader:
+    return gbcs.GbcsHeader(cra, 4242, ESME, SUPPLIER, None, code, **extra)
 
 
 @pytest.mark.parametrize("code", [0x00CB, 0x00CC, 0x00CD, 0x0124, 0x00CE, 0x0001, 0xFFFF])
@@ -51,23 +52,36 @@ def test_decode_header_keeps_a_modelled_payload_raw() -> None:
     [
         ({}, 2),
         ({"supplementary_remote_party_id": SUPPLIER}, 10),
-        ({"supplementary_remote_party_id": SUPPLIER,
-          "supplementary_remote_party_counter": 99}, 18),
-        ({"supplementary_remote_party_id": SUPPLIER, "supplementary_remote_party_counter": 99,
-          "supplementary_originator_counter": 100}, 26),
-        ({"supplementary_remote_party_id": SUPPLIER, "supplementary_remote_party_counter": 99,
-          "supplementary_certificate": b"\x30\x82" + bytes(300)}, 320),
+        ({"supplementary_remote_party_id": SUPPLIER, "supplementary_remote_party_counter": 99}, 18),
+        (
+            {
+                "supplementary_remote_party_id": SUPPLIER,
+                "supplementary_remote_party_counter": 99,
+                "supplementary_originator_counter": 100,
+            },
+            26,
+        ),
+        (
+            {
+                "supplementary_remote_party_id": SUPPLIER,
+                "supplementary_remote_party_counter": 99,
+                "supplementary_certificate": b"\x30\x82" + bytes(300),
+            },
+            320,
+        ),
     ],
 )
-def test_other_information_forms_round_trip(extra: dict[str, object], other_info_length: int) -> None:
+def test_other_information_forms_round_trip(extra: dict[str, Any], other_info_length: int) -> None:
     header = _header(0x00CC, **extra)
-    message = gbcs.GbcsMessage(header, gbcs.RawPayload(b"\xAA"), b"")
+    message = gbcs.GbcsMessage(header, gbcs.RawPayload(b"\xaa"), b"")
     data = gbcs.encode(message)
     assert gbcs.decode(data).header == header
     envelope = read_envelope(data)
-    assert envelope.payload == b"\xAA"
-    assert len(data) == 1 + 1 + 9 + 9 + 9 + 1 + (1 if other_info_length < 128 else 3) + \
-        other_info_length + 2 + 1
+    assert envelope.payload == b"\xaa"
+    assert (
+        len(data)
+        == 1 + 1 + 9 + 9 + 9 + 1 + (1 if other_info_length < 128 else 3) + other_info_length + 2 + 1
+    )
 
 
 def test_header_date_time_is_carried_and_rendered() -> None:
@@ -83,25 +97,52 @@ def test_header_date_time_is_carried_and_rendered() -> None:
 def test_unspecified_date_time_fields_render_as_null() -> None:
     stamp = gbcs.DlmsDateTime(0xFFFF, 1, 1, 0xFF, 0, 0, 0, 0, -0x8000, 0xFF)
     assert stamp.to_datetime() is None
-    assert gbcs.DlmsDateTime.from_datetime(datetime(2030, 1, 1, tzinfo=UTC)).to_datetime() == \
+    assert gbcs.DlmsDateTime.from_datetime(
         datetime(2030, 1, 1, tzinfo=UTC)
+    ).to_datetime() == datetime(2030, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     ("message", "complaint"),
     [
-        (gbcs.GbcsMessage(_header(0x0012, gbcs.CraFlag.RESPONSE),
-                          gbcs.ActivateFirmwareCommand(bytes(32), 1)), "not a payload"),
-        (gbcs.GbcsMessage(gbcs.GbcsHeader(gbcs.CraFlag.ALERT, 1, b"\x00" * 7, SUPPLIER, None, 1),
-                          gbcs.RawPayload(b"")), "originator ID must be 8 bytes"),
-        (gbcs.GbcsMessage(gbcs.GbcsHeader(gbcs.CraFlag.ALERT, 1 << 64, ESME, SUPPLIER, None, 1),
-                          gbcs.RawPayload(b"")), "originator counter"),
-        (gbcs.GbcsMessage(_header(1), gbcs.RawPayload(b""), None,
-                          gbcs.GeneralCiphering(mac=b"short")), "MAC must be 12 bytes"),
-        (gbcs.GbcsMessage(_header(1, supplementary_remote_party_counter=3), gbcs.RawPayload(b"")),
-         "need a supplementary remote party ID"),
-        (gbcs.GbcsMessage(_header(0x0012, gbcs.CraFlag.COMMAND),
-                          gbcs.ActivateFirmwareCommand(bytes(31), 1)), "image hash must be 32"),
+        (
+            gbcs.GbcsMessage(
+                _header(0x0012, gbcs.CraFlag.RESPONSE), gbcs.ActivateFirmwareCommand(bytes(32), 1)
+            ),
+            "not a payload",
+        ),
+        (
+            gbcs.GbcsMessage(
+                gbcs.GbcsHeader(gbcs.CraFlag.ALERT, 1, b"\x00" * 7, SUPPLIER, None, 1),
+                gbcs.RawPayload(b""),
+            ),
+            "originator ID must be 8 bytes",
+        ),
+        (
+            gbcs.GbcsMessage(
+                gbcs.GbcsHeader(gbcs.CraFlag.ALERT, 1 << 64, ESME, SUPPLIER, None, 1),
+                gbcs.RawPayload(b""),
+            ),
+            "originator counter",
+        ),
+        (
+            gbcs.GbcsMessage(
+                _header(1), gbcs.RawPayload(b""), None, gbcs.GeneralCiphering(mac=b"short")
+            ),
+            "MAC must be 12 bytes",
+        ),
+        (
+            gbcs.GbcsMessage(
+                _header(1, supplementary_remote_party_counter=3), gbcs.RawPayload(b"")
+            ),
+            "need a supplementary remote party ID",
+        ),
+        (
+            gbcs.GbcsMessage(
+                _header(0x0012, gbcs.CraFlag.COMMAND), gbcs.ActivateFirmwareCommand(bytes(31), 1)
+            ),
+            "image hash must be 32",
+        ),
     ],
 )
 def test_encode_rejects_what_cannot_be_written(message: gbcs.GbcsMessage, complaint: str) -> None:

@@ -39,7 +39,8 @@ def _check(data: bytes) -> None:
         try:
             message = decoder(data)
         except gbcs.GbcsDecodeError as error:
-            assert 0 <= error.offset <= len(data)
+            offset = error.offset
+            assert 0 <= offset <= len(data), offset
             continue
         assert gbcs.encode(message) == data
         json.dumps(gbcs.message_fields(message))
@@ -52,6 +53,8 @@ def test_mutated_vectors_raise_only_decode_errors(data: bytes) -> None:
 
 
 @settings(max_examples=1000, deadline=None)
-@given(st.sampled_from([b"\xDF", b"\xDD", b"\xDD\x00\x00\x00\x00\x00\x00"]), st.binary(max_size=200))
+@given(
+    st.sampled_from([b"\xdf", b"\xdd", b"\xdd\x00\x00\x00\x00\x00\x00"]), st.binary(max_size=200)
+)
 def test_random_bodies_behind_a_valid_tag(prefix: bytes, body: bytes) -> None:
     _check(prefix + body)

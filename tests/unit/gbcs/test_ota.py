@@ -1,4 +1,4 @@
-"""The ZigBee OTA upgrade file format: the DUIS 11.1 / 11.4 firmware images parse; builds round-trip."""
+"""ZigBee OTA upgrade files: the DUIS 11.1 / 11.4 firmware images parse; builds round-trip."""
 
 from __future__ import annotations
 
@@ -23,8 +23,12 @@ def _firmware_image(path: Path) -> bytes:
     ("request_file", "image_type", "header_string", "body_length"),
     [
         ("11.1_UPDATE_FIRMWARE_REQUEST_DUIS.XML", 0x0000, b"I am a GFI ESME[] firmware image", 301),
-        ("11.4_UPDATE_PPMID_FIRMWARE_REQUEST_DUIS.XML", 0x0084,
-         b"I am a GFI PPMID firmware image ", 235),
+        (
+            "11.4_UPDATE_PPMID_FIRMWARE_REQUEST_DUIS.XML",
+            0x0084,
+            b"I am a GFI PPMID firmware image ",
+            235,
+        ),
     ],
 )
 def test_duis_firmware_images_parse(
@@ -52,14 +56,21 @@ def test_duis_firmware_images_parse(
     "header",
     [
         OtaHeader(0x121D, 1, 0x0123ABCE),
-        OtaHeader(0x121D, 1, 0x0123ABCE, b"smetslab".ljust(32, b"\x00"),
-                  security_credential_version=2),
-        OtaHeader(0x1234, 0xFFFF, 0xFFFFFFFF, upgrade_file_destination=bytes.fromhex(
-            "00DB1234567890A0"), minimum_hardware_version=1, maximum_hardware_version=9),
+        OtaHeader(
+            0x121D, 1, 0x0123ABCE, b"smetslab".ljust(32, b"\x00"), security_credential_version=2
+        ),
+        OtaHeader(
+            0x1234,
+            0xFFFF,
+            0xFFFFFFFF,
+            upgrade_file_destination=bytes.fromhex("00DB1234567890A0"),
+            minimum_hardware_version=1,
+            maximum_hardware_version=9,
+        ),
     ],
 )
 def test_built_images_with_subelements_round_trip(header: OtaHeader) -> None:
-    elements = (OtaSubElement(0x0000, b"\xAB" * 300), OtaSubElement(0x0001, b"\x01" * 42))
+    elements = (OtaSubElement(0x0000, b"\xab" * 300), OtaSubElement(0x0001, b"\x01" * 42))
     image = build_ota_image(header, subelements=elements)
     data = image.to_bytes()
     assert data[:4] == bytes.fromhex("1EF1EE0B")
@@ -71,9 +82,15 @@ def test_built_images_with_subelements_round_trip(header: OtaHeader) -> None:
 
 def test_header_length_follows_the_optional_fields() -> None:
     plain = OtaHeader(1, 2, 3)
-    full = OtaHeader(1, 2, 3, security_credential_version=1,
-                     upgrade_file_destination=bytes(8), minimum_hardware_version=1,
-                     maximum_hardware_version=2)
+    full = OtaHeader(
+        1,
+        2,
+        3,
+        security_credential_version=1,
+        upgrade_file_destination=bytes(8),
+        minimum_hardware_version=1,
+        maximum_hardware_version=2,
+    )
     assert (plain.header_length, full.header_length) == (56, 56 + 1 + 8 + 4)
     assert full.field_control == 0b111
 

@@ -17,28 +17,50 @@ WHEN = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
 CASES: list[tuple[int, gbcs.CraFlag, Payload]] = [
     (0x0012, gbcs.CraFlag.COMMAND, gbcs.ActivateFirmwareCommand(bytes(range(32)), 1000)),
     (0x0012, gbcs.CraFlag.COMMAND, gbcs.ActivateFirmwareCommand(bytes(32), 2**63, WHEN)),
-    (0x0012, gbcs.CraFlag.COMMAND,
-     gbcs.ActivateFirmwareCommand(bytes(32), 5, gbcs.CANCELLATION_DATETIME)),
+    (
+        0x0012,
+        gbcs.CraFlag.COMMAND,
+        gbcs.ActivateFirmwareCommand(bytes(32), 5, gbcs.CANCELLATION_DATETIME),
+    ),
     (0x0012, gbcs.CraFlag.RESPONSE, gbcs.ActivateFirmwareAccepted()),
-    *[(0x0012, gbcs.CraFlag.RESPONSE, gbcs.ActivateFirmwareOutcome(code, VERSION))
-      for code in gbcs.ActivateImageResponseCode],
-    *[(0x00CA, gbcs.CraFlag.ALERT,
-       gbcs.FirmwareActivationAlert(alert, WHEN, 1001, code, VERSION))
-      for alert in gbcs.AlertCode for code in gbcs.ActivateImageResponseCode],
+    *[
+        (0x0012, gbcs.CraFlag.RESPONSE, gbcs.ActivateFirmwareOutcome(code, VERSION))
+        for code in gbcs.ActivateImageResponseCode
+    ],
+    *[
+        (0x00CA, gbcs.CraFlag.ALERT, gbcs.FirmwareActivationAlert(alert, WHEN, 1001, code, VERSION))
+        for alert in gbcs.AlertCode
+        for code in gbcs.ActivateImageResponseCode
+    ],
     (0x0059, gbcs.CraFlag.COMMAND, gbcs.ReadEsmeFirmwareVersionCommand(0x200003E8)),
-    (0x0059, gbcs.CraFlag.RESPONSE,
-     gbcs.ReadEsmeFirmwareVersionResponse(7, gbcs.DataAccessResult.SUCCESS, VERSION,
-                                          gbcs.DlmsDateTime.from_datetime(WHEN))),
-    (0x0059, gbcs.CraFlag.RESPONSE,
-     gbcs.ReadEsmeFirmwareVersionResponse(7, gbcs.DataAccessResult.OTHER_REASON, None)),
+    (
+        0x0059,
+        gbcs.CraFlag.RESPONSE,
+        gbcs.ReadEsmeFirmwareVersionResponse(
+            7, gbcs.DataAccessResult.SUCCESS, VERSION, gbcs.DlmsDateTime.from_datetime(WHEN)
+        ),
+    ),
+    (
+        0x0059,
+        gbcs.CraFlag.RESPONSE,
+        gbcs.ReadEsmeFirmwareVersionResponse(7, gbcs.DataAccessResult.OTHER_REASON, None),
+    ),
     (0x0084, gbcs.CraFlag.COMMAND, gbcs.ReadGsmeFirmwareVersionCommand(zcl_sequence=9)),
-    (0x0084, gbcs.CraFlag.RESPONSE,
-     gbcs.ReadGsmeFirmwareVersionResponse(gbcs.ZclStatus.SUCCESS, VERSION, 9)),
-    (0x0084, gbcs.CraFlag.RESPONSE,
-     gbcs.ReadGsmeFirmwareVersionResponse(gbcs.ZclStatus.UNSUPPORTED_ATTRIBUTE, None)),
+    (
+        0x0084,
+        gbcs.CraFlag.RESPONSE,
+        gbcs.ReadGsmeFirmwareVersionResponse(gbcs.ZclStatus.SUCCESS, VERSION, 9),
+    ),
+    (
+        0x0084,
+        gbcs.CraFlag.RESPONSE,
+        gbcs.ReadGsmeFirmwareVersionResponse(gbcs.ZclStatus.UNSUPPORTED_ATTRIBUTE, None),
+    ),
     (0x0129, gbcs.CraFlag.COMMAND, gbcs.ReadDeviceFirmwareVersionCommand()),
-    *[(0x0129, gbcs.CraFlag.RESPONSE, gbcs.ReadDeviceFirmwareVersionResponse(VERSION, code))
-      for code in gbcs.ReadFirmwareResponseCode],
+    *[
+        (0x0129, gbcs.CraFlag.RESPONSE, gbcs.ReadDeviceFirmwareVersionResponse(VERSION, code))
+        for code in gbcs.ReadFirmwareResponseCode
+    ],
 ]
 
 
@@ -60,14 +82,16 @@ def test_gcs38_response_uses_zcl_octet_string() -> None:
     payload = gbcs.ReadGsmeFirmwareVersionResponse(gbcs.ZclStatus.SUCCESS, VERSION)
     # GBZ profile 0x0109, one component, Metering 0x0702; ZCL read attributes response.
     assert payload.to_bytes().hex().upper() == "010901010702000C080001060200410401 23ABCE".replace(
-        " ", "")
+        " ", ""
+    )
 
 
 def test_generalized_time_needs_utc_whole_seconds() -> None:
-    naive = gbcs.ActivateFirmwareCommand(bytes(32), 1, datetime(2030, 1, 1))  # noqa: DTZ001
+    naive = gbcs.ActivateFirmwareCommand(bytes(32), 1, datetime(2030, 1, 1))
     with pytest.raises(gbcs.GbcsEncodeError, match="UTC"):
         naive.to_bytes()
-    fractional = gbcs.ActivateFirmwareCommand(bytes(32), 1, datetime(2030, 1, 1, 0, 0, 0, 5,
-                                                                     tzinfo=UTC))
+    fractional = gbcs.ActivateFirmwareCommand(
+        bytes(32), 1, datetime(2030, 1, 1, 0, 0, 0, 5, tzinfo=UTC)
+    )
     with pytest.raises(gbcs.GbcsEncodeError, match="whole seconds"):
         fractional.to_bytes()

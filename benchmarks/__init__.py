@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (python -m benchmarks) writes JSON figures; never part of make test."""

@@ -12,6 +12,7 @@ from .codes import (
     MessageCode,
     ReadFirmwareResponseCode,
     message_name,
+    use_case,
 )
 from .datetimes import DlmsDateTime
 from .envelope import GbcsHeader, GeneralCiphering
@@ -77,4 +78,5 @@ __all__ = [
     "format_entity_id",
     "message_fields",
     "message_name",
+    "use_case",
 ]

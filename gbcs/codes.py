@@ -49,6 +49,21 @@ def message_name(code: int) -> str:
     return MESSAGE_NAMES.get(code, f"message code 0x{code:04X}")
 
 
+# The GBCS use case each known message code belongs to (0x00CA is CS06's alert).
+USE_CASES: dict[int, str] = {
+    _M.CS06_ACTIVATE_FIRMWARE: "CS06",
+    _M.FUTURE_DATED_FIRMWARE_ACTIVATION_ALERT: "CS06",
+    _M.ECS52_READ_ESME_CH_FIRMWARE_VERSION: "ECS52",
+    _M.GCS38_READ_GSME_FIRMWARE_VERSION: "GCS38",
+    _M.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION: "CS08",
+    _M.CCS08_FIRMWARE_TRANSFER_ALERT: "CCS08",
+}
+
+
+def use_case(code: int) -> str:
+    return USE_CASES.get(code, f"0x{code:04X}")
+
+
 class AlertCode(IntEnum):
     """Device alert codes carried in future-dated execution alerts."""
 

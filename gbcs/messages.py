@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .codes import CraFlag, message_name
+from .codes import CraFlag, message_name, use_case
 from .envelope import Envelope, GbcsHeader, GeneralCiphering, read_envelope, write_envelope
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .payloads import PAYLOAD_CODECS, Payload, RawPayload
@@ -103,6 +103,7 @@ def message_fields(message: GbcsMessage) -> dict[str, Any]:
         "recipient_id": format_entity_id(header.recipient_id),
         "date_time": None if when is None else iso(when),
         "message_name": message_name(header.message_code),
+        "use_case": use_case(header.message_code),
         "kind": message.kind,
         "envelope": "general-signing" if message.ciphering is None else "general-ciphering",
         "payload_type": type(message.payload).__name__,

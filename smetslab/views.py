@@ -30,7 +30,7 @@ def summary_row(message: gbcs.GbcsMessage) -> tuple[str, ...]:
     return (
         fields["envelope"].removeprefix("general-"),
         fields["kind"],
-        fields["message_name"].split(" ")[0],
+        fields["use_case"],
         str(fields["originator_counter"]),
         fields["originator_id"],
         fields["recipient_id"],

@@ -111,6 +111,8 @@ def test_demo_lists_every_vector(rtds_dir: Path) -> None:
     for path in rtds_vectors():
         assert path.stem.removesuffix("_GBCS") in result.stdout
     assert "alert_code_name=FUTURE_DATED_EXECUTION_SUCCESS" in result.stdout
+    alert_row = next(line for line in result.stdout.splitlines() if "8F66" in line)
+    assert "│ CS06 " in alert_row
     assert "error" not in result.stdout
 
 

@@ -338,6 +338,7 @@ def test_vector_decodes_to_what_it_is(path: Path) -> None:
     )
     assert (fields["originator_id"], fields["recipient_id"]) == (originator, recipient)
     assert fields["payload_type"] == payload_type
+    assert fields["use_case"] == _stem(path).split("_")[0]
     assert {key: fields[key] for key in extra} == extra
 
 

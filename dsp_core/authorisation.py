@@ -1,0 +1,182 @@
+"""Authorisation of a service request, R2 in order; the device-status check is R3.
+
+Pure functions over the records: no store, no clock. The first failing check answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .model import (
+    COMMUNICABLE,
+    NETWORK_OPERATOR_ROLES,
+    SUPPLIER_ROLES,
+    Device,
+    Registration,
+    ResponseCode,
+    Role,
+    SmiStatus,
+    User,
+    UserStatus,
+)
+from .srv import LOCAL_DELIVERY_CV, SRVS, Srv
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """What authorisation needs to know about one service request."""
+
+    srv: str
+    command_variant: int
+    user: User | None
+    role: Role | None = None
+    device: Device | None = None
+    registration: Registration | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Authorised:
+    srv: Srv
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    code: ResponseCode
+    reason: str
+
+
+def authorise(request: AccessRequest, *, mp105: bool = True) -> Authorised | Refused:
+    srv = SRVS.get(request.srv)
+    if srv is None:
+        served = ", ".join(SRVS)
+        return Refused(
+            ResponseCode.S1_SRV_NOT_SUPPORTED,
+            f"SRV {request.srv} is not supported by this DSP (served: {served})",
+        )
+    role_or_refusal = _user_checks(request, srv)
+    if isinstance(role_or_refusal, Refused):
+        return role_or_refusal
+    for check in _DEVICE_CHECKS if not srv.non_device else ():
+        refusal = check(request, srv, role_or_refusal, mp105)
+        if refusal is not None:
+            return refusal
+    return Authorised(srv, role_or_refusal)
+
+
+def _user_checks(request: AccessRequest, srv: Srv) -> Role | Refused:
+    """E1, E2, E3 and E12, in that order; the role the request is made in."""
+    user = request.user
+    if user is None:
+        return Refused(ResponseCode.E1, "unknown user")
+    if request.role is not None and request.role not in user.roles:
+        return Refused(ResponseCode.E1, f"user {user.user_id} does not hold role {request.role}")
+    candidates = [request.role] if request.role is not None else sorted(user.roles)
+    eligible = [role for role in candidates if role in srv.eligible_roles]
+    if not eligible:
+        held = "/".join(sorted(candidates))
+        return Refused(ResponseCode.E2, f"role {held} is not eligible for SRV {srv.srv}")
+    if user.status is UserStatus.SUSPENDED:
+        return Refused(ResponseCode.E3, f"user {user.user_id} is suspended")
+    if request.command_variant not in srv.command_variants:
+        allowed = sorted(srv.command_variants)
+        return Refused(
+            ResponseCode.E12,
+            f"command variant {request.command_variant} is not "
+            f"valid for SRV {srv.srv} (allowed: {allowed})",
+        )
+    return eligible[0]
+
+
+DeviceCheck = Callable[[AccessRequest, Srv, Role, bool], "Refused | None"]
+
+
+def _check_exists(request: AccessRequest, srv: Srv, role: Role, mp105: bool) -> Refused | None:
+    if request.device is None:
+        return Refused(ResponseCode.E19, "device does not exist in the SMI")
+    return None
+
+
+def _check_type(request: AccessRequest, srv: Srv, role: Role, mp105: bool) -> Refused | None:
+    assert request.device is not None
+    if request.device.device_type not in srv.device_types:
+        return Refused(
+            ResponseCode.E11,
+            f"SRV {srv.srv} is not valid for a "
+            f"{request.device.device_type} ({request.device.device_id})",
+        )
+    return None
+
+
+def _check_eligible(request: AccessRequest, srv: Srv, role: Role, mp105: bool) -> Refused | None:
+    """E4, by the registration data; not applied to Critical SRs (R2)."""
+    if srv.critical or is_registered_for(request.user, role, request.registration):
+        return None
+    assert request.device is not None
+    assert request.user is not None
+    return Refused(
+        ResponseCode.E4,
+        f"user {request.user.user_id} ({role}) is not registered "
+        f"for {request.device.device_id} at MPxN {request.device.mpxn}",
+    )
+
+
+def _check_status(request: AccessRequest, srv: Srv, role: Role, mp105: bool) -> Refused | None:
+    device = request.device
+    assert device is not None
+    if status_allows(srv, request.command_variant, device, mp105=mp105):
+        return None
+    return Refused(
+        ResponseCode.E5, f"device {device.device_id} is {device.status}: SRV {srv.srv} not allowed"
+    )
+
+
+_DEVICE_CHECKS: tuple[DeviceCheck, ...] = (
+    _check_exists,
+    _check_type,
+    _check_eligible,
+    _check_status,
+)
+
+
+def is_registered_for(user: User | None, role: Role, registration: Registration | None) -> bool:
+    if user is None or registration is None:
+        return False
+    if role in SUPPLIER_ROLES:
+        return registration.supplier_id == user.user_id
+    if role in NETWORK_OPERATOR_ROLES:
+        return registration.network_operator_id == user.user_id
+    return False
+
+
+def effective_status(device: Device) -> SmiStatus:
+    """R3: for a Recovered device, the status before Recovery is used."""
+    if device.status is SmiStatus.RECOVERED and device.status_before_recovery is not None:
+        return device.status_before_recovery
+    return device.status
+
+
+def status_allows(srv: Srv, command_variant: int, device: Device, *, mp105: bool) -> bool:
+    """R3, the E5 check, for a device SR (non-device SRs are not subject to it)."""
+    status = effective_status(device)
+    if status is SmiStatus.RECOVERY:
+        return False
+    if srv.critical or srv.non_device:
+        return True
+    if status is SmiStatus.SUSPENDED:
+        return suspended_exception(srv, command_variant, device, mp105=mp105)
+    return status in COMMUNICABLE
+
+
+def suspended_exception(srv: Srv, command_variant: int, device: Device, *, mp105: bool) -> bool:
+    """The Non-Critical SRs a Suspended device still accepts (R3)."""
+    match srv.srv:
+        case "11.1" | "6.23":
+            return True
+        case "11.2":
+            return mp105
+        case "2.2":
+            return command_variant == LOCAL_DELIVERY_CV and device.smets == 1
+        case _:
+            return False

@@ -1,0 +1,114 @@
+"""The DSP's domain records (R1, R4) and the codes it answers with (DESIGN §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class SmiStatus(StrEnum):
+    """R1: the Smart Metering Inventory statuses."""
+
+    PENDING = "Pending"
+    WHITELISTED = "Whitelisted"
+    INSTALLED_NOT_COMMISSIONED = "InstalledNotCommissioned"
+    COMMISSIONED = "Commissioned"
+    DECOMMISSIONED = "Decommissioned"
+    WITHDRAWN = "Withdrawn"
+    SUSPENDED = "Suspended"
+    RECOVERY = "Recovery"
+    RECOVERED = "Recovered"
+
+
+# R1: the statuses in which a device may be communicated with in response to a request.
+COMMUNICABLE = frozenset(
+    {
+        SmiStatus.COMMISSIONED,
+        SmiStatus.INSTALLED_NOT_COMMISSIONED,
+        SmiStatus.WHITELISTED,
+        SmiStatus.PENDING,
+        SmiStatus.RECOVERED,
+    }
+)
+
+
+class DeviceType(StrEnum):
+    ESME = "ESME"
+    GSME = "GSME"
+    GPF = "GPF"
+    CHF = "CHF"
+    PPMID = "PPMID"
+    HCALCS = "HCALCS"
+
+
+class Role(StrEnum):
+    """DCC user roles, as the DUIS request matrix names them."""
+
+    IMPORT_SUPPLIER = "IS"
+    EXPORT_SUPPLIER = "ES"
+    GAS_SUPPLIER = "GS"
+    REGISTERED_SUPPLIER_AGENT = "RSA"
+    ELECTRICITY_DISTRIBUTOR = "ED"
+    GAS_TRANSPORTER = "GT"
+    OTHER_USER = "OU"
+
+
+SUPPLIER_ROLES = frozenset({Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER})
+NETWORK_OPERATOR_ROLES = frozenset({Role.ELECTRICITY_DISTRIBUTOR, Role.GAS_TRANSPORTER})
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "Active"
+    SUSPENDED = "Suspended"
+
+
+class ResponseCode(StrEnum):
+    """DUIS response codes (DESIGN §3), plus S1 of our own (docs/decisions.md D7)."""
+
+    I0 = "I0"
+    I99 = "I99"
+    E1 = "E1"
+    E2 = "E2"
+    E3 = "E3"
+    E4 = "E4"
+    E5 = "E5"
+    E11 = "E11"
+    E12 = "E12"
+    E19 = "E19"
+    E20 = "E20"
+    E21 = "E21"
+    E30 = "E30"
+    S1_SRV_NOT_SUPPORTED = "S1"
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One SMI record (R1)."""
+
+    device_id: str
+    device_type: DeviceType
+    smets: int
+    manufacturer: str
+    model: str
+    firmware_version: str
+    status: SmiStatus
+    comms_hub_id: str
+    mpxn: str
+    status_before_suspension: SmiStatus | None = None
+    status_before_recovery: SmiStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    user_id: str
+    roles: frozenset[Role]
+    status: UserStatus = UserStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """Registration data for one MPxN: who may act for the devices at that meter point."""
+
+    mpxn: str
+    supplier_id: str
+    network_operator_id: str

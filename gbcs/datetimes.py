@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
+from .errors import GbcsDecodeError
 from .reader import ByteReader, encode_uint
 
 DLMS_DATE_TIME_SIZE = 12
@@ -111,3 +112,25 @@ class DlmsDateTime:
             )
         except ValueError:
             return None
+
+
+def read_optional_date_time(reader: ByteReader) -> DlmsDateTime | None:
+    """An OCTET STRING date-time that is either empty (absent) or the 12 octets."""
+    start = reader.offset
+    size = reader.u8("date-time length")
+    if size == 0:
+        return None
+    if size != DLMS_DATE_TIME_SIZE:
+        raise GbcsDecodeError(start, "date-time length 0 or 12", str(size))
+    return DlmsDateTime.read(reader)
+
+
+def write_optional_date_time(value: DlmsDateTime | None) -> bytes:
+    if value is None:
+        return b"\x00"
+    return bytes([DLMS_DATE_TIME_SIZE]) + value.to_bytes()
+
+
+def iso(value: datetime) -> str:
+    """ISO-8601 in UTC with a Z, as the JSON views print instants."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

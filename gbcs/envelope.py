@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .codes import CraFlag
-from .datetimes import DLMS_DATE_TIME_SIZE, DlmsDateTime
+from .datetimes import DlmsDateTime, read_optional_date_time, write_optional_date_time
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .reader import ByteReader, encode_length, encode_uint, require_size
 
@@ -122,7 +122,7 @@ def _read_general_signing(
     counter = reader.uint(COUNTER_SIZE, "originator counter")
     originator = _read_entity_id(reader, "originator system title")
     recipient = _read_entity_id(reader, "recipient system title")
-    date_time = _read_date_time(reader)
+    date_time = read_optional_date_time(reader)
     other = _read_other_information(reader)
     payload = reader.sub(reader.length("content length"), "content")
     signature: bytes | None = None
@@ -135,16 +135,6 @@ def _read_general_signing(
 def _read_entity_id(reader: ByteReader, what: str) -> bytes:
     reader.expect(bytes([ENTITY_ID_SIZE]), f"{what} length")
     return reader.take(ENTITY_ID_SIZE, what)
-
-
-def _read_date_time(reader: ByteReader) -> DlmsDateTime | None:
-    start = reader.offset
-    size = reader.u8("date-time length")
-    if size == 0:
-        return None
-    if size != DLMS_DATE_TIME_SIZE:
-        raise GbcsDecodeError(start, "date-time length 0 or 12", str(size))
-    return DlmsDateTime.read(reader)
 
 
 def _read_other_information(
@@ -199,19 +189,13 @@ def _write_general_signing(header: GbcsHeader, payload: bytes, signature: bytes 
         bytes([ENTITY_ID_SIZE])
         + require_size(header.originator_id, ENTITY_ID_SIZE, "originator ID"),
         bytes([ENTITY_ID_SIZE]) + require_size(header.recipient_id, ENTITY_ID_SIZE, "recipient ID"),
-        _write_date_time(header.date_time),
+        write_optional_date_time(header.date_time),
         _with_length(_write_other_information(header)),
         _with_length(payload),
     ]
     if signature is not None:
         parts.append(_with_length(signature))
     return b"".join(parts)
-
-
-def _write_date_time(value: DlmsDateTime | None) -> bytes:
-    if value is None:
-        return b"\x00"
-    return bytes([DLMS_DATE_TIME_SIZE]) + value.to_bytes()
 
 
 def _write_other_information(header: GbcsHeader) -> bytes:

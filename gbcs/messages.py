@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codes import CraFlag, message_name, use_case
+from .datetimes import iso
 from .envelope import Envelope, GbcsHeader, GeneralCiphering, read_envelope, write_envelope
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .payloads import PAYLOAD_CODECS, Payload, RawPayload
-from .payloads.cs06 import iso
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 _HEX_TEXT = re.compile(rb"^[0-9A-Fa-f\s]+$")
+ARGUMENT = "the argument"
 _DUIS_NS = "{http://www.dccinterface.co.uk/ServiceUserGateway}"
 
 
@@ -23,7 +24,7 @@ def read_source(source: str) -> tuple[bytes, str]:
         return sys.stdin.buffer.read(), "standard input"
     if _is_file(source):
         return Path(source).read_bytes(), source
-    return source.encode("ascii", "replace"), "the argument"
+    return source.encode("ascii", "replace"), ARGUMENT
 
 
 def _is_file(source: str) -> bool:
@@ -42,7 +43,7 @@ def gbcs_bytes(source: str) -> bytes:
         if len(text) % 2:
             raise InputError(f"{origin}: odd number of hex digits ({len(text)})")
         return bytes.fromhex(text.decode("ascii"))
-    if source != "-" and not _is_file(source):
+    if origin == ARGUMENT:
         raise InputError(f"{source!r} is neither a file nor hex digits")
     if not stripped:
         raise InputError(f"{origin} is empty")

@@ -21,9 +21,8 @@ _SUMMARY_KEYS = (
 def summary_row(message: gbcs.GbcsMessage) -> tuple[str, ...]:
     """One table row: envelope, kind, use case, counter, from, to, and the payload in brief."""
     fields = gbcs.message_fields(message)
-    payload = message.payload.fields()
     content = ", ".join(
-        f"{key}={payload[key]}" for key in _SUMMARY_KEYS if payload.get(key) not in (None, False)
+        f"{key}={fields[key]}" for key in _SUMMARY_KEYS if fields.get(key) not in (None, False)
     )
     if isinstance(message.payload, gbcs.RawPayload):
         content = f"{len(message.payload.data)} raw payload bytes"

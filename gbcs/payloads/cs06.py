@@ -14,6 +14,7 @@ from typing import Any
 
 from gbcs import der
 from gbcs.codes import ActivateImageResponseCode, AlertCode
+from gbcs.datetimes import iso
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, require_size
 
@@ -22,10 +23,6 @@ FIRMWARE_VERSION_SIZE = 4
 # The execution date-time that cancels a pending future-dated activation (R7). DUIS
 # writes it 3000-12-31T00:00:00Z; on the wire GBCS carries 99991231235959Z.
 CANCELLATION_DATETIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from enum import IntEnum
 from typing import Any
 
 from gbcs.codes import DataAccessResult
-from gbcs.datetimes import DLMS_DATE_TIME_SIZE, DlmsDateTime
+from gbcs.datetimes import DlmsDateTime, read_optional_date_time, write_optional_date_time
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, encode_length, encode_uint, require_size
 
@@ -105,7 +105,7 @@ class ReadEsmeFirmwareVersionResponse:
 
 
 def _head(tag: DlmsTag, invoke_id: int, date_time: DlmsDateTime | None) -> bytes:
-    stamp = b"\x00" if date_time is None else bytes([DLMS_DATE_TIME_SIZE]) + date_time.to_bytes()
+    stamp = write_optional_date_time(date_time)
     return bytes([tag]) + encode_uint(invoke_id, 4, "invoke ID") + stamp
 
 
@@ -142,13 +142,7 @@ def read_response(reader: ByteReader) -> ReadEsmeFirmwareVersionResponse:
 def _read_head(reader: ByteReader, tag: DlmsTag, what: str) -> tuple[int, DlmsDateTime | None]:
     _expect_byte(reader, tag, what)
     invoke_id = reader.uint(4, "long-invoke-id-and-priority")
-    start = reader.offset
-    size = reader.u8("date-time length")
-    if size == 0:
-        return invoke_id, None
-    if size != DLMS_DATE_TIME_SIZE:
-        raise GbcsDecodeError(start, "date-time length 0 or 12", str(size))
-    return invoke_id, DlmsDateTime.read(reader)
+    return invoke_id, read_optional_date_time(reader)
 
 
 def _read_data(reader: ByteReader) -> bytes | None:

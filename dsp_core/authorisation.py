@@ -5,7 +5,6 @@ Pure functions over the records: no store, no clock. The first failing check ans
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from .model import (
@@ -58,8 +57,9 @@ def authorise(request: AccessRequest, *, mp105: bool = True) -> Authorised | Ref
     role_or_refusal = _user_checks(request, srv)
     if isinstance(role_or_refusal, Refused):
         return role_or_refusal
-    for check in _DEVICE_CHECKS if not srv.non_device else ():
-        refusal = check(request, srv, role_or_refusal, mp105)
+    if not srv.non_device:
+        assert request.user is not None  # _user_checks refused a missing user with E1
+        refusal = _device_checks(request, srv, request.user, role_or_refusal, mp105)
         if refusal is not None:
             return refusal
     return Authorised(srv, role_or_refusal)
@@ -89,59 +89,34 @@ def _user_checks(request: AccessRequest, srv: Srv) -> Role | Refused:
     return eligible[0]
 
 
-DeviceCheck = Callable[[AccessRequest, Srv, Role, bool], "Refused | None"]
-
-
-def _check_exists(request: AccessRequest, srv: Srv, role: Role, mp105: bool) -> Refused | None:
-    if request.device is None:
+def _device_checks(
+    request: AccessRequest, srv: Srv, user: User, role: Role, mp105: bool
+) -> Refused | None:
+    """E19, E11, E4 (not for Critical SRs) and E5 (R3), in that order."""
+    device = request.device
+    if device is None:
         return Refused(ResponseCode.E19, "device does not exist in the SMI")
-    return None
-
-
-def _check_type(request: AccessRequest, srv: Srv, role: Role, mp105: bool) -> Refused | None:
-    assert request.device is not None
-    if request.device.device_type not in srv.device_types:
+    if device.device_type not in srv.device_types:
         return Refused(
             ResponseCode.E11,
-            f"SRV {srv.srv} is not valid for a "
-            f"{request.device.device_type} ({request.device.device_id})",
+            f"SRV {srv.srv} is not valid for a {device.device_type} ({device.device_id})",
+        )
+    if not srv.critical and not is_registered_for(user, role, request.registration):
+        return Refused(
+            ResponseCode.E4,
+            f"user {user.user_id} ({role}) is not registered for {device.device_id} "
+            f"at MPxN {device.mpxn}",
+        )
+    if not status_allows(srv, request.command_variant, device, mp105=mp105):
+        return Refused(
+            ResponseCode.E5,
+            f"device {device.device_id} is {device.status}: SRV {srv.srv} not allowed",
         )
     return None
 
 
-def _check_eligible(request: AccessRequest, srv: Srv, role: Role, mp105: bool) -> Refused | None:
-    """E4, by the registration data; not applied to Critical SRs (R2)."""
-    if srv.critical or is_registered_for(request.user, role, request.registration):
-        return None
-    assert request.device is not None
-    assert request.user is not None
-    return Refused(
-        ResponseCode.E4,
-        f"user {request.user.user_id} ({role}) is not registered "
-        f"for {request.device.device_id} at MPxN {request.device.mpxn}",
-    )
-
-
-def _check_status(request: AccessRequest, srv: Srv, role: Role, mp105: bool) -> Refused | None:
-    device = request.device
-    assert device is not None
-    if status_allows(srv, request.command_variant, device, mp105=mp105):
-        return None
-    return Refused(
-        ResponseCode.E5, f"device {device.device_id} is {device.status}: SRV {srv.srv} not allowed"
-    )
-
-
-_DEVICE_CHECKS: tuple[DeviceCheck, ...] = (
-    _check_exists,
-    _check_type,
-    _check_eligible,
-    _check_status,
-)
-
-
-def is_registered_for(user: User | None, role: Role, registration: Registration | None) -> bool:
-    if user is None or registration is None:
+def is_registered_for(user: User, role: Role, registration: Registration | None) -> bool:
+    if registration is None:
         return False
     if role in SUPPLIER_ROLES:
         return registration.supplier_id == user.user_id

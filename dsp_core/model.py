@@ -62,8 +62,13 @@ class UserStatus(StrEnum):
     SUSPENDED = "Suspended"
 
 
+class CplStatus(StrEnum):
+    CURRENT = "Current"
+    REMOVED = "Removed"
+
+
 class ResponseCode(StrEnum):
-    """DUIS response codes (DESIGN §3), plus S1 of our own (docs/decisions.md D7)."""
+    """DUIS response codes (DESIGN §3), plus S-codes of our own (docs/decisions.md D7, D9)."""
 
     I0 = "I0"
     I99 = "I99"
@@ -79,6 +84,9 @@ class ResponseCode(StrEnum):
     E21 = "E21"
     E30 = "E30"
     S1_SRV_NOT_SUPPORTED = "S1"
+    S2_NOT_CARRIED = "S2"
+    S3_REPLAYED_REQUEST = "S3"
+    S4_INVALID_REQUEST = "S4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +120,14 @@ class Registration:
     mpxn: str
     supplier_id: str
     network_operator_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CplEntry:
+    """One Central Products List entry (R4): a firmware version for a device model."""
+
+    manufacturer: str
+    model: str
+    firmware_version: str
+    status: CplStatus
+    image_hash: str  # SHA-256 of the OTA file, 64 upper-case hex characters (R9)

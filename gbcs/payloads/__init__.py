@@ -9,7 +9,8 @@ from typing import Any, Protocol
 from gbcs.codes import CraFlag, MessageCode
 from gbcs.reader import ByteReader
 
-from . import cs06, cs08, ecs52, gcs38
+from . import cs05, cs06, cs08, ecs52, gcs38
+from .cs05 import FirmwareDistributionCommand, FirmwareReceiptAlert
 from .cs06 import (
     CANCELLATION_DATETIME,
     ActivateFirmwareAccepted,
@@ -41,6 +42,8 @@ Payload = (
     | ReadGsmeFirmwareVersionResponse
     | ReadDeviceFirmwareVersionCommand
     | ReadDeviceFirmwareVersionResponse
+    | FirmwareDistributionCommand
+    | FirmwareReceiptAlert
 )
 
 
@@ -57,6 +60,8 @@ _ECS52 = MessageCode.ECS52_READ_ESME_CH_FIRMWARE_VERSION
 _GCS38 = MessageCode.GCS38_READ_GSME_FIRMWARE_VERSION
 _CS08 = MessageCode.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION
 _ALERT = MessageCode.FUTURE_DATED_FIRMWARE_ACTIVATION_ALERT
+_DISTRIBUTION = MessageCode.SMETSLAB_FIRMWARE_DISTRIBUTION
+_RECEIPT = MessageCode.SMETSLAB_FIRMWARE_RECEIPT
 
 PAYLOAD_CODECS: dict[tuple[int, CraFlag], PayloadCodec] = {
     (_CS06, CraFlag.COMMAND): PayloadCodec(cs06.read_command, (ActivateFirmwareCommand,)),
@@ -76,6 +81,10 @@ PAYLOAD_CODECS: dict[tuple[int, CraFlag], PayloadCodec] = {
     (_CS08, CraFlag.RESPONSE): PayloadCodec(
         cs08.read_response, (ReadDeviceFirmwareVersionResponse,)
     ),
+    (_DISTRIBUTION, CraFlag.COMMAND): PayloadCodec(
+        cs05.read_distribution, (FirmwareDistributionCommand,)
+    ),
+    (_RECEIPT, CraFlag.ALERT): PayloadCodec(cs05.read_receipt, (FirmwareReceiptAlert,)),
 }
 
 __all__ = [
@@ -86,6 +95,8 @@ __all__ = [
     "ActivateFirmwareOutcome",
     "CosemAttribute",
     "FirmwareActivationAlert",
+    "FirmwareDistributionCommand",
+    "FirmwareReceiptAlert",
     "Payload",
     "PayloadCodec",
     "PayloadModel",

@@ -4,6 +4,9 @@ ASN.1 DER, from GBCS: the command is SEQUENCE {image hash, originator counter,
 execution date-time OPTIONAL}; the response is NULL (future-dated: command accepted)
 or the execution outcome SEQUENCE {response code, firmware version}; the alert is
 SEQUENCE {alert code, execution date-time, originator counter, outcome}.
+
+A SMETS1 retry may answer without a firmware version (R10): the outcome is then
+SEQUENCE {response code} alone (smetslab's reading, docs/decisions.md D8).
 """
 
 from __future__ import annotations
@@ -68,7 +71,7 @@ class ActivateFirmwareAccepted:
 @dataclass(frozen=True, slots=True)
 class ActivateFirmwareOutcome:
     response_code: ActivateImageResponseCode
-    firmware_version: bytes
+    firmware_version: bytes | None
 
     def to_bytes(self) -> bytes:
         return _outcome(self.response_code, self.firmware_version)
@@ -85,7 +88,7 @@ class FirmwareActivationAlert:
     execution_datetime: datetime
     originator_counter: int
     response_code: ActivateImageResponseCode
-    firmware_version: bytes
+    firmware_version: bytes | None
 
     def to_bytes(self) -> bytes:
         return der.sequence(
@@ -105,16 +108,18 @@ class FirmwareActivationAlert:
         }
 
 
-def _outcome(code: ActivateImageResponseCode, version: bytes) -> bytes:
+def _outcome(code: ActivateImageResponseCode, version: bytes | None) -> bytes:
+    if version is None:
+        return der.sequence(der.integer(code))
     version = require_size(version, FIRMWARE_VERSION_SIZE, "firmware version")
     return der.sequence(der.integer(code), der.octet_string(version))
 
 
-def _outcome_fields(code: ActivateImageResponseCode, version: bytes) -> dict[str, Any]:
+def _outcome_fields(code: ActivateImageResponseCode, version: bytes | None) -> dict[str, Any]:
     return {
         "response_code": int(code),
         "response_code_name": code.name,
-        "firmware_version": version.hex().upper(),
+        "firmware_version": None if version is None else version.hex().upper(),
     }
 
 
@@ -155,12 +160,14 @@ def _read_counter(reader: ByteReader) -> int:
     return value
 
 
-def _read_outcome(reader: ByteReader) -> tuple[ActivateImageResponseCode, bytes]:
+def _read_outcome(reader: ByteReader) -> tuple[ActivateImageResponseCode, bytes | None]:
     body = der.read_sequence(reader, "execution outcome")
     code_offset = body.offset
     code = der.read_integer(body, "activate image response code")
     if code not in ActivateImageResponseCode._value2member_map_:
         raise GbcsDecodeError(code_offset, "activate image response code 0 to 3", str(code))
-    version = der.read_octet_string(body, "firmware version", FIRMWARE_VERSION_SIZE)
+    version = None
+    if not body.at_end():
+        version = der.read_octet_string(body, "firmware version", FIRMWARE_VERSION_SIZE)
     body.finish("execution outcome")
     return ActivateImageResponseCode(code), version

@@ -13,6 +13,7 @@ ESME = bytes.fromhex("00DB1234567890A0")
 SUPPLIER = bytes.fromhex("90B3D51F30010000")
 VERSION = bytes.fromhex("0123ABCE")
 WHEN = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
+ACTIVATION_FAILURE = gbcs.ActivateImageResponseCode.ACTIVATION_FAILURE
 
 CASES: list[tuple[int, gbcs.CraFlag, Payload]] = [
     (0x0012, gbcs.CraFlag.COMMAND, gbcs.ActivateFirmwareCommand(bytes(range(32)), 1000)),
@@ -61,6 +62,12 @@ CASES: list[tuple[int, gbcs.CraFlag, Payload]] = [
         (0x0129, gbcs.CraFlag.RESPONSE, gbcs.ReadDeviceFirmwareVersionResponse(VERSION, code))
         for code in gbcs.ReadFirmwareResponseCode
     ],
+    # A SMETS1 retry may answer without a version (R10, D8).
+    (0x0012, gbcs.CraFlag.RESPONSE, gbcs.ActivateFirmwareOutcome(ACTIVATION_FAILURE, None)),
+    (0xFF05, gbcs.CraFlag.COMMAND, gbcs.FirmwareDistributionCommand(b"OTA image", activate=False)),
+    (0xFF05, gbcs.CraFlag.COMMAND, gbcs.FirmwareDistributionCommand(bytes(300), activate=True)),
+    (0xFF06, gbcs.CraFlag.ALERT, gbcs.FirmwareReceiptAlert(bytes(range(32)))),
+    (0xFF06, gbcs.CraFlag.ALERT, gbcs.FirmwareReceiptAlert(bytes(32), VERSION)),
 ]
 
 
@@ -95,3 +102,17 @@ def test_generalized_time_needs_utc_whole_seconds() -> None:
     )
     with pytest.raises(gbcs.GbcsEncodeError, match="whole seconds"):
         fractional.to_bytes()
+
+
+def test_versionless_outcome_is_a_one_element_sequence() -> None:
+    outcome = gbcs.ActivateFirmwareOutcome(ACTIVATION_FAILURE, None)
+    assert outcome.to_bytes() == bytes.fromhex("3003020103")
+    assert outcome.fields()["firmware_version"] is None
+
+
+def test_distribution_activate_flag_must_be_0_or_1() -> None:
+    header = gbcs.GbcsHeader(gbcs.CraFlag.COMMAND, 1, SUPPLIER, ESME, None, 0xFF05)
+    good = gbcs.encode(gbcs.GbcsMessage(header, gbcs.FirmwareDistributionCommand(b"x"), b""))
+    bad = good.replace(bytes.fromhex("020100"), bytes.fromhex("020102"))
+    with pytest.raises(gbcs.GbcsDecodeError, match="activate flag 0 or 1"):
+        gbcs.decode(bad)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class SmiStatus(StrEnum):
@@ -131,3 +134,29 @@ class CplEntry:
     firmware_version: str
     status: CplStatus
     image_hash: str  # SHA-256 of the OTA file, 64 upper-case hex characters (R9)
+
+
+class JournalKind(StrEnum):
+    REQUEST = "request"
+    RESPONSE = "response"
+    ALERT = "alert"
+    COMMAND = "command"
+    DEVICE_MESSAGE = "device-message"
+    STATUS_CHANGE = "status-change"
+    FIRMWARE_CHANGE = "firmware-change"
+    CPL_CHANGE = "cpl-change"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One line of the append-only event journal."""
+
+    at: datetime
+    kind: JournalKind
+    device_id: str | None = None
+    user_id: str | None = None
+    request_id: str | None = None
+    code: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,41 @@
+"""The DCC alerts the DSP raises (R4, R5, R6): one table of codes and recipients."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Recipient(StrEnum):
+    SUPPLIER = "supplier"  # the responsible supplier by registration data (IS or GS)
+    NETWORK_OPERATOR = "network-operator"  # the registered network operator (ED or GT)
+    REQUESTER = "requester"  # the service user whose request produced the report
+
+
+@dataclass(frozen=True, slots=True)
+class DccAlertType:
+    code: str
+    name: str
+    recipients: tuple[Recipient, ...]
+
+
+_S, _N, _R = Recipient.SUPPLIER, Recipient.NETWORK_OPERATOR, Recipient.REQUESTER
+
+# R4: the seeds do not name the N-code of DeviceStatusChangeEvent/DeviceSuspended; N28
+# is our choice (*model*), kept here only.
+DEVICE_SUSPENDED = DccAlertType("N28", "DeviceStatusChangeEvent/DeviceSuspended", (_S,))
+DEVICE_RESTORED = DccAlertType("N29", "Device Restored from Suspension", (_S, _N))
+REMOVED_FIRMWARE_REPORTED = DccAlertType("N50", "Firmware Version on Removed CPL Entry", (_S,))
+UNKNOWN_FIRMWARE_REPORTED = DccAlertType("N51", "Firmware Version not on the CPL", (_S,))
+FIRMWARE_VERSION_MISMATCH = DccAlertType("N52", "FirmwareVersionMismatch", (_R,))
+
+DCC_ALERTS = {
+    alert.code: alert
+    for alert in (
+        DEVICE_SUSPENDED,
+        DEVICE_RESTORED,
+        REMOVED_FIRMWARE_REPORTED,
+        UNKNOWN_FIRMWARE_REPORTED,
+        FIRMWARE_VERSION_MISMATCH,
+    )
+}

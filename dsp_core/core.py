@@ -1,0 +1,145 @@
+"""`DspCore`: the sans-IO DSP. Events in, actions out; no I/O and no clock inside.
+
+    prepared = core.prepare(event)           # parse once (JSON, GBCS)
+    scope = core.scope(prepared)             # what a store must load for it
+    actions = core.handle(prepared, state)   # decide; state records its changes
+
+`handle_event(event, state)` does the first and last in one call.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import gbcs
+from gbcs import GbcsMessage
+
+from .deadlines import on_tick
+from .device_messages import on_device_message, on_undecodable, report_key, request_key
+from .errors import InvalidRequestError
+from .events import (
+    Action,
+    ClockTicked,
+    CplChanged,
+    DeviceMessageReceived,
+    Event,
+    RequestReceived,
+)
+from .firmware import on_cpl_changed
+from .ids import DCC_ACCESS_CONTROL_BROKER, to_duis
+from .service_requests import on_invalid, on_request
+from .state import Scope, State, cpl_key
+from .turn import CoreConfig, Turn
+from .wire import DeviceListBody, ParsedRequest, parse_request, readable_request_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    event: RequestReceived
+    request: ParsedRequest | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    event: DeviceMessageReceived
+    message: GbcsMessage | None
+    error: gbcs.GbcsError | None
+
+
+Prepared = PreparedRequest | PreparedMessage | ClockTicked | CplChanged
+
+
+class DspCore:
+    def __init__(self, config: CoreConfig | None = None) -> None:
+        self.config = config or CoreConfig()
+
+    def prepare(self, event: Event) -> Prepared:
+        match event:
+            case RequestReceived():
+                try:
+                    to_duis(event.user_id)
+                    return PreparedRequest(event, parse_request(event.payload), None)
+                except InvalidRequestError as exc:
+                    return PreparedRequest(event, None, str(exc))
+            case DeviceMessageReceived():
+                try:
+                    return PreparedMessage(event, gbcs.decode(event.data), None)
+                except gbcs.GbcsError as exc:
+                    return PreparedMessage(event, None, exc)
+            case _:
+                return event
+
+    def scope(self, prepared: Prepared) -> Scope:
+        match prepared:
+            case PreparedRequest(request=ParsedRequest() as request, event=event):
+                return _request_scope(to_duis(event.user_id), request)
+            case PreparedMessage(message=GbcsMessage() as message, event=event):
+                return _message_scope(event.ch_id, message)
+            case ClockTicked(at=at):
+                return Scope(due_before=at)
+            case CplChanged(entry=entry):
+                return Scope(version=cpl_key(entry))
+        return Scope()
+
+    def handle(self, prepared: Prepared, state: State) -> list[Action]:
+        turn = Turn(state, self.config, _at(prepared))
+        match prepared:
+            case PreparedRequest(request=None, error=error, event=event):
+                user = event.user_id
+                on_invalid(turn, user, readable_request_id(event.payload), error or "unreadable")
+            case PreparedRequest(request=ParsedRequest() as request, event=event):
+                on_request(turn, event.user_id, request)
+            case PreparedMessage(message=None, error=error, event=event):
+                assert error is not None
+                on_undecodable(turn, to_duis_or_raw(event.ch_id), event.data, error)
+            case PreparedMessage(message=GbcsMessage() as message, event=event):
+                on_device_message(turn, to_duis_or_raw(event.ch_id), event.data, message)
+            case ClockTicked():
+                on_tick(turn)
+            case CplChanged(entry=entry):
+                on_cpl_changed(turn, entry)
+        return turn.actions
+
+    def handle_event(self, event: Event, state: State) -> list[Action]:
+        return self.handle(self.prepare(event), state)
+
+
+def _at(prepared: Prepared) -> datetime:
+    match prepared:
+        case PreparedRequest(event=event) | PreparedMessage(event=event):
+            return event.at
+        case ClockTicked(at=at) | CplChanged(at=at):
+            return at
+
+
+def to_duis_or_raw(value: str) -> str:
+    try:
+        return to_duis(value)
+    except InvalidRequestError:
+        return value
+
+
+def _request_scope(user_id: str, request: ParsedRequest) -> Scope:
+    devices = {request.request_id.target}
+    if isinstance(request.body, DeviceListBody):
+        devices.update(request.body.device_ids)
+    return Scope(
+        user_ids=frozenset({user_id}),
+        device_ids=frozenset(devices),
+        originators=frozenset({user_id, DCC_ACCESS_CONTROL_BROKER}),
+    )
+
+
+def _message_scope(ch_id: str, message: GbcsMessage) -> Scope:
+    device_id = gbcs.format_entity_id(message.header.originator_id)
+    return Scope(
+        device_ids=frozenset({device_id}),
+        ch_ids=frozenset({to_duis_or_raw(ch_id)}),
+        request_keys=frozenset({request_key(message)}),
+        report_keys=frozenset({report_key(message)}),
+    )

@@ -1,0 +1,115 @@
+"""What goes into the DSP core (events) and what comes out (actions).
+
+All frozen dataclasses; times are given by the caller, the core reads no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gbcs.datetimes import iso
+
+from .model import CplEntry, ResponseCode
+
+# ---- events: into the core ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived:
+    """A service request as it came off `{root}/dsp/requests/{user_id}` (JSON bytes)."""
+
+    user_id: str
+    payload: bytes
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceMessageReceived:
+    """One GBCS APDU as it came off `{root}/ch/{ch_id}/up`."""
+
+    ch_id: str
+    data: bytes
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClockTicked:
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CplChanged:
+    """A CPL entry added or changed (R4)."""
+
+    entry: CplEntry
+    at: datetime
+
+
+Event = RequestReceived | DeviceMessageReceived | ClockTicked | CplChanged
+
+# ---- actions: out of the core ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    request_id: str | None
+    response_id: str
+    response_code: ResponseCode
+    response_datetime: datetime
+    service_reference_variant: str | None
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "response_id": self.response_id,
+            "response_code": str(self.response_code),
+            "response_datetime": iso(self.response_datetime),
+            "service_reference_variant": self.service_reference_variant,
+            "body": dict(self.body),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A DCC alert (N-code) or a device alert forwarded (its hex alert code, e.g. 8F66)."""
+
+    alert_code: str
+    device_id: str
+    datetime: datetime
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alert_code": self.alert_code,
+            "device_id": self.device_id,
+            "datetime": iso(self.datetime),
+            "body": dict(self.body),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SendResponse:
+    user_id: str
+    response: Response
+
+
+@dataclass(frozen=True, slots=True)
+class SendAlert:
+    user_id: str
+    alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class SendCommand:
+    """One GBCS command for the comms hub `ch_id` (its recipient is `device_id`)."""
+
+    ch_id: str
+    device_id: str
+    data: bytes
+
+
+Action = SendResponse | SendAlert | SendCommand

@@ -1,0 +1,63 @@
+"""Entity IDs and request IDs (DESIGN §3).
+
+Inside the DSP every ID is in the DUIS form `00-DB-12-34-56-78-90-A0`; the bus
+adapter converts topic IDs (`00DB1234567890A0`) with `to_duis`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidRequestError
+
+# The DCC's own party, the Access Control Broker: target of non-device SRs and the
+# originator of the commands the DSP signs itself (CS08, distribution; D8).
+DCC_ACCESS_CONTROL_BROKER = "90-B3-D5-1F-30-00-00-02"
+
+_HEX16 = re.compile(r"[0-9A-Fa-f]{16}")
+_DUIS = re.compile(r"([0-9A-Fa-f]{2}-){7}[0-9A-Fa-f]{2}")
+
+
+def to_duis(value: str) -> str:
+    """`00DB1234567890A0` or `00-db-…` → `00-DB-12-34-56-78-90-A0`; anything else raises."""
+    if _DUIS.fullmatch(value):
+        return value.upper()
+    if _HEX16.fullmatch(value):
+        upper = value.upper()
+        return "-".join(upper[i : i + 2] for i in range(0, 16, 2))
+    raise InvalidRequestError(f"{value!r} is not an EUI-64 (00-DB-12-34-56-78-90-A0)")
+
+
+def to_compact(value: str) -> str:
+    return to_duis(value).replace("-", "")
+
+
+def to_bytes(value: str) -> bytes:
+    return bytes.fromhex(to_compact(value))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestId:
+    """`BusinessOriginatorID:BusinessTargetID:OriginatorCounter`."""
+
+    originator: str
+    target: str
+    counter: int
+
+    @classmethod
+    def parse(cls, text: str) -> RequestId:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise InvalidRequestError(
+                f"request_id {text!r} is not BusinessOriginatorID:BusinessTargetID:Counter"
+            )
+        originator, target, counter = parts
+        if not counter.isdigit() or int(counter) >= 1 << 64:
+            raise InvalidRequestError(
+                f"request_id {text!r}: counter {counter!r} is not an integer in 0 to 2^64-1"
+            )
+        return cls(to_duis(originator), to_duis(target), int(counter))
+
+    def __str__(self) -> str:
+        return f"{self.originator}:{self.target}:{self.counter}"

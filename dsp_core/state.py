@@ -1,0 +1,196 @@
+"""The core's working state for one event: the records it may read, and what it changed.
+
+A store loads what an event needs (`Scope`) into a `State`; the core reads and writes
+it synchronously; the store then commits `take_changes()` in one transaction. The
+in-memory store keeps one `State` for everything and skips the loading.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .model import CplEntry, Device, JournalEntry, Registration, User
+from .tracking import Phase, RequestKey, Tracked
+
+CplKey = tuple[str, str, str]  # (manufacturer, model, firmware version)
+# (device, recipient, CRA flag, message code, header counter): one report, once
+ReportKey = tuple[str, str, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class PutDevice:
+    device: Device
+
+
+@dataclass(frozen=True, slots=True)
+class PutCpl:
+    entry: CplEntry
+
+
+@dataclass(frozen=True, slots=True)
+class PutCounter:
+    originator: str
+    counter: int
+
+
+@dataclass(frozen=True, slots=True)
+class PutRequest:
+    tracked: Tracked
+
+
+@dataclass(frozen=True, slots=True)
+class AddReport:
+    key: ReportKey
+
+
+@dataclass(frozen=True, slots=True)
+class AddJournal:
+    entry: JournalEntry
+
+
+Change = PutDevice | PutCpl | PutCounter | PutRequest | AddReport | AddJournal
+
+
+def cpl_key(entry: CplEntry) -> CplKey:
+    return (entry.manufacturer, entry.model, entry.firmware_version)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What one event may read; a store loads exactly this (and the core reads no more)."""
+
+    user_ids: frozenset[str] = frozenset()
+    device_ids: frozenset[str] = frozenset()
+    ch_ids: frozenset[str] = frozenset()  # every device on these hubs
+    originators: frozenset[str] = frozenset()  # last originator counters
+    request_keys: frozenset[RequestKey] = frozenset()
+    report_keys: frozenset[ReportKey] = frozenset()
+    due_before: datetime | None = None  # open requests whose deadline has passed
+    version: CplKey | None = None  # the CPL entry and every device running it
+    # Loaded with every device: its registration, its model's CPL entries and its
+    # open requests.
+
+
+class State:
+    """Tables of records, with indexes, and the list of changes made to them."""
+
+    def __init__(self) -> None:
+        self.devices: dict[str, Device] = {}
+        self.users: dict[str, User] = {}
+        self.registrations: dict[str, Registration] = {}
+        self.cpl: dict[CplKey, CplEntry] = {}
+        self.counters: dict[str, int] = {}
+        self.requests: dict[RequestKey, Tracked] = {}
+        self.reports: set[ReportKey] = set()
+        self._hubs: dict[str, set[str]] = {}
+        self._device_requests: dict[str, set[RequestKey]] = {}
+        self._deadlines: list[tuple[datetime, RequestKey]] = []
+        self._changes: list[Change] = []
+
+    # ---- reads ------------------------------------------------------------------
+
+    def device(self, device_id: str) -> Device | None:
+        return self.devices.get(device_id)
+
+    def devices_on_hub(self, ch_id: str) -> list[Device]:
+        return [self.devices[i] for i in sorted(self._hubs.get(ch_id, ()))]
+
+    def devices_with_version(self, key: CplKey) -> list[Device]:
+        return sorted(
+            (
+                d
+                for d in self.devices.values()
+                if (d.manufacturer, d.model, d.firmware_version) == key
+            ),
+            key=lambda d: d.device_id,
+        )
+
+    def registration_of(self, device: Device) -> Registration | None:
+        return self.registrations.get(device.mpxn)
+
+    def cpl_entry(self, device: Device, version: str) -> CplEntry | None:
+        return self.cpl.get((device.manufacturer, device.model, version))
+
+    def open_requests_for(self, device_id: str) -> list[Tracked]:
+        keys = self._device_requests.get(device_id, ())
+        return sorted(
+            (self.requests[k] for k in keys if self.requests[k].is_open), key=lambda t: t.sent_at
+        )
+
+    def due_requests(self, now: datetime) -> list[Tracked]:
+        """Open requests whose deadline is at or before `now`, earliest first."""
+        due = []
+        while self._deadlines and self._deadlines[0][0] <= now:
+            deadline, key = heapq.heappop(self._deadlines)
+            tracked = self.requests.get(key)
+            if tracked is not None and tracked.is_open and tracked.deadline == deadline:
+                due.append(tracked)
+        return due
+
+    # ---- writes, recorded as changes ---------------------------------------------
+
+    def put_device(self, device: Device) -> None:
+        self.load_device(device)
+        self._changes.append(PutDevice(device))
+
+    def put_cpl(self, entry: CplEntry) -> None:
+        self.cpl[cpl_key(entry)] = entry
+        self._changes.append(PutCpl(entry))
+
+    def put_counter(self, originator: str, counter: int) -> None:
+        self.counters[originator] = counter
+        self._changes.append(PutCounter(originator, counter))
+
+    def put_request(self, tracked: Tracked) -> None:
+        self.load_request(tracked)
+        self._changes.append(PutRequest(tracked))
+
+    def add_report(self, key: ReportKey) -> None:
+        self.reports.add(key)
+        self._changes.append(AddReport(key))
+
+    def journal(self, entry: JournalEntry) -> None:
+        self._changes.append(AddJournal(entry))
+
+    def take_changes(self) -> list[Change]:
+        changes, self._changes = self._changes, []
+        return changes
+
+    # ---- loading, not recorded: for stores and seed data -------------------------
+
+    def load_device(self, device: Device) -> None:
+        old = self.devices.get(device.device_id)
+        if old is not None and old.comms_hub_id != device.comms_hub_id:
+            self._hubs[old.comms_hub_id].discard(device.device_id)
+        self.devices[device.device_id] = device
+        self._hubs.setdefault(device.comms_hub_id, set()).add(device.device_id)
+
+    def load_request(self, tracked: Tracked) -> None:
+        if not tracked.is_open and tracked.phase is not Phase.TIMED_OUT:
+            self.requests.pop(tracked.key, None)
+            self._device_requests.get(tracked.device_id, set()).discard(tracked.key)
+            return
+        self.requests[tracked.key] = tracked
+        self._device_requests.setdefault(tracked.device_id, set()).add(tracked.key)
+        if tracked.is_open:
+            heapq.heappush(self._deadlines, (tracked.deadline, tracked.key))
+
+    def load(
+        self,
+        *,
+        devices: Iterable[Device] = (),
+        users: Iterable[User] = (),
+        registrations: Iterable[Registration] = (),
+        cpl: Iterable[CplEntry] = (),
+    ) -> None:
+        for device in devices:
+            self.load_device(device)
+        for user in users:
+            self.users[user.user_id] = user
+        for registration in registrations:
+            self.registrations[registration.mpxn] = registration
+        for entry in cpl:
+            self.cpl[cpl_key(entry)] = entry

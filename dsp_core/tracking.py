@@ -1,0 +1,80 @@
+"""Request tracking: what the DSP is waiting for from a device (R7, R8, R9).
+
+A `Tracked` record is keyed by the header of the command sent, (originator, counter):
+the device's response echoes both (D8). Its phase moves by one table; anything else
+raises `IllegalTransitionError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from .errors import IllegalTransitionError
+
+
+class Phase(StrEnum):
+    AWAITING_RESPONSE = "AwaitingResponse"  # command sent, no response yet
+    AWAITING_EXECUTION = "AwaitingExecution"  # future-dated 11.3 accepted (R7)
+    AWAITING_RECEIPT = "AwaitingReceipt"  # image distributed, no receipt yet (R9)
+    TIMED_OUT = "TimedOut"  # E21/E30 sent; a late report is still processed (R8)
+    DONE = "Done"
+
+
+class Step(StrEnum):
+    RESPONDED = "responded"
+    ACCEPTED_FUTURE_DATED = "accepted-future-dated"
+    EXECUTED = "executed"
+    RECEIPT = "receipt"
+    CANCELLED = "cancelled"
+    DEADLINE = "deadline"
+
+
+_P = Phase
+TRANSITIONS: dict[tuple[Phase, Step], Phase] = {
+    (_P.AWAITING_RESPONSE, Step.RESPONDED): _P.DONE,
+    (_P.AWAITING_RESPONSE, Step.ACCEPTED_FUTURE_DATED): _P.AWAITING_EXECUTION,
+    (_P.AWAITING_RESPONSE, Step.DEADLINE): _P.TIMED_OUT,
+    (_P.AWAITING_RESPONSE, Step.EXECUTED): _P.DONE,  # the alert overtook the acceptance
+    (_P.AWAITING_EXECUTION, Step.EXECUTED): _P.DONE,
+    (_P.AWAITING_EXECUTION, Step.CANCELLED): _P.DONE,
+    (_P.AWAITING_EXECUTION, Step.DEADLINE): _P.TIMED_OUT,
+    (_P.AWAITING_RECEIPT, Step.RECEIPT): _P.DONE,
+    (_P.AWAITING_RECEIPT, Step.DEADLINE): _P.DONE,
+    (_P.TIMED_OUT, Step.RESPONDED): _P.DONE,
+    (_P.TIMED_OUT, Step.ACCEPTED_FUTURE_DATED): _P.AWAITING_EXECUTION,
+    (_P.TIMED_OUT, Step.EXECUTED): _P.DONE,
+    (_P.TIMED_OUT, Step.RECEIPT): _P.DONE,
+}
+
+OPEN_PHASES = frozenset({_P.AWAITING_RESPONSE, _P.AWAITING_EXECUTION, _P.AWAITING_RECEIPT})
+
+RequestKey = tuple[str, int]  # (command originator, originator counter)
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    key: RequestKey
+    request_id: str
+    user_id: str
+    srv: str
+    device_id: str
+    ch_id: str
+    message_code: int
+    phase: Phase
+    deadline: datetime
+    sent_at: datetime
+    execution: datetime | None = None  # a future-dated 11.3 (R7)
+    cancellation: bool = False  # an 11.3 that cancels (R7)
+    image_hash: str | None = None  # 11.1/11.4: what the receipt must report (R9)
+
+    @property
+    def is_open(self) -> bool:
+        return self.phase in OPEN_PHASES
+
+    def advance(self, step: Step, deadline: datetime | None = None) -> Tracked:
+        target = TRANSITIONS.get((self.phase, step))
+        if target is None:
+            raise IllegalTransitionError(f"request {self.request_id}", self.phase, step)
+        return replace(self, phase=target, deadline=deadline or self.deadline)

@@ -1,0 +1,129 @@
+"""One event being handled: the state, the time, the config and the actions so far.
+
+Every response, alert and command goes through here, so each one is journalled in
+the same breath as it is emitted (the "every alert has a journal entry" invariant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .alerts import DccAlertType, Recipient
+from .events import Action, Alert, Response, SendAlert, SendCommand, SendResponse
+from .ids import DCC_ACCESS_CONTROL_BROKER
+from .model import Device, DeviceType, JournalEntry, JournalKind, ResponseCode
+from .state import State
+
+
+@dataclass(frozen=True, slots=True)
+class CoreConfig:
+    """The DSP's switches and time-outs (device time, on the shared clock)."""
+
+    mp105: bool = True  # R3: off reproduces the behaviour before the modification
+    response_timeout: timedelta = timedelta(seconds=60)  # R8
+    gsme_response_timeout: timedelta = timedelta(hours=1)  # a GSME answers when it wakes
+    execution_grace: timedelta = timedelta(minutes=5)  # R7: alert due by execution + this
+    receipt_timeout: timedelta = timedelta(hours=24)  # R9: distribution to receipt
+
+    def timeout_for(self, device: Device) -> timedelta:
+        if device.device_type is DeviceType.GSME:
+            return self.gsme_response_timeout
+        return self.response_timeout
+
+
+@dataclass(slots=True)
+class Turn:
+    state: State
+    config: CoreConfig
+    at: datetime
+    actions: list[Action] = field(default_factory=list)
+
+    def journal(self, kind: JournalKind, **fields: Any) -> None:
+        self.state.journal(JournalEntry(self.at, kind, **fields))
+
+    def respond(
+        self,
+        user_id: str,
+        request_id: str | None,
+        srv: str | None,
+        code: ResponseCode,
+        body: Mapping[str, Any] | None = None,
+    ) -> None:
+        response_id = f"{request_id or 'unreadable'}/{code}"
+        response = Response(request_id, response_id, code, self.at, srv, body or {})
+        self.actions.append(SendResponse(user_id, response))
+        detail = {"srv": srv, **(body or {})}
+        self.journal(
+            JournalKind.RESPONSE,
+            user_id=user_id,
+            request_id=request_id,
+            code=str(code),
+            detail=_journal_safe(detail),
+        )
+
+    def alert(self, user_id: str, code: str, device_id: str, body: Mapping[str, Any]) -> None:
+        self.actions.append(SendAlert(user_id, Alert(code, device_id, self.at, body)))
+        self.journal(
+            JournalKind.ALERT,
+            user_id=user_id,
+            device_id=device_id,
+            code=code,
+            request_id=body.get("request_id"),
+            detail=_journal_safe(body),
+        )
+
+    def dcc_alert(
+        self,
+        alert: DccAlertType,
+        device: Device,
+        body: Mapping[str, Any],
+        requester: str | None = None,
+    ) -> None:
+        """Send a DCC alert to each of its recipients (alerts.py) that can be found."""
+        for user_id in self.recipients(alert.recipients, device, requester):
+            self.alert(user_id, alert.code, device.device_id, {"name": alert.name, **body})
+
+    def recipients(
+        self, wanted: tuple[Recipient, ...], device: Device, requester: str | None
+    ) -> list[str]:
+        registration = self.state.registration_of(device)
+        found: list[str] = []
+        for recipient in wanted:
+            match recipient:
+                case Recipient.SUPPLIER if registration is not None:
+                    found.append(registration.supplier_id)
+                case Recipient.NETWORK_OPERATOR if registration is not None:
+                    found.append(registration.network_operator_id)
+                case Recipient.REQUESTER:
+                    found.append(requester or (registration.supplier_id if registration else ""))
+        missing = [r for r in found if not r]
+        if missing or not found:
+            self.journal(
+                JournalKind.REJECTED,
+                device_id=device.device_id,
+                detail={"reason": f"no registration for MPxN {device.mpxn}: alert not sent"},
+            )
+        return [r for r in dict.fromkeys(found) if r]
+
+    def send(self, device: Device, data: bytes, request_id: str, user_id: str) -> None:
+        self.actions.append(SendCommand(device.comms_hub_id, device.device_id, data))
+        self.journal(
+            JournalKind.COMMAND,
+            device_id=device.device_id,
+            user_id=user_id,
+            request_id=request_id,
+            detail={"ch_id": device.comms_hub_id, "gbcs_hex": data.hex().upper()},
+        )
+
+    def next_dsp_counter(self) -> int:
+        counter = self.state.counters.get(DCC_ACCESS_CONTROL_BROKER, 0) + 1
+        self.state.put_counter(DCC_ACCESS_CONTROL_BROKER, counter)
+        return counter
+
+
+def _journal_safe(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The body as journalled: large payloads (an image) are summarised, not stored twice."""
+    return {k: v for k, v in body.items() if k != "gbcs_payload"}

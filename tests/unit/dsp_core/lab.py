@@ -89,6 +89,15 @@ def cpl_for(dev: Device, version: str, status: CplStatus = CplStatus.CURRENT) ->
     return CplEntry(dev.manufacturer, dev.model, version, status, hash_of(version))
 
 
+DEVICES = [ESME, GSME, CHF, GPF, PPMID]
+SEED: dict[str, Any] = {
+    "devices": DEVICES,
+    "users": [SUPPLIER, NETWORK],
+    "registrations": [Registration(MPXN, SUPPLIER.user_id, NETWORK.user_id)],
+    "cpl": [cpl_for(d, v) for d in DEVICES for v in (OLD, NEW)],
+}
+
+
 @dataclass
 class Lab:
     config: CoreConfig = field(default_factory=CoreConfig)
@@ -96,22 +105,20 @@ class Lab:
     counter: int = 1000
     alert_counter: int = 5000
     journal: list[JournalEntry] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    outputs: list[list[Action]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.core = DspCore(self.config)
         self.state = State()
-        devices = [ESME, GSME, CHF, GPF, PPMID]
-        self.state.load(
-            devices=devices,
-            users=[SUPPLIER, NETWORK],
-            registrations=[Registration(MPXN, SUPPLIER.user_id, NETWORK.user_id)],
-            cpl=[cpl_for(d, v) for d in devices for v in (OLD, NEW)],
-        )
+        self.state.load(**SEED)
 
     # ---- driving ----------------------------------------------------------------
 
     def run(self, event: Event) -> list[Action]:
         actions = self.core.handle_event(event, self.state)
+        self.events.append(event)
+        self.outputs.append(actions)
         self.journal += [c.entry for c in self.state.take_changes() if isinstance(c, AddJournal)]
         return actions
 

@@ -1,0 +1,42 @@
+"""Everything in one `State`: no loading, commits only append the journal."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from dsp_core.model import CplEntry, Device, JournalEntry, Registration, User
+from dsp_core.state import AddJournal, Scope, State
+
+from .base import Store
+
+
+class MemoryStore(Store):
+    def __init__(self, *, keep_journal: bool = True) -> None:
+        self.state = State()
+        self.entries: list[JournalEntry] = []
+        self.keep_journal = keep_journal
+
+    @asynccontextmanager
+    async def transaction(self, scope: Scope) -> AsyncIterator[State]:
+        yield self.state
+        changes = self.state.take_changes()
+        if self.keep_journal:
+            self.entries.extend(c.entry for c in changes if isinstance(c, AddJournal))
+
+    async def seed(
+        self,
+        *,
+        devices: Iterable[Device] = (),
+        users: Iterable[User] = (),
+        registrations: Iterable[Registration] = (),
+        cpl: Iterable[CplEntry] = (),
+    ) -> None:
+        self.state.load(devices=devices, users=users, registrations=registrations, cpl=cpl)
+
+    async def journal(self) -> AsyncIterator[JournalEntry]:
+        for entry in list(self.entries):
+            yield entry
+
+    async def devices(self) -> list[Device]:
+        return [self.state.devices[k] for k in sorted(self.state.devices)]

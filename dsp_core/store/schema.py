@@ -1,0 +1,129 @@
+"""The store's tables (SQLAlchemy Core): the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps no time zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+_ID = 23  # 00-DB-12-34-56-78-90-A0
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(_ID), primary_key=True),
+    Column("device_type", String(8), nullable=False),
+    Column("smets", Integer, nullable=False),
+    Column("manufacturer", String(64), nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("firmware_version", String(8), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("comms_hub_id", String(_ID), nullable=False, index=True),
+    Column("mpxn", String(32), nullable=False),
+    Column("status_before_suspension", String(32)),
+    Column("status_before_recovery", String(32)),
+    Index("devices_by_version", "manufacturer", "model", "firmware_version"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", String(_ID), primary_key=True),
+    Column("roles", String(64), nullable=False),  # comma-separated role codes
+    Column("status", String(16), nullable=False),
+)
+
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("mpxn", String(32), primary_key=True),
+    Column("supplier_id", String(_ID), nullable=False),
+    Column("network_operator_id", String(_ID), nullable=False),
+)
+
+cpl = Table(
+    "cpl",
+    metadata,
+    Column("manufacturer", String(64), primary_key=True),
+    Column("model", String(64), primary_key=True),
+    Column("firmware_version", String(8), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("image_hash", String(64), nullable=False),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("originator", String(_ID), primary_key=True),
+    Column("counter", BigInteger, nullable=False),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("originator", String(_ID), primary_key=True),
+    Column("counter", BigInteger, primary_key=True),
+    Column("request_id", String(96), nullable=False),
+    Column("user_id", String(_ID), nullable=False),
+    Column("srv", String(8), nullable=False),
+    Column("device_id", String(_ID), nullable=False, index=True),
+    Column("ch_id", String(_ID), nullable=False),
+    Column("message_code", Integer, nullable=False),
+    Column("phase", String(24), nullable=False),
+    Column("deadline", UtcDateTime(), nullable=False, index=True),
+    Column("sent_at", UtcDateTime(), nullable=False),
+    Column("execution", UtcDateTime()),
+    Column("cancellation", Boolean, nullable=False),
+    Column("image_hash", String(64)),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("device_id", String(_ID), primary_key=True),
+    Column("recipient_id", String(_ID), primary_key=True),
+    Column("cra_flag", Integer, primary_key=True),
+    Column("message_code", Integer, primary_key=True),
+    Column("counter", BigInteger, primary_key=True),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("device_id", String(_ID), index=True),
+    Column("user_id", String(_ID)),
+    Column("request_id", String(96)),
+    Column("code", String(24)),
+    Column("detail", JSON, nullable=False),
+)

@@ -1,0 +1,120 @@
+"""The SQL store (a real SQLite file) gives the core exactly what the in-memory state
+does: replaying a scenario's events through `CoreDriver` over SQLite yields the same
+actions, the same SMI and the same journal, so every event's `Scope` is complete."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dsp_core.core import DspCore
+from dsp_core.driver import CoreDriver
+from dsp_core.model import CplStatus, JournalEntry
+from dsp_core.store import MemoryStore, SqlStore, Store
+from tests.unit.dsp_core import test_core_rules as rules
+from tests.unit.dsp_core.lab import (
+    ESME,
+    GPF,
+    GSME,
+    NEW,
+    OTHER,
+    SEED,
+    Lab,
+    commands,
+    cpl_for,
+    hash_of,
+    image_for,
+    only,
+)
+
+
+def _source(name: str) -> Callable[[Lab], object]:
+    def run(lab: Lab) -> None:
+        rules.suspended(lab, ESME)
+        rules.SOURCES[name](lab, ESME, NEW)
+
+    return run
+
+
+def _gpf_and_gsme(lab: Lab) -> None:
+    rules.suspended(lab, GSME)
+    lab.reply_read(lab.read(GPF), NEW)  # N52, no restore (R6)
+    lab.reply_read(lab.read(GSME), NEW)  # restore (R5)
+    lab.cpl(cpl_for(ESME, OTHER, CplStatus.CURRENT))
+
+
+def _distribution_and_duplicates(lab: Lab) -> None:
+    image = base64.b64encode(image_for(NEW)).decode()
+    body = {"firmware_image": image, "firmware_version": NEW, "device_ids": [ESME.device_id]}
+    command = only(commands(lab.request("11.1", "90-B3-D5-1F-30-00-00-02", body)))
+    receipt = lab.receipt(command, hash_of(NEW))
+    lab.deliver(command.ch_id, receipt)
+    lab.deliver(command.ch_id, receipt)  # duplicate
+    lab.read(ESME, counter=5000)
+    lab.read(ESME, counter=5000)  # replay
+    lab.request("8.2", "90-B3-D5-1F-30-00-00-02", {"device_ids": [ESME.device_id]})
+    lab.tick(timedelta(minutes=5))  # E21 for the read
+
+
+SCENARIOS: dict[str, Callable[[Lab], object]] = {
+    **{f"R5 {name}": _source(name) for name in rules.SOURCES},
+    "R6 GPF then GSME": _gpf_and_gsme,
+    "R9 distribution, duplicates, replay, 8.2, E21": _distribution_and_duplicates,
+}
+
+
+async def _replay(store: Store, lab: Lab) -> tuple[list[object], list[JournalEntry]]:
+    await store.seed(**SEED)
+    driver = CoreDriver(DspCore(lab.config), store)
+    outputs: list[object] = [await driver.handle(event) for event in lab.events]
+    return outputs, [entry async for entry in store.journal()]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+async def test_sqlite_file_store_matches_the_in_memory_state(name: str, tmp_path: Path) -> None:
+    lab = Lab()
+    SCENARIOS[name](lab)
+    store = await SqlStore.open(f"sqlite+aiosqlite:///{tmp_path / 'smi.db'}")
+    try:
+        outputs, journal = await _replay(store, lab)
+        assert outputs == lab.outputs
+        assert await store.devices() == sorted(
+            lab.state.devices.values(), key=lambda d: d.device_id
+        )
+        assert journal == lab.journal
+    finally:
+        await store.close()
+
+
+async def test_memory_store_through_the_driver_matches_too() -> None:
+    lab = Lab()
+    _distribution_and_duplicates(lab)
+    store = MemoryStore()
+    outputs, journal = await _replay(store, lab)
+    assert outputs == lab.outputs
+    assert journal == lab.journal
+
+
+async def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
+    """The file is the state: a DSP restarted on it answers the late response (R8)."""
+    lab = Lab()
+    rules.suspended(lab, ESME)
+    sent = lab.activate(ESME, NEW)
+    lab.tick(timedelta(minutes=2))
+    late = lab.reply_activate(sent, NEW)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'smi.db'}"
+    store = await SqlStore.open(url)
+    await store.seed(**SEED)
+    driver = CoreDriver(DspCore(), store)
+    for event in lab.events[:-1]:
+        await driver.handle(event)
+    await store.close()
+    reopened = await SqlStore.open(url)
+    try:
+        assert await CoreDriver(DspCore(), reopened).handle(lab.events[-1]) == late
+    finally:
+        await reopened.close()

@@ -67,20 +67,28 @@ def apply_report(
             detail={"source": source, "outcome": "no version reported: nothing changes"},
         )
         return
-    entry = turn.state.cpl_entry(device, version)
-    if version == device.firmware_version:
-        if entry is not None and entry.status is CplStatus.CURRENT:
-            _restore_if_suspended(turn, device, source)
-        return
+    if version != device.firmware_version:
+        device = _record_version(turn, device, version, source, requester)
+    # Whatever was reported, a Suspended device whose SMI version is on a Current
+    # entry is restored ("on any such report").
+    entry = turn.state.cpl_entry(device, device.firmware_version)
+    if entry is not None and entry.status is CplStatus.CURRENT:
+        _restore_if_suspended(turn, device, source)
+
+
+def _record_version(
+    turn: Turn, device: Device, version: str, source: str, requester: str | None
+) -> Device:
+    """R5's three outcomes for a version that differs from the SMI."""
     body = {"firmware_version": version, "smi_firmware_version": device.firmware_version}
+    entry = turn.state.cpl_entry(device, version)
     if entry is None:
         turn.dcc_alert(UNKNOWN_FIRMWARE_REPORTED, device, {**body, "source": source}, requester)
-        return
+        return device
     updated = _set_version(turn, device, version, source)
-    if entry.status is CplStatus.CURRENT:
-        _restore_if_suspended(turn, updated, source)
-    else:
+    if entry.status is CplStatus.REMOVED:
         turn.dcc_alert(REMOVED_FIRMWARE_REPORTED, updated, {**body, "source": source}, requester)
+    return updated
 
 
 def check_gpf_mirror(turn: Turn, gpf: Device, version: str | None, requester: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .codec import run_codec_benchmark
+from .dsp import run_dsp_benchmark
 
 DEFAULT_VECTORS = Path(__file__).resolve().parents[1].parent / "shared/testdata/gbcs/rtds-4.5.0"
 
@@ -19,11 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--vectors", type=Path, default=DEFAULT_VECTORS)
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--devices", type=int, default=100_000, help="DSP benchmark SMI size")
+    parser.add_argument(
+        "--sqlite-trips", type=int, default=2_000, help="11.2 round trips on SQLite"
+    )
     args = parser.parse_args(argv)
     results: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": platform.machine(),
         "codec": run_codec_benchmark(args.vectors, args.seconds),
+        "dsp": run_dsp_benchmark(args.devices, args.sqlite_trips),
     }
     text = json.dumps(results, indent=2)
     print(text)

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import gbcs
-from gbcs import CraFlag, GbcsMessage, MessageCode, format_entity_id, message_fields
+from gbcs import CraFlag, GbcsMessage, MessageCode, format_entity_id
 
 from .alerts import Recipient
 from .commands import reported_version
@@ -230,10 +230,10 @@ def _device_body(fields: dict[str, Any], data: bytes) -> dict[str, Any]:
 
 
 def _fields(message: GbcsMessage) -> dict[str, Any]:
-    fields = message_fields(message)
+    header = message.header
     return {
-        "message_code": fields["message_code"],
-        "use_case": fields["use_case"],
-        "kind": fields["kind"],
-        "originator_counter": fields["originator_counter"],
+        "message_code": header.message_code,
+        "use_case": gbcs.use_case(header.message_code),
+        "kind": message.kind,
+        "originator_counter": header.originator_counter,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import InvalidRequestError
 
@@ -19,6 +20,7 @@ _HEX16 = re.compile(r"[0-9A-Fa-f]{16}")
 _DUIS = re.compile(r"([0-9A-Fa-f]{2}-){7}[0-9A-Fa-f]{2}")
 
 
+@lru_cache(maxsize=1 << 16)
 def to_duis(value: str) -> str:
     """`00DB1234567890A0` or `00-db-…` → `00-DB-12-34-56-78-90-A0`; anything else raises."""
     if _DUIS.fullmatch(value):

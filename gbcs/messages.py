@@ -88,7 +88,7 @@ def _read_payload(envelope: Envelope) -> Payload:
 
 def format_entity_id(value: bytes) -> str:
     """An EUI-64 in the DUIS form, 00-DB-12-34-56-78-90-A0."""
-    return "-".join(f"{byte:02X}" for byte in value)
+    return value.hex("-").upper()
 
 
 def message_fields(message: GbcsMessage) -> dict[str, Any]:

@@ -36,17 +36,21 @@ class ByteReader:
         return self._data[self._pos] if self._pos < self._end else None
 
     def take(self, count: int, what: str) -> bytes:
-        if count > self.remaining:
-            raise GbcsDecodeError(self._pos, f"{count} byte(s) of {what}", f"{self.remaining} left")
-        chunk = self._data[self._pos : self._pos + count]
-        self._pos += count
-        return chunk
+        pos = self._pos
+        if pos + count > self._end:
+            raise GbcsDecodeError(pos, f"{count} byte(s) of {what}", f"{self._end - pos} left")
+        self._pos = pos + count
+        return self._data[pos : pos + count]
 
     def uint(self, size: int, what: str) -> int:
         return int.from_bytes(self.take(size, what), "big")
 
     def u8(self, what: str) -> int:
-        return self.uint(1, what)
+        pos = self._pos
+        if pos >= self._end:
+            raise GbcsDecodeError(pos, f"1 byte(s) of {what}", "0 left")
+        self._pos = pos + 1
+        return self._data[pos]
 
     def expect(self, value: bytes, what: str) -> None:
         start = self._pos

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Table, and_, delete, or_, select, tuple_
+from sqlalchemy import ColumnElement, Row, Table, and_, delete, event, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -63,6 +63,8 @@ class SqlStore(Store):
         in_memory = url.rstrip("/").endswith(":") or url.endswith(":memory:")
         options: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {}
         engine = create_async_engine(url, **options)
+        if engine.dialect.name == "sqlite" and not in_memory:
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         async with engine.begin() as conn:
             await conn.run_sync(schema.metadata.create_all)
         return cls(engine)
@@ -105,6 +107,16 @@ class SqlStore(Store):
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(schema.devices).order_by(schema.devices.c.device_id))
             return [_device(row) for row in rows]
+
+
+def _sqlite_pragmas(connection: Any, record: Any) -> None:
+    """WAL with synchronous=NORMAL: a commit survives a crash of the process (a DSP
+    restart loses nothing); only a power cut can lose the last commits. Without it every
+    commit waits for an fsync (about 30 round trips a second instead of ~1,000)."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 # ---- loading ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 import gbcs
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
-from dsp_core.events import DeviceMessageReceived, Event, RequestReceived
+from dsp_core.events import DeviceMessageReceived, RequestReceived
 from dsp_core.ids import to_bytes, to_compact
 from dsp_core.model import (
     CplEntry,
@@ -72,7 +72,9 @@ def fleet(count: int) -> dict[str, Any]:
     }
 
 
-def round_trip_events(devices: list[Device], first_counter: int) -> list[tuple[Event, Event]]:
+def round_trip_events(
+    devices: list[Device], first_counter: int
+) -> list[tuple[RequestReceived, DeviceMessageReceived]]:
     """Each device's 11.2 request and the ECS52 response it will get (built ahead)."""
     user = to_compact(USER.user_id)
     pairs = []

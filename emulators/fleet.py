@@ -118,6 +118,20 @@ class _Kind:
 class _Builder:
     """Keeps the counters and RNG of one build; `build_fleet` is its only user."""
 
+    __slots__ = (
+        "faults",
+        "fleet",
+        "images",
+        "next_id",
+        "next_mpan",
+        "next_mprn",
+        "prefix",
+        "registrations",
+        "rng",
+        "smi",
+        "spec",
+    )
+
     def __init__(self, spec: FleetSpec, plan: FaultPlan) -> None:
         self.spec = spec
         self.rng = random.Random(spec.seed)

@@ -333,19 +333,27 @@ class FirmwareDeviceModel(DeviceModel):
         self, image_hash: bytes, now: datetime, actions: list[Action]
     ) -> tuple[Code, bytes]:
         """Check and activate the pending image; the code and the version to report."""
+        if self.slot is not SlotState.HELD:
+            code = self.nothing_held_code(image_hash)
+            actions.append(self.event(EventKind.ACTIVATION_FAILED, now, f"no image: {code.name}"))
+            return code, self.running_version
         code = self.check_pending(image_hash, now, actions)
         if code is not Code.SUCCESS:
             actions.append(self.event(EventKind.ACTIVATION_FAILED, now, code.name))
             return code, self.running_version
         return Code.SUCCESS, self.commit_pending(now, actions)
 
+    def nothing_held_code(self, image_hash: bytes) -> Code:
+        """No image held: a repeat of the activation that made the running image gives the
+        profile's repeat code (1 by default), anything else 1 No Image Held (R10)."""
+        if image_hash == self.running_hash:
+            return self.profile.repeat_activation_code
+        return Code.NO_IMAGE_HELD
+
     def check_pending(self, image_hash: bytes, now: datetime, actions: list[Action]) -> Code:
-        """The CS06 response code the pending slot gives for `image_hash` (R10)."""
+        """The CS06 response code the held image gives for `image_hash` (R10)."""
         pending = self.pending
-        if self.slot is not SlotState.HELD or pending is None:
-            if image_hash == self.running_hash:
-                return self.profile.repeat_activation_code
-            return Code.NO_IMAGE_HELD
+        assert pending is not None
         if pending.image_hash != image_hash:
             return Code.HASH_MISMATCH
         rule = self.fault(FaultKind.ACTIVATION_FAILURE, CS06)

@@ -109,9 +109,7 @@ class Smets1FirmwareModel(FirmwareDeviceModel):
     def _precheck(self, image_hash: bytes) -> Code | None:
         pending = self.pending
         if self.slot is not SlotState.HELD or pending is None:
-            if image_hash == self.running_hash:
-                return self.profile.repeat_activation_code
-            return Code.NO_IMAGE_HELD
+            return self.nothing_held_code(image_hash)
         if pending.image_hash != image_hash:
             return Code.HASH_MISMATCH
         return None

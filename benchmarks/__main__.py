@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .codec import run_codec_benchmark
+from .emulators import run_emulators_benchmark
 
 DEFAULT_VECTORS = Path(__file__).resolve().parents[1].parent / "shared/testdata/gbcs/rtds-4.5.0"
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "codec": run_codec_benchmark(args.vectors, args.seconds),
+        "emulators": run_emulators_benchmark(),
     }
     text = json.dumps(results, indent=2)
     print(text)

@@ -234,11 +234,13 @@ class PremisesModel:
         rule = self._link_fault(FaultKind.DROP, message, now, out)
         if rule is not None:
             return ()
-        rule = self._link_fault(FaultKind.REORDER, message, now, out)
-        if rule is not None and self.held is None:
-            self.held = message
-            self.scheduler.push(now + timedelta(seconds=rule.seconds), self, ReleaseHeld(message))
-            return None
+        if self.held is None:  # one message held back per premises at a time
+            rule = self._link_fault(FaultKind.REORDER, message, now, out)
+            if rule is not None:
+                self.held = message
+                release = ReleaseHeld(message)
+                self.scheduler.push(now + timedelta(seconds=rule.seconds), self, release)
+                return None
         delay_rule = self._link_fault(FaultKind.DELAY, message, now, out)
         delay = 0.0 if delay_rule is None else delay_rule.seconds
         twin = self._link_fault(FaultKind.DUPLICATE, message, now, out)

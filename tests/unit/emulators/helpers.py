@@ -11,7 +11,7 @@ import gbcs
 from dsp_core.model import DeviceType
 from emulators.actions import DeviceEvent, EventKind, FaultFired, Output, Uplink
 from emulators.faults import NO_FAULTS, FaultPlan, FaultRule
-from emulators.fleet import FleetBuild, FleetModel, build_fleet
+from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import DeviceSpec, FleetSpec, PremisesTemplate
 from emulators.models import FirmwareDeviceModel
 from emulators.premises import PremisesModel
@@ -155,10 +155,6 @@ def device(build: FleetBuild, device_type: DeviceType) -> FirmwareDeviceModel:
 def down(build: FleetBuild, data: bytes, now: datetime = T0) -> list[Output]:
     premises = premises_of(build)
     return build.fleet.handle_down(premises.ch_id, data, now)
-
-
-def run_until(fleet: FleetModel, until: datetime) -> list[Output]:
-    return fleet.tick(until)
 
 
 def uplinks(outputs: Sequence[Output]) -> list[GbcsMessage]:

@@ -223,3 +223,12 @@ def test_r11_clock_skew_moves_the_device_clock() -> None:
     down(build, cs06(esme.device_id, IMAGE.sha256, 1001, when))
     assert uplinks(build.fleet.tick(when + timedelta(seconds=89))) == []
     assert len(uplinks(build.fleet.tick(when + timedelta(seconds=90)))) == 1
+
+
+def test_r11_reorder_holds_one_message_at_a_time() -> None:
+    build = one_premises([FaultRule(FaultKind.REORDER, count=2, seconds=60)])
+    out = _esme_read(build, 0) + _esme_read(build, 1)
+    assert len(faults_fired(out)) == 1  # the rule is not consulted while one is held
+    assert len(uplinks(out)) == 2
+    third = _esme_read(build, 2)
+    assert (uplinks(third), len(faults_fired(third))) == ([], 1)

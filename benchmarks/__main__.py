@@ -11,6 +11,7 @@ from typing import Any
 
 from .codec import run_codec_benchmark
 from .dsp import run_dsp_benchmark
+from .emulators import run_emulators_benchmark
 
 DEFAULT_VECTORS = Path(__file__).resolve().parents[1].parent / "shared/testdata/gbcs/rtds-4.5.0"
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
         "codec": run_codec_benchmark(args.vectors, args.seconds),
         "dsp": run_dsp_benchmark(args.devices, args.sqlite_trips),
+        "emulators": run_emulators_benchmark(),
     }
     text = json.dumps(results, indent=2)
     print(text)

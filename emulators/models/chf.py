@@ -4,31 +4,10 @@ Its other role, routing commands to the devices of its premises, is `emulators.p
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from emulators.actions import Action
-from gbcs import (
-    ActivateFirmwareCommand,
-    FirmwareDistributionCommand,
-    GbcsMessage,
-    ReadEsmeFirmwareVersionCommand,
-)
-
 from .firmware import FirmwareDeviceModel
-from .reads import answer_ecs52
 
 
 class ChfModel(FirmwareDeviceModel):
-    __slots__ = ()
+    """SR 11.2 by ECS52 (the default read); CS06 and distribution as every two-step device."""
 
-    def dispatch(self, message: GbcsMessage, now: datetime) -> list[Action]:
-        header = message.header
-        match message.payload:
-            case ActivateFirmwareCommand() as body:
-                return self.on_activate(header, body, now)
-            case ReadEsmeFirmwareVersionCommand() as body:
-                return answer_ecs52(self, header, body, now)
-            case FirmwareDistributionCommand() as body:
-                return self.on_distribution(header, body, now)
-            case _:
-                raise self.unsupported(message)
+    __slots__ = ()

@@ -19,6 +19,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
+from typing import ClassVar
 
 from emulators.actions import Action, EventKind, Timer, TimerKind
 from emulators.errors import IllegalTransitionError
@@ -34,11 +35,14 @@ from gbcs import (
     FirmwareReceiptAlert,
     GbcsDecodeError,
     GbcsHeader,
+    GbcsMessage,
     MessageCode,
+    ReadEsmeFirmwareVersionCommand,
 )
 from gbcs.ota import parse_ota_image
 
 from .base import FIRMWARE_VERSION_SIZE, DeviceModel, DeviceProfile
+from .reads import ReadCommand, answer_read
 
 Code = ActivateImageResponseCode
 CS06 = MessageCode.CS06_ACTIVATE_FIRMWARE
@@ -148,6 +152,8 @@ class FirmwareDeviceModel(DeviceModel):
 
     __slots__ = ("download", "pending", "scheduled", "slot")
     ACTIVATES_ON_RECEIPT = False
+    TAKES_CS06 = True  # the GPF and the PPMID take no CS06 (D7)
+    READ_COMMAND: ClassVar[type[ReadCommand]] = ReadEsmeFirmwareVersionCommand  # SR 11.2 (D8)
 
     def __init__(
         self,
@@ -184,6 +190,23 @@ class FirmwareDeviceModel(DeviceModel):
         self.move(SlotEvent.STAGE)
         self.pending = image
         self.download = None
+
+    def dispatch(self, message: GbcsMessage, now: datetime) -> list[Action]:
+        """Distribution, CS06 where the device takes it, and its own SR 11.2 read."""
+        header, body = message.header, message.payload
+        match body:
+            case FirmwareDistributionCommand():
+                return self.on_distribution(header, body, now)
+            case ActivateFirmwareCommand() if self.TAKES_CS06:
+                return self.on_activate(header, body, now)
+        if isinstance(body, self.READ_COMMAND):
+            return answer_read(self, header, body, self.read_version, now)
+        raise self.unsupported(message)
+
+    @property
+    def read_version(self) -> bytes:
+        """The version an SR 11.2 reports: the running one (a GPF reports its mirror)."""
+        return self.running_version
 
     # --- distribution (R9) -------------------------------------------------------------
 

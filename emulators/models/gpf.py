@@ -11,18 +11,19 @@ from datetime import datetime
 
 from emulators.actions import Action, EventKind
 from emulators.faults import FaultInjector, FaultKind
-from gbcs import FirmwareDistributionCommand, GbcsMessage, ReadGsmeFirmwareVersionCommand
+from gbcs import ReadGsmeFirmwareVersionCommand
 from gbcs.codes import MessageCode
 
 from .base import DeviceProfile
 from .firmware import FirmwareDeviceModel
-from .reads import answer_gcs38
 
 GCS38 = MessageCode.GCS38_READ_GSME_FIRMWARE_VERSION
 
 
 class GpfModel(FirmwareDeviceModel):
     __slots__ = ("mirror_version",)
+    TAKES_CS06 = False
+    READ_COMMAND = ReadGsmeFirmwareVersionCommand
 
     def __init__(
         self,
@@ -45,15 +46,10 @@ class GpfModel(FirmwareDeviceModel):
         )
         self.mirror_version = mirror_version
 
-    def dispatch(self, message: GbcsMessage, now: datetime) -> list[Action]:
-        header = message.header
-        match message.payload:
-            case ReadGsmeFirmwareVersionCommand() as body:
-                return answer_gcs38(self, header, body, self.mirror_version, now)
-            case FirmwareDistributionCommand() as body:
-                return self.on_distribution(header, body, now)
-            case _:
-                raise self.unsupported(message)
+    @property
+    def read_version(self) -> bytes:
+        """R6: a GCS38 to the GPF answers with its mirror of the GSME."""
+        return self.mirror_version
 
     def sync_mirror(self, gsme_version: bytes, now: datetime) -> list[Action]:
         """The GSME synced: refresh the mirror unless a `stale_gpf_mirror` fault fires."""

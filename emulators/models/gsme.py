@@ -10,16 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from emulators.actions import Action
 from gbcs import (
-    ActivateFirmwareCommand,
-    FirmwareDistributionCommand,
-    GbcsMessage,
     ReadGsmeFirmwareVersionCommand,
 )
 
 from .firmware import FirmwareDeviceModel
-from .reads import answer_gcs38
 
 WAKE_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -35,18 +30,7 @@ def next_wake(device_id: bytes, wake_seconds: int, now: datetime) -> datetime:
 
 class GsmeModel(FirmwareDeviceModel):
     __slots__ = ()
+    READ_COMMAND = ReadGsmeFirmwareVersionCommand
 
     def next_wake(self, now: datetime) -> datetime:
         return next_wake(self.device_id, self.profile.wake_seconds, now)
-
-    def dispatch(self, message: GbcsMessage, now: datetime) -> list[Action]:
-        header = message.header
-        match message.payload:
-            case ActivateFirmwareCommand() as body:
-                return self.on_activate(header, body, now)
-            case ReadGsmeFirmwareVersionCommand() as body:
-                return answer_gcs38(self, header, body, self.running_version, now)
-            case FirmwareDistributionCommand() as body:
-                return self.on_distribution(header, body, now)
-            case _:
-                raise self.unsupported(message)

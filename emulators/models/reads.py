@@ -13,6 +13,7 @@ from emulators.faults import FaultKind
 from gbcs import (
     DataAccessResult,
     GbcsHeader,
+    ReadDeviceFirmwareVersionCommand,
     ReadDeviceFirmwareVersionResponse,
     ReadEsmeFirmwareVersionCommand,
     ReadEsmeFirmwareVersionResponse,
@@ -71,6 +72,26 @@ def answer_gcs38(
         )
     actions.append(device.reply(command, payload, now))
     return actions
+
+
+ReadCommand = (
+    ReadEsmeFirmwareVersionCommand
+    | ReadGsmeFirmwareVersionCommand
+    | ReadDeviceFirmwareVersionCommand
+)
+
+
+def answer_read(
+    device: DeviceModel, command: GbcsHeader, body: ReadCommand, version: bytes, now: datetime
+) -> list[Action]:
+    """The SR 11.2 answer for whichever read command came: ECS52, GCS38 or CS08."""
+    match body:
+        case ReadEsmeFirmwareVersionCommand():
+            return answer_ecs52(device, command, body, now)
+        case ReadGsmeFirmwareVersionCommand():
+            return answer_gcs38(device, command, body, version, now)
+        case ReadDeviceFirmwareVersionCommand():
+            return answer_cs08(device, command, now)
 
 
 def answer_cs08(device: DeviceModel, command: GbcsHeader, now: datetime) -> list[Action]:

@@ -17,11 +17,9 @@ from datetime import datetime, timedelta
 from emulators.actions import Action, EventKind, Timer, TimerKind
 from emulators.faults import FaultInjector, FaultKind
 from gbcs import (
-    ActivateFirmwareCommand,
     ActivateFirmwareOutcome,
     FirmwareDistributionCommand,
     GbcsHeader,
-    GbcsMessage,
     ReadEsmeFirmwareVersionCommand,
     ReadGsmeFirmwareVersionCommand,
 )
@@ -36,7 +34,6 @@ from .firmware import (
     SlotState,
     pending_image,
 )
-from .reads import answer_ecs52, answer_gcs38
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,31 +173,9 @@ class Smets1FirmwareModel(FirmwareDeviceModel):
 
 class Smets1EsmeModel(Smets1FirmwareModel):
     __slots__ = ()
-
-    def dispatch(self, message: GbcsMessage, now: datetime) -> list[Action]:
-        header = message.header
-        match message.payload:
-            case ActivateFirmwareCommand() as body:
-                return self.on_activate(header, body, now)
-            case ReadEsmeFirmwareVersionCommand() as body:
-                return answer_ecs52(self, header, body, now)
-            case FirmwareDistributionCommand() as body:
-                return self.on_distribution(header, body, now)
-            case _:
-                raise self.unsupported(message)
+    READ_COMMAND = ReadEsmeFirmwareVersionCommand
 
 
 class Smets1GsmeModel(Smets1FirmwareModel):
     __slots__ = ()
-
-    def dispatch(self, message: GbcsMessage, now: datetime) -> list[Action]:
-        header = message.header
-        match message.payload:
-            case ActivateFirmwareCommand() as body:
-                return self.on_activate(header, body, now)
-            case ReadGsmeFirmwareVersionCommand() as body:
-                return answer_gcs38(self, header, body, self.running_version, now)
-            case FirmwareDistributionCommand() as body:
-                return self.on_distribution(header, body, now)
-            case _:
-                raise self.unsupported(message)
+    READ_COMMAND = ReadGsmeFirmwareVersionCommand

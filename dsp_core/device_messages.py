@@ -184,7 +184,7 @@ def on_activation_alert(
         "request_id": tracked.request_id if tracked else None,
         **_device_body(alert.fields(), data),
     }
-    for user_id in _alert_users(turn, device, requester):
+    for user_id in turn.recipients((Recipient.REQUESTER,), device, requester):
         turn.alert(user_id, f"{int(alert.alert_code):04X}", device.device_id, body)
 
 
@@ -211,14 +211,8 @@ def on_receipt(turn: Turn, device: Device, receipt: gbcs.FirmwareReceiptAlert, d
         "hash_matches": reported == expected,
         **_device_body(receipt.fields(), data),
     }
-    for user_id in _alert_users(turn, device, requester):
+    for user_id in turn.recipients((Recipient.REQUESTER,), device, requester):
         turn.alert(user_id, "FirmwareReceipt", device.device_id, body)
-
-
-def _alert_users(turn: Turn, device: Device, requester: str | None) -> list[str]:
-    if requester:
-        return [requester]
-    return turn.recipients((Recipient.SUPPLIER,), device, None)
 
 
 def _response_body(message: GbcsMessage, data: bytes) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from gbcs import CANCELLATION_DATETIME, GbcsError
@@ -156,8 +157,16 @@ def _sender(accepted: Accepted) -> commands.Sender:
 
 
 def _send_tracked(
-    turn: Turn, accepted: Accepted, device: Device, command: commands.Command, **extra: Any
+    turn: Turn,
+    accepted: Accepted,
+    device: Device,
+    command: commands.Command,
+    *,
+    phase: Phase = Phase.AWAITING_RESPONSE,
+    timeout: timedelta | None = None,
+    **extra: Any,
 ) -> None:
+    """Send a command and track what it waits for (a response by default, R8)."""
     tracked = Tracked(
         command.key,
         accepted.request_id,
@@ -166,8 +175,8 @@ def _send_tracked(
         device.device_id,
         device.comms_hub_id,
         command.message_code,
-        Phase.AWAITING_RESPONSE,
-        turn.at + turn.config.timeout_for(device),
+        phase,
+        turn.at + (timeout or turn.config.timeout_for(device)),
         turn.at,
         **extra,
     )
@@ -315,21 +324,15 @@ def _distribute(
 ) -> None:
     sender = _sender(accepted).on_behalf(turn.next_dsp_counter())
     command = commands.distribute_firmware(device, sender, image, activate=accepted.srv == "11.4")
-    tracked = Tracked(
-        command.key,
-        accepted.request_id,
-        accepted.user_id,
-        accepted.srv,
-        device.device_id,
-        device.comms_hub_id,
-        command.message_code,
-        Phase.AWAITING_RECEIPT,
-        turn.at + turn.config.receipt_timeout,
-        turn.at,
+    _send_tracked(
+        turn,
+        accepted,
+        device,
+        command,
+        phase=Phase.AWAITING_RECEIPT,
+        timeout=turn.config.receipt_timeout,
         image_hash=image_hash,
     )
-    turn.state.put_request(tracked)
-    turn.send(device, command.data, accepted.request_id, accepted.user_id)
 
 
 HANDLERS: dict[str, Callable[[Turn, Accepted], None]] = {

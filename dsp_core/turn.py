@@ -89,24 +89,22 @@ class Turn:
     def recipients(
         self, wanted: tuple[Recipient, ...], device: Device, requester: str | None
     ) -> list[str]:
+        """The user IDs an alert goes to; the requester falls back to the supplier."""
         registration = self.state.registration_of(device)
-        found: list[str] = []
-        for recipient in wanted:
-            match recipient:
-                case Recipient.SUPPLIER if registration is not None:
-                    found.append(registration.supplier_id)
-                case Recipient.NETWORK_OPERATOR if registration is not None:
-                    found.append(registration.network_operator_id)
-                case Recipient.REQUESTER:
-                    found.append(requester or (registration.supplier_id if registration else ""))
-        missing = [r for r in found if not r]
-        if missing or not found:
+        supplier = registration.supplier_id if registration else None
+        by_recipient = {
+            Recipient.SUPPLIER: supplier,
+            Recipient.NETWORK_OPERATOR: registration.network_operator_id if registration else None,
+            Recipient.REQUESTER: requester or supplier,
+        }
+        found = [by_recipient[recipient] for recipient in wanted]
+        if None in found:
             self.journal(
                 JournalKind.REJECTED,
                 device_id=device.device_id,
                 detail={"reason": f"no registration for MPxN {device.mpxn}: alert not sent"},
             )
-        return [r for r in dict.fromkeys(found) if r]
+        return list(dict.fromkeys(user for user in found if user))
 
     def send(self, device: Device, data: bytes, request_id: str, user_id: str) -> None:
         self.actions.append(SendCommand(device.comms_hub_id, device.device_id, data))

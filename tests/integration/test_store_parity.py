@@ -130,8 +130,8 @@ PG_ADMIN_URL = os.environ.get(
 
 
 async def _pg_database(name: str) -> str | None:
-    """A fresh PostgreSQL database, or None when no server answers (issue 8 makes CI
-    start one; until then this tier runs where PostgreSQL is up)."""
+    """A fresh PostgreSQL database, or None when no server answers (`.ci/run` starts
+    the machine's PostgreSQL, so under CI a missing server fails instead)."""
     engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
@@ -150,6 +150,8 @@ async def test_postgresql_store_matches_the_in_memory_state(name: str) -> None:
     SCENARIOS[name](lab)
     url = await _pg_database(f"smetslab_parity_{os.getpid()}")
     if url is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"no PostgreSQL at {PG_ADMIN_URL}; .ci/run should have started it")
         pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL}")
     store = await SqlStore.open(url)
     try:

@@ -1,0 +1,339 @@
+"""The MQTT adapter: one connection, kept up for the life of a process.
+
+    async with MqttAdapter(LinkConfig("mqtt://127.0.0.1:1883", "smetslab-dsp", subs)) as bus:
+        bus.publish(topic, payload)            # queued; sent when connected, QoS 1
+        async for message in bus.messages():   # survives reconnections
+            ...handle it, publish what it causes...
+            bus.ack(message)                   # only now does the broker forget it
+
+- MQTT 5 when the broker accepts it, 3.1.1 otherwise (amqtt answers 5 with "unsupported
+  protocol version"; the adapter then stays on 3.1.1).
+- Persistent session: a fixed client ID, clean start off and a session expiry (MQTT 5)
+  or clean session off (3.1.1), so QoS 1 messages sent while this process restarts are
+  kept by the broker and delivered when it is back.
+- Application acknowledgement: a message is PUBACKed after the consumer handled it,
+  not on receipt, so a process that dies with messages unhandled gets them again. aiomqtt
+  2.5 has no public switch for this (aiomqtt issue #345, PR #346 open); paho-mqtt has, and
+  the adapter reaches it through the aiomqtt client's paho client (`_paho`), in one place.
+- Reconnection with capped exponential back-off and jitter; outgoing messages wait in
+  the outbox while disconnected. Delivery is at least once: a message whose PUBACK was
+  lost is sent again, and consumers are idempotent (the DSP's report keys, counters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import aiomqtt
+import paho.mqtt.client as paho
+from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from .backoff import Backoff
+from .errors import BrokerUnavailableError
+from .topics import shared
+
+log = logging.getLogger(__name__)
+
+QOS = 1
+UNSUPPORTED_PROTOCOL = frozenset({1, 132})  # 3.1.1 CONNACK 1, MQTT 5 reason 0x84
+_PROTOCOLS = {
+    "auto": aiomqtt.ProtocolVersion.V5,
+    "5": aiomqtt.ProtocolVersion.V5,
+    "3.1.1": aiomqtt.ProtocolVersion.V311,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        if parts.scheme not in {"mqtt", "tcp"} or not parts.hostname:
+            raise ValueError(f"broker URL {url!r} must look like mqtt://host:port")
+        return cls(parts.hostname, parts.port or 1883)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    url: str
+    client_id: str
+    subscriptions: tuple[str, ...] = ()
+    shared_group: str | None = None  # subscribe through $share/{group}/ on MQTT 5
+    shared_filters: tuple[str, ...] = ()  # which of `subscriptions` are shared
+    session_expiry: int = 3600  # seconds the broker keeps the session while we are away
+    max_inflight: int = 256  # QoS 1 publishes awaiting PUBACK at once
+    keepalive: int = 30
+    timeout: float = 5.0  # for CONNACK, SUBACK and PUBACK
+    mqtt_version: str = "auto"  # or "5", or "3.1.1" (the embedded broker)
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    topic: str
+    payload: bytes
+    retain: bool = False
+    mid: int = 0
+    qos: int = QOS
+    session: int = 0  # which connection brought it; an ack is only valid on that one
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    topic: str
+    payload: bytes
+    retain: bool
+
+
+class MqttAdapter:
+    """A persistent, self-reconnecting MQTT link with an outbox and an inbox."""
+
+    def __init__(self, config: LinkConfig, rng: random.Random | None = None) -> None:
+        if config.mqtt_version not in _PROTOCOLS:
+            raise ValueError(f"mqtt_version {config.mqtt_version!r}: use auto, 5 or 3.1.1")
+        self.config = config
+        self.address = BrokerAddress.parse(config.url)
+        self.protocol = _PROTOCOLS[config.mqtt_version]
+        self.connected = asyncio.Event()
+        self._rng = rng or random.Random()
+        self._client: aiomqtt.Client | None = None
+        self._session = 0
+        self._established = False  # connected at least once
+        self._inbox: asyncio.Queue[BusMessage] = asyncio.Queue()
+        self._outbox: deque[_Outgoing] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._slots = asyncio.Semaphore(config.max_inflight)
+        self._tasks: asyncio.TaskGroup | None = None
+        self._running: list[asyncio.Task[None]] = []
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._tasks = asyncio.TaskGroup()
+        await self._tasks.__aenter__()
+        name = self.config.client_id
+        self._running = [
+            self._tasks.create_task(self._link(), name=f"mqtt-link {name}"),
+            self._tasks.create_task(self._publisher(), name=f"mqtt-publisher {name}"),
+        ]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                await self.drain()
+        finally:
+            for task in self._running:
+                task.cancel()
+            assert self._tasks is not None
+            await self._tasks.__aexit__(None, None, None)
+
+    async def wait_connected(self, timeout: float = 10.0) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await self.connected.wait()
+        except TimeoutError as exc:
+            raise BrokerUnavailableError(
+                f"{self.config.client_id}: no connection to {self.address.url} in {timeout} s"
+            ) from exc
+
+    async def drain(self, timeout: float | None = 30.0) -> None:
+        """Wait until every queued message has been PUBACKed."""
+        async with asyncio.timeout(timeout):
+            while self._outbox or self._inflight:
+                self._idle.clear()
+                await self._idle.wait()
+
+    # ---- in and out -----------------------------------------------------------------
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Queue one QoS 1 message; it is sent (again after a reconnection) until acked."""
+        self._outbox.append(_Outgoing(topic, payload, retain))
+        self._idle.clear()
+        self._outbox_ready.set()
+
+    async def messages(self) -> AsyncIterator[BusMessage]:
+        while True:
+            yield await self._inbox.get()
+
+    def pending(self) -> int:
+        """Messages received and not yet taken by the consumer."""
+        return self._inbox.qsize()
+
+    def ack(self, message: BusMessage) -> None:
+        """Tell the broker `message` is handled. On a newer connection than the one it came
+        on, the broker has already queued it again; the consumer will see it once more."""
+        if message.qos == 0 or self._client is None or message.session != self._session:
+            return
+        self._paho(self._client).ack(message.mid, message.qos)
+
+    # ---- the connection -------------------------------------------------------------
+
+    async def _link(self) -> None:
+        delays = self.config.backoff.delays(self._rng)
+        while True:
+            try:
+                await self._session_once()
+            except aiomqtt.MqttError as exc:
+                if self._fall_back(exc):
+                    continue
+                log.warning("%s: no connection to %s: %s", self._who, self._where, exc)
+            else:
+                delays = self.config.backoff.delays(self._rng)
+            finally:
+                self.connected.clear()
+            await asyncio.sleep(next(delays))
+
+    async def _session_once(self) -> None:
+        client = self._new_client()
+        async with client:
+            self._client = client
+            self._session += 1
+            self._established = True
+            await self._subscribe(client)
+            self.connected.set()
+            log.info("%s: connected to %s (MQTT %s)", self._who, self._where, self._version)
+            async for message in client.messages:
+                self._inbox.put_nowait(_received(message, self._session))
+
+    def _fall_back(self, exc: aiomqtt.MqttError) -> bool:
+        """Use 3.1.1 from now on if the very first MQTT 5 CONNECT was refused as an
+        unsupported version, or got no CONNACK at all (amqtt 0.12 stalls on the MQTT 5
+        CONNECT properties instead of refusing them)."""
+        if self.config.mqtt_version != "auto" or self._established:
+            return False
+        code = exc.rc if isinstance(exc, MqttConnectError) else None
+        if isinstance(code, ReasonCode):
+            code = code.value
+        if code is not None and code not in UNSUPPORTED_PROTOCOL:
+            return False
+        log.info("%s: %s does not take MQTT 5 (%s); using 3.1.1", self._who, self._where, exc)
+        self.protocol = aiomqtt.ProtocolVersion.V311
+        return True
+
+    def _new_client(self) -> aiomqtt.Client:
+        options: dict[str, Any] = {}
+        if self.protocol is aiomqtt.ProtocolVersion.V5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self.config.session_expiry
+            options = {"clean_start": False, "properties": properties}
+        else:
+            options = {"clean_session": False}
+        client = aiomqtt.Client(
+            self.address.host,
+            self.address.port,
+            identifier=self.config.client_id,
+            protocol=self.protocol,
+            keepalive=self.config.keepalive,
+            max_inflight_messages=self.config.max_inflight,
+            timeout=self.config.timeout,
+            **options,
+        )
+        client.pending_calls_threshold = self.config.max_inflight + 1
+        self._paho(client).manual_ack_set(True)
+        return client
+
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        for topic_filter in self.config.subscriptions:
+            await client.subscribe(self._filter(topic_filter), qos=QOS)
+
+    def _filter(self, topic_filter: str) -> str:
+        group = self.config.shared_group
+        if group and topic_filter in self.config.shared_filters and self.shares:
+            return shared(topic_filter, group)
+        return topic_filter
+
+    @property
+    def shares(self) -> bool:
+        """Shared subscriptions are used on MQTT 5 brokers (amqtt has none)."""
+        return self.protocol is aiomqtt.ProtocolVersion.V5
+
+    # ---- the outbox -----------------------------------------------------------------
+
+    async def _publisher(self) -> None:
+        async with asyncio.TaskGroup() as sends:
+            while True:
+                while not self._outbox:
+                    self._outbox_ready.clear()
+                    await self._outbox_ready.wait()
+                await self.connected.wait()
+                await self._slots.acquire()
+                outgoing = self._outbox.popleft()
+                self._inflight += 1
+                sends.create_task(self._send(outgoing), name=f"mqtt-send {outgoing.topic}")
+
+    async def _send(self, outgoing: _Outgoing) -> None:
+        try:
+            assert self._client is not None
+            await self._client.publish(
+                outgoing.topic, outgoing.payload, qos=QOS, retain=outgoing.retain
+            )
+        except aiomqtt.MqttError as exc:
+            log.debug("%s: %s not sent (%s); queued again", self._who, outgoing.topic, exc)
+            self._outbox.appendleft(outgoing)
+            self._outbox_ready.set()
+        finally:
+            self._inflight -= 1
+            self._slots.release()
+            if not self._outbox and not self._inflight:
+                self._idle.set()
+
+    # ---- naming ---------------------------------------------------------------------
+
+    @property
+    def _who(self) -> str:
+        return self.config.client_id
+
+    @property
+    def _where(self) -> str:
+        return self.address.url
+
+    @property
+    def _version(self) -> str:
+        return "5" if self.protocol is aiomqtt.ProtocolVersion.V5 else "3.1.1"
+
+    @staticmethod
+    def _paho(client: aiomqtt.Client) -> paho.Client:
+        return client._client  # private: see the module docstring
+
+
+def _received(message: aiomqtt.Message, session: int) -> BusMessage:
+    payload = message.payload
+    match payload:
+        case bytes():
+            data = payload
+        case bytearray():
+            data = bytes(payload)
+        case None:
+            data = b""
+        case _:
+            data = str(payload).encode()
+    return BusMessage(
+        message.topic.value, data, bool(message.retain), message.mid, message.qos, session
+    )

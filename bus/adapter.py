@@ -182,6 +182,27 @@ class MqttAdapter:
         while True:
             yield await self._inbox.get()
 
+    async def next_message(
+        self, stop: asyncio.Event, timeout: float | None = None
+    ) -> BusMessage | None:
+        """The next message; None once `stop` is set or after `timeout` seconds. A message
+        not taken stays queued (and, never acked, comes again to the next session)."""
+        if stop.is_set():
+            return None
+        if not self._inbox.empty():
+            return self._inbox.get_nowait()
+        getter = asyncio.ensure_future(self._inbox.get())
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait(
+                {getter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopper.cancel()
+            if not getter.done():
+                getter.cancel()
+        return getter.result() if getter.done() and not getter.cancelled() else None
+
     def pending(self) -> int:
         """Messages received and not yet taken by the consumer."""
         return self._inbox.qsize()

@@ -92,6 +92,10 @@ class ScaledClock:
     def now(self) -> datetime:
         return self.setting.device_time(self._wall())
 
+    def seconds_until(self, due: datetime) -> float:
+        """Wall seconds from now until device time `due` (0 if it has passed)."""
+        return max(0.0, self.setting.wall_time(due) - self._wall())
+
     def update(self, setting: ClockSetting) -> None:
         self.setting = setting
         self._changed.set()

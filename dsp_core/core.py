@@ -25,10 +25,12 @@ from .events import (
     CplChanged,
     DeviceMessageReceived,
     Event,
+    MessageRefused,
     RequestReceived,
 )
 from .firmware import on_cpl_changed
 from .ids import DCC_ACCESS_CONTROL_BROKER, to_duis
+from .model import JournalKind
 from .service_requests import on_invalid, on_request
 from .state import Scope, State, cpl_key
 from .turn import CoreConfig, Turn
@@ -51,7 +53,7 @@ class PreparedMessage:
     error: gbcs.GbcsError | None
 
 
-Prepared = PreparedRequest | PreparedMessage | ClockTicked | CplChanged
+Prepared = PreparedRequest | PreparedMessage | ClockTicked | CplChanged | MessageRefused
 
 
 class DspCore:
@@ -103,6 +105,8 @@ class DspCore:
                 on_tick(turn)
             case CplChanged(entry=entry):
                 on_cpl_changed(turn, entry)
+            case MessageRefused():
+                on_refused(turn, prepared)
         return turn.actions
 
     def handle_event(self, event: Event, state: State) -> list[Action]:
@@ -113,8 +117,18 @@ def _at(prepared: Prepared) -> datetime:
     match prepared:
         case PreparedRequest(event=event) | PreparedMessage(event=event):
             return event.at
-        case ClockTicked(at=at) | CplChanged(at=at):
+        case ClockTicked(at=at) | CplChanged(at=at) | MessageRefused(at=at):
             return at
+
+
+def on_refused(turn: Turn, refused: MessageRefused) -> None:
+    log.warning("refused a message on %s: %s", refused.topic, refused.reason)
+    if refused.user_id is not None:
+        on_invalid(turn, refused.user_id, None, refused.reason)
+    else:
+        turn.journal(
+            JournalKind.REJECTED, detail={"topic": refused.topic, "reason": refused.reason}
+        )
 
 
 def to_duis_or_raw(value: str) -> str:

@@ -48,7 +48,19 @@ class CplChanged:
     at: datetime
 
 
-Event = RequestReceived | DeviceMessageReceived | ClockTicked | CplChanged
+@dataclass(frozen=True, slots=True)
+class MessageRefused:
+    """A bus message the service could not turn into another event (an unknown topic, an
+    oversized payload, a bad CPL change). It is journalled; when it came from a service
+    user (`user_id`, DUIS form) the user is answered too (DESIGN §3)."""
+
+    topic: str
+    reason: str
+    at: datetime
+    user_id: str | None = None
+
+
+Event = RequestReceived | DeviceMessageReceived | ClockTicked | CplChanged | MessageRefused
 
 # ---- actions: out of the core ------------------------------------------------------
 

@@ -10,7 +10,9 @@ import pytest
 
 from tests.unit.test_layout import IO_MODULES, ROOT
 
-SOURCES = sorted((ROOT / "emulators").rglob("*.py"))
+ADAPTERS = {"runner.py"}  # the fleet runner: the one module that does I/O for the models
+ALL_SOURCES = sorted((ROOT / "emulators").rglob("*.py"))
+SOURCES = [path for path in ALL_SOURCES if path.name not in ADAPTERS]
 CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "sleep"}
 
 
@@ -44,7 +46,7 @@ def test_emulators_never_read_a_clock(path: Path) -> None:
     assert not calls & CLOCK_READS, f"{path.name} calls {calls & CLOCK_READS}"
 
 
-@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL_SOURCES, ids=lambda p: p.name)
 def test_every_class_in_emulators_has_slots(path: Path) -> None:
     for node in ast.walk(_tree(path)):
         if not isinstance(node, ast.ClassDef) or _is_exempt(node):

@@ -1,0 +1,97 @@
+"""The fleet runner (`smetslab fleet`): every premises of a fleet on one MQTT connection
+and one scheduler. Commands from `{root}/ch/+/down` go to the premises of that hub; what
+the devices send goes to `{root}/ch/{ch_id}/up` when it is due on the shared clock; every
+device event and fault is journalled (R11). The models stay sans-IO: this is the only
+place that reads the clock or sleeps for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bus.adapter import BusMessage, LinkConfig, MqttAdapter
+from bus.clock import ClockSetting, ScaledClock
+from bus.errors import BusError, TopicError
+from bus.topics import Route, TopicKind, Topics
+from bus.waiting import first_of
+
+from .actions import Output
+from .fleet import FleetModel
+from .journal import FleetJournal
+
+log = logging.getLogger(__name__)
+
+
+def fleet_link(url: str, topics: Topics, client_id: str, mqtt_version: str = "auto") -> LinkConfig:
+    return LinkConfig(url, client_id, (topics.all_ch_down, topics.clock), mqtt_version=mqtt_version)
+
+
+class FleetRunner:
+    __slots__ = ("_rescheduled", "bus", "clock", "fleet", "journal", "refused", "topics")
+
+    def __init__(
+        self,
+        fleet: FleetModel,
+        bus: MqttAdapter,
+        topics: Topics,
+        clock: ScaledClock,
+        journal: FleetJournal | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.bus = bus
+        self.topics = topics
+        self.clock = clock
+        self.journal = journal or FleetJournal()
+        self.refused = 0
+        self._rescheduled = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._consume(stop), name="fleet-consumer")
+            tasks.create_task(self._timers(stop), name="fleet-timers")
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        while (message := await self.bus.next_message(stop)) is not None:
+            self.handle(message)
+
+    async def _timers(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._rescheduled.clear()
+            await first_of(
+                self.clock.sleep_until(self.fleet.next_due()),
+                self._rescheduled.wait(),
+                stop.wait(),
+            )
+            self._send(self.fleet.tick(self.clock.now()))
+
+    def handle(self, message: BusMessage) -> None:
+        try:
+            route = self.topics.parse(message.topic)
+        except TopicError as exc:
+            self._refuse(message, str(exc))
+            return
+        match route:
+            case Route(kind=TopicKind.CH_DOWN, entity=str(ch_id)):
+                now = self.clock.now()
+                self._send(self.fleet.handle_down(bytes.fromhex(ch_id), message.payload, now))
+                self._rescheduled.set()
+            case Route(kind=TopicKind.CLOCK):
+                self._clock(message)
+            case _:
+                self._refuse(message, "a fleet takes only hub commands and the clock")
+        self.bus.ack(message)
+
+    def _clock(self, message: BusMessage) -> None:
+        try:
+            self.clock.update(ClockSetting.from_json(message.payload))
+        except BusError as exc:
+            self._refuse(message, str(exc))
+
+    def _send(self, outputs: list[Output]) -> None:
+        for uplink in self.journal.record(outputs):
+            self.bus.publish(self.topics.ch_up(uplink.ch_id), uplink.data)
+
+    def _refuse(self, message: BusMessage, reason: str) -> None:
+        self.refused += 1
+        log.warning("fleet: refused a message on %s: %s", message.topic, reason)

@@ -51,9 +51,8 @@ class ServiceLimits:
     tick_seconds: float = 0.1  # wall time between clock ticks
 
 
-def dsp_link(
-    url: str, topics: Topics, client_id: str = "smetslab-dsp", **options: object
-) -> LinkConfig:
+def dsp_link(url: str, topics: Topics, client_id: str, mqtt_version: str = "auto") -> LinkConfig:
+    """What a DSP worker subscribes to; all but the clock shared among the workers."""
     shared_filters = (topics.all_requests, topics.all_ch_up, topics.cpl)
     return LinkConfig(
         url,
@@ -61,7 +60,7 @@ def dsp_link(
         (*shared_filters, topics.clock),
         shared_group="dsp",
         shared_filters=shared_filters,
-        **options,  # type: ignore[arg-type]
+        mqtt_version=mqtt_version,
     )
 
 

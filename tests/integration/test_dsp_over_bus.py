@@ -1,0 +1,141 @@
+"""The DSP service and a fleet runner over real brokers (the embedded amqtt and a private
+mosquitto): an SR 11.2 round trip, and every kind of bad message answered or journalled
+with the service still serving afterwards (DESIGN §3)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bus.adapter import MqttAdapter
+from bus.broker import EmbeddedBroker
+from bus.clock import ClockSetting
+from dsp_core.ids import to_compact
+from dsp_core.model import DeviceType, JournalKind
+from dsp_core.service import ServiceLimits
+from dsp_core.store import MemoryStore
+from emulators.fleet import FleetBuild, build_fleet
+from emulators.fleetspec import FleetSpec
+from hil.stack import LabStack, StackConfig
+from tests.brokers import Mosquitto
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2031, 1, 1, tzinfo=UTC)
+SPEC = FleetSpec.model_validate(
+    {
+        "seed": 3,
+        "templates": [
+            {
+                "name": "e",
+                "count": 2,
+                "devices": [
+                    {"type": "CHF", "model": "CH-2", "firmware_versions": ["00010203"]},
+                    {"type": "ESME", "model": "E470", "firmware_versions": ["0123ABCD"]},
+                ],
+            }
+        ],
+    }
+)
+
+
+@asynccontextmanager
+async def lab(url: str, version: str) -> AsyncIterator[tuple[LabStack, MqttAdapter]]:
+    build = build_fleet(SPEC)
+    store = MemoryStore()
+    seed = build.seed
+    await store.seed(
+        devices=seed.devices, users=seed.users, registrations=seed.registrations, cpl=seed.cpl
+    )
+    config = StackConfig(
+        url,
+        ClockSetting.starting_now(T0, 10.0, time.time()),
+        mqtt_version=version,
+        limits=ServiceLimits(max_request_bytes=4096, max_apdu_bytes=512),
+    )
+    async with LabStack(config, build, store) as stack:
+        yield stack, await stack.user_bus(seed.users[0].user_id)
+
+
+def esme(build: FleetBuild) -> str:
+    return next(d.device_id for d in build.seed.devices if d.device_type is DeviceType.ESME)
+
+
+def request(user: str, target: str, counter: int, srv: str = "11.2") -> bytes:
+    message = {
+        "request_id": f"{user}:{target}:{counter}",
+        "service_reference_variant": srv,
+        "command_variant": 1,
+        "body": {},
+    }
+    return json.dumps(message).encode()
+
+
+async def responses(user: MqttAdapter, count: int) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    async with asyncio.timeout(15):
+        async for message in user.messages():
+            user.ack(message)
+            if message.topic.endswith("/responses"):
+                got.append(json.loads(message.payload))
+            if len(got) == count:
+                return got
+    return got
+
+
+async def round_trip(url: str, version: str) -> None:
+    async with lab(url, version) as (stack, user):
+        supplier = stack.build.seed.users[0].user_id
+        target = esme(stack.build)
+        user.publish(
+            stack.config.topics.request(to_compact(supplier)), request(supplier, target, 1)
+        )
+        ack, final = await responses(user, 2)
+    assert (ack["response_code"], final["response_code"]) == ("I99", "I0")
+    assert final["body"]["firmware_version"] == "0123ABCD"
+    assert final["request_id"] == f"{supplier}:{target}:1"
+
+
+async def test_an_11_2_round_trip_on_the_embedded_broker(embedded_broker: EmbeddedBroker) -> None:
+    await round_trip(embedded_broker.url, "3.1.1")
+
+
+async def test_an_11_2_round_trip_on_mosquitto(mosquitto_broker: Mosquitto) -> None:
+    await round_trip(mosquitto_broker.url, "auto")
+
+
+async def test_bad_messages_are_answered_or_journalled_and_the_dsp_serves_on(
+    mosquitto_broker: Mosquitto,
+) -> None:
+    async with lab(mosquitto_broker.url, "auto") as (stack, user):
+        topics, store = stack.config.topics, stack.store
+        supplier = stack.build.seed.users[0].user_id
+        mine = topics.request(to_compact(supplier))
+        hub = to_compact(next(iter(stack.build.seed.devices)).comms_hub_id)
+        user.publish(mine, b"{not json")
+        user.publish(mine, b'{"request_id": "' + b"x" * 5000 + b'"}')  # over 4096 bytes
+        user.publish(topics.ch_up(hub), b"\xde\xad\xbe\xef")  # not GBCS
+        user.publish(topics.ch_up(hub), b"\xdd" * 600)  # over the 512-byte APDU limit
+        user.publish(f"{topics.root}/dsp/requests/someone", b"{}")  # not a user ID
+        user.publish(topics.cpl, b'{"manufacturer": "X"}')  # a CPL change with fields missing
+        user.publish(mine, request(supplier, esme(stack.build), 7))
+        got = await responses(user, 4)
+        assert stack.dsp is not None
+        async with asyncio.timeout(10):
+            while stack.dsp.handled < 7:
+                await asyncio.sleep(0.05)
+    reasons = [r["body"].get("reason", "") for r in got[:2]]
+    assert [r["response_code"] for r in got] == ["S4", "S4", "I99", "I0"]
+    assert "request" in reasons[0]
+    assert "over the limit of 4096 bytes" in reasons[1]
+    rejected = [e async for e in store.journal() if e.kind is JournalKind.REJECTED]
+    details = " | ".join(json.dumps(e.detail) for e in rejected)
+    assert len(rejected) == 6, details
+    for says in ("over 512 bytes", "'someone' is not an EUI-64", "CPL change: model"):
+        assert says in details

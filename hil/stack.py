@@ -10,10 +10,11 @@ campaign benchmark and the end-to-end tests start one of these.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
@@ -52,31 +53,16 @@ class LabStack:
         self.build = build
         self.store = store
         self.journal = journal or FleetJournal()
-        self.stop = asyncio.Event()
-        self._exit = AsyncExitStack()
-        self._tasks: asyncio.TaskGroup | None = None
         self.dsp: DspService | None = None
         self.fleet: FleetRunner | None = None
+        self._exit = AsyncExitStack()
+        self._tasks: asyncio.TaskGroup | None = None
+        self._running: dict[str, _Running] = {}
 
     async def __aenter__(self) -> Self:
-        config = self.config
-        dsp_bus = await self._connect(
-            dsp_link(config.url, config.topics, self._client("dsp"), config.mqtt_version)
-        )
-        fleet_bus = await self._connect(
-            fleet_link(config.url, config.topics, self._client("fleet"), config.mqtt_version)
-        )
-        dsp_bus.publish(config.topics.clock, config.clock.to_json(), retain=True)
-        driver = CoreDriver(DspCore(config.core), self.store)
-        self.dsp = DspService(
-            driver, dsp_bus, config.topics, ScaledClock(config.clock), config.limits
-        )
-        self.fleet = FleetRunner(
-            self.build.fleet, fleet_bus, config.topics, ScaledClock(config.clock), self.journal
-        )
         self._tasks = await self._exit.enter_async_context(asyncio.TaskGroup())
-        self._tasks.create_task(self.dsp.run(self.stop), name="lab-dsp")
-        self._tasks.create_task(self.fleet.run(self.stop), name="lab-fleet")
+        await self.start_dsp()
+        await self.start_fleet()
         return self
 
     async def __aexit__(
@@ -85,8 +71,40 @@ class LabStack:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop.set()
+        for name in list(self._running):
+            await self.stop_part(name)
         await self._exit.__aexit__(exc_type, exc, tb)
+
+    async def start_dsp(self, store: Store | None = None) -> DspService:
+        """Start (or start again) the DSP worker, on `store` if given."""
+        config = self.config
+        self.store = store or self.store
+        link = dsp_link(config.url, config.topics, self._client("dsp"), config.mqtt_version)
+        part = await self._start_part("dsp", link)
+        part.bus.publish(config.topics.clock, config.clock.to_json(), retain=True)
+        driver = CoreDriver(DspCore(config.core), self.store)
+        self.dsp = DspService(driver, part.bus, config.topics, self.clock(), config.limits)
+        part.run(self._tasks_or_fail(), self.dsp.run(part.stop), "lab-dsp")
+        return self.dsp
+
+    async def start_fleet(self) -> FleetRunner:
+        config = self.config
+        link = fleet_link(config.url, config.topics, self._client("fleet"), config.mqtt_version)
+        part = await self._start_part("fleet", link)
+        self.fleet = FleetRunner(
+            self.build.fleet, part.bus, config.topics, self.clock(), self.journal
+        )
+        part.run(self._tasks_or_fail(), self.fleet.run(part.stop), "lab-fleet")
+        return self.fleet
+
+    async def stop_part(self, name: str) -> None:
+        """Stop one part as SIGTERM would: finish the message in hand, wait for what it
+        published to be acknowledged, disconnect (its session stays on the broker)."""
+        part = self._running.pop(name)
+        part.stop.set()
+        if part.task is not None:
+            await part.task
+        await part.exit.aclose()
 
     def user_link(self, user_id: str, name: str = "user") -> LinkConfig:
         """A service user's connection: its responses and alerts, and CPL results."""
@@ -100,15 +118,40 @@ class LabStack:
 
     async def user_bus(self, user_id: str, name: str = "user") -> MqttAdapter:
         """A connected service user, closed with the stack."""
-        return await self._connect(self.user_link(user_id, name))
+        bus = await self._exit.enter_async_context(MqttAdapter(self.user_link(user_id, name)))
+        await bus.wait_connected()
+        return bus
 
     def clock(self) -> ScaledClock:
         return ScaledClock(self.config.clock)
 
-    async def _connect(self, link: LinkConfig) -> MqttAdapter:
-        bus = await self._exit.enter_async_context(MqttAdapter(link))
+    async def _start_part(self, name: str, link: LinkConfig) -> _Running:
+        exit_stack = AsyncExitStack()
+        bus = await exit_stack.enter_async_context(MqttAdapter(link))
         await bus.wait_connected()
-        return bus
+        part = _Running(bus, exit_stack)
+        self._running[name] = part
+        return part
+
+    def _tasks_or_fail(self) -> asyncio.TaskGroup:
+        if self._tasks is None:
+            raise RuntimeError("LabStack: enter it (async with) before starting parts")
+        return self._tasks
 
     def _client(self, role: str) -> str:
         return f"smetslab-{self.config.run_id}-{role}"
+
+
+class _Running:
+    """One part of the lab: its connection, its stop event and its task."""
+
+    __slots__ = ("bus", "exit", "stop", "task")
+
+    def __init__(self, bus: MqttAdapter, exit_stack: AsyncExitStack) -> None:
+        self.bus = bus
+        self.exit = exit_stack
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def run(self, tasks: asyncio.TaskGroup, work: Coroutine[Any, Any, None], name: str) -> None:
+        self.task = tasks.create_task(work, name=name)

@@ -348,7 +348,7 @@ def test_a_response_for_an_unknown_request_id_is_recorded_not_raised(
     bench, ids = _one(1)
     bench.start()
     stranger = f"{USER}:{ids[0]}:99999"
-    with caplog.at_level(logging.WARNING, logger="hil.campaign"):
+    with caplog.at_level(logging.WARNING, logger="hil"):
         assert bench.respond(response(stranger, "I0", outcome(NEW))) == []
     (unexpected,) = bench.model.report().unexpected
     assert (unexpected.kind, unexpected.request_id) == ("response", stranger)
@@ -362,7 +362,7 @@ def test_an_answer_the_request_state_does_not_allow_is_unexpected_naming_the_dev
     bench, ids = _one(2)
     first = bench.distribute_all()[ids[0]]
     bench.respond(response(first, "I0", outcome(NEW)))
-    with caplog.at_level(logging.WARNING, logger="hil.campaign"):
+    with caplog.at_level(logging.WARNING, logger="hil"):
         bench.respond(response(first, "I0", outcome(NEW)))  # a second final answer
     (unexpected,) = bench.model.report().unexpected
     assert unexpected.device_id == ids[0]

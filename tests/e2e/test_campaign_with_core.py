@@ -282,3 +282,28 @@ def test_future_dated_campaign_confirms_by_alert() -> None:
     assert report.alerts.get("N29", 0) > 0
     assert report.totals.activated == report.totals.devices
     assert report.totals.still_suspended == 0
+
+
+@pytest.mark.e2e
+def test_campaign_on_the_shipped_fault_plan_reports_what_failed() -> None:
+    """configs/faults.yaml as shipped (R11): a corrupted block (R9 hash mismatch), HCALCS
+    activation failures, reordered, delayed and duplicated messages, a skewed clock. The
+    campaign still finishes, nothing is unexpected, and every device it could not
+    upgrade is reported with the reason, and is still Suspended in the SMI (R4)."""
+    spec, faults = load_fleet_spec(FLEET)
+    loop = CampaignLoop(build_fleet(spec, faults))
+    plan = _plan(loop, delay=None)
+    loop.remove_old_entries(plan.targets)
+    report = loop.run(CampaignModel(plan))
+
+    assert report.finished
+    assert report.unexpected == ()
+    _assert_smi_matches_fleet(loop)
+    failed = [o for o in report.devices if o.recovery not in UPGRADED]
+    assert failed
+    assert sum("hash-mismatch" in o.error_codes for o in failed) == 1  # corrupt_block: count 1
+    for outcome in failed:
+        assert outcome.error_codes
+        assert outcome.smi_status == SmiStatus.SUSPENDED
+        assert loop.running(outcome.device_id) != outcome.target_version
+    assert report.totals.still_suspended == len(failed)

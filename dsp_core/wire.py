@@ -77,6 +77,14 @@ class ActivateFirmwareBody(_Strict):
     firmware_hash: str = Field(pattern=_HEX64)
     execution_datetime: AwareDatetime | None = None
 
+    @field_validator("execution_datetime")
+    @classmethod
+    def _gbcs_time(cls, value: datetime | None) -> datetime | None:
+        """GBCS sends it as a UTC GeneralizedTime in whole seconds (R7, D4)."""
+        if value is not None and value.microsecond:
+            raise ValueError("GBCS execution times are whole seconds")
+        return None if value is None else value.astimezone(UTC)
+
     @property
     def is_cancellation(self) -> bool:
         return self.execution_datetime == DUIS_CANCELLATION

@@ -1,0 +1,33 @@
+"""The exception tree of `hil`."""
+
+from __future__ import annotations
+
+
+class HilError(Exception):
+    """Base class of every error `hil` raises."""
+
+
+class PlanError(HilError, ValueError):
+    """A campaign plan that cannot be run; the message names the field."""
+
+
+class CampaignError(HilError):
+    """The campaign model was driven in a way its own rules do not allow."""
+
+
+class IllegalTransitionError(CampaignError):
+    """An internal step its state table does not allow: names role, state and event.
+
+    Raised for the model's own mistakes (or its caller's, e.g. `start` twice); what the
+    DSP sends that does not fit is recorded as `unexpected` instead, never raised.
+    """
+
+    def __init__(self, role: str, state: str, event: str) -> None:
+        self.role = role
+        self.state = state
+        self.event = event
+        super().__init__(f"{role}: event {event} is not allowed in state {state}")
+
+
+class MalformedMessageError(CampaignError):
+    """A response or alert dict without the fields of DESIGN §3; recorded as unexpected."""

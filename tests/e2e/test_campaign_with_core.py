@@ -1,0 +1,309 @@
+"""The firmware campaign (hil.campaign) against the real sans-IO DSP core and the real
+emulated example fleet, joined in one process on a manual clock, as they are over MQTT:
+the campaign sees only response and alert JSON.
+
+The old CPL entries of every upgraded model are removed first (R4: Suspended); the
+campaign distributes (R9), activates (immediately, or future-dated, R7), loses CS06
+responses to a seeded drop fault (R8, R11), retries, reads the still-Suspended devices
+(R5) and the GPFs (R6), and at the end the SMI agrees with what every SMETS2 device runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dsp_core.core import DspCore
+from dsp_core.events import (
+    Action,
+    ClockTicked,
+    CplChanged,
+    DeviceMessageReceived,
+    Event,
+    RequestReceived,
+    SendAlert,
+    SendCommand,
+    SendResponse,
+)
+from dsp_core.ids import to_compact
+from dsp_core.model import CplStatus, Device, DeviceType, SmiStatus
+from dsp_core.state import State
+from emulators.actions import Uplink
+from emulators.faults import FaultKind, FaultPlan, FaultRule
+from emulators.fleet import FleetBuild, build_fleet
+from emulators.fleetspec import load_fleet_spec
+from emulators.models import GpfModel
+from hil.campaign import CampaignModel
+from hil.campaign_plan import CampaignPlan, FirmwareTarget
+from hil.campaign_report import UPGRADED, CampaignReport
+from hil.campaign_requests import SendRequest
+
+FLEET = Path(__file__).resolve().parents[2] / "configs" / "fleet.yaml"
+T0 = datetime(2031, 1, 1, tzinfo=UTC)
+CS06 = 0x0012
+LIMIT = timedelta(days=2)
+Delivery = tuple[str, Any]
+
+
+class CampaignLoop:
+    """Carries requests to the core, commands to the fleet, uplinks back to the core and
+    responses/alerts to the campaign, first in first out, on a manual clock."""
+
+    def __init__(self, build: FleetBuild) -> None:
+        self.build = build
+        self.core = DspCore()
+        self.state = State()
+        seed = build.seed
+        self.state.load(
+            devices=seed.devices, users=seed.users, registrations=seed.registrations, cpl=seed.cpl
+        )
+        self.user = seed.users[0].user_id
+        self.now = T0
+        self.queue: deque[Delivery] = deque()
+        self.alerts: list[SendAlert] = []
+        self.campaign: CampaignModel | None = None
+
+    # ---- the wires ---------------------------------------------------------------
+
+    def core_event(self, event: Event) -> None:
+        self._take(self.core.handle_event(event, self.state))
+        self.state.take_changes()
+
+    def _take(self, actions: list[Action]) -> None:
+        for action in actions:
+            match action:
+                case SendCommand(ch_id=ch_id, data=data):
+                    self.queue.append(("down", (ch_id, data)))
+                case SendResponse(user_id=user, response=response) if user == self.user:
+                    self.queue.append(("response", response.to_json()))
+                case SendAlert(user_id=user, alert=alert):
+                    self.alerts.append(action)
+                    if user == self.user:
+                        self.queue.append(("alert", alert.to_json()))
+
+    def _uplinks(self, outputs: list[object]) -> None:
+        for output in outputs:
+            if isinstance(output, Uplink):
+                self.queue.append(("up", output))
+
+    def publish(self, sends: list[SendRequest]) -> None:
+        for send in sends:
+            assert send.user_id == self.user
+            self.core_event(RequestReceived(to_compact(send.user_id), send.to_bytes(), self.now))
+
+    def drain(self) -> None:
+        assert self.campaign is not None
+        while self.queue:
+            kind, item = self.queue.popleft()
+            match kind:
+                case "down":
+                    ch_id, data = item
+                    hub = bytes.fromhex(to_compact(ch_id))
+                    self._uplinks(list(self.build.fleet.handle_down(hub, data, self.now)))
+                case "up":
+                    self.core_event(DeviceMessageReceived(item.ch_id, item.data, self.now))
+                case "response":
+                    self.publish(self.campaign.on_response(json.loads(json.dumps(item)), self.now))
+                case "alert":
+                    self.publish(self.campaign.on_alert(json.loads(json.dumps(item)), self.now))
+
+    # ---- time ----------------------------------------------------------------------
+
+    def core_next_deadline(self) -> datetime | None:
+        open_deadlines = [t.deadline for t in self.state.requests.values() if t.is_open]
+        return min(open_deadlines, default=None)
+
+    def run(self, campaign: CampaignModel) -> CampaignReport:
+        self.campaign = campaign
+        self.publish(campaign.start(self.now))
+        self.drain()
+        while not campaign.finished:
+            candidates = (
+                self.build.fleet.next_due(),
+                campaign.next_due(),
+                self.core_next_deadline(),
+            )
+            due = min((c for c in candidates if c is not None), default=None)
+            assert due is not None, f"stuck: {campaign.report().to_json()['totals']}"
+            assert due - T0 < LIMIT, "the campaign did not finish in two days of device time"
+            self.step(max(self.now, due))
+        return campaign.report()
+
+    def step(self, now: datetime) -> None:
+        assert self.campaign is not None
+        self.now = now
+        self._uplinks(list(self.build.fleet.tick(now)))
+        self.drain()
+        self.core_event(ClockTicked(now))
+        self.drain()
+        self.publish(self.campaign.on_tick(now))
+        self.drain()
+
+    # ---- set-up --------------------------------------------------------------------
+
+    def remove_old_entries(self, targets: tuple[FirmwareTarget, ...]) -> list[Device]:
+        """R4: every CPL entry of an upgraded model but the target becomes Removed."""
+        models = {(t.manufacturer, t.model): t.version for t in targets}
+        for entry in self.build.seed.cpl:
+            target = models.get((entry.manufacturer, entry.model))
+            if target is not None and entry.firmware_version != target:
+                removed = replace(entry, status=CplStatus.REMOVED)
+                self.core_event(CplChanged(removed, self.now))
+        self.queue.clear()
+        return [d for d in self.state.devices.values() if d.status is SmiStatus.SUSPENDED]
+
+    def running(self, device_id: str) -> str:
+        model = self.build.fleet.device(bytes.fromhex(to_compact(device_id)))
+        return model.running_version.hex().upper()
+
+
+def _fault_plan(seed: int) -> FaultPlan:
+    """Lost CS06 responses (R8) on the devices an 11.2 can restore (R5: ESME, GSME, CHF),
+    and two stale GPF mirrors (R6)."""
+    drops = tuple(
+        FaultRule(FaultKind.DROP, device_type=kind, message_code=CS06, probability=0.3)
+        for kind in (DeviceType.ESME, DeviceType.GSME, DeviceType.CHF)
+    )
+    return FaultPlan(rules=(*drops, FaultRule(FaultKind.STALE_GPF_MIRROR, count=2)), seed=seed)
+
+
+def _targets(build: FleetBuild) -> tuple[FirmwareTarget, ...]:
+    """One target per (manufacturer, model) with an upgrade image in the fleet."""
+    groups: dict[tuple[str, str], list[Device]] = {}
+    for device in build.seed.devices:
+        groups.setdefault((device.manufacturer, device.model), []).append(device)
+    targets = []
+    for (manufacturer, model, version), image in sorted(build.images.items()):
+        devices = groups.get((manufacturer, model), [])
+        if devices and version not in {d.firmware_version for d in devices}:
+            ids = tuple(d.device_id for d in devices)
+            one_step = devices[0].device_type is DeviceType.PPMID
+            targets.append(
+                FirmwareTarget.of(
+                    manufacturer, model, version, image.to_bytes(), ids, one_step=one_step
+                )
+            )
+    return tuple(targets)
+
+
+def _gpfs_beside_gsmes(build: FleetBuild) -> tuple[str, ...]:
+    devices = build.seed.devices
+    hubs = {d.comms_hub_id for d in devices if d.device_type is DeviceType.GSME and d.smets == 2}
+    return tuple(
+        d.device_id for d in devices if d.device_type is DeviceType.GPF and d.comms_hub_id in hubs
+    )
+
+
+def _plan(loop: CampaignLoop, delay: timedelta | None) -> CampaignPlan:
+    build = loop.build
+    return CampaignPlan(
+        user_id=loop.user,
+        targets=_targets(build),
+        execution_delay=delay,
+        max_retries=3,
+        retry_backoff=timedelta(minutes=1),
+        max_backoff=timedelta(minutes=10),
+        response_wait=timedelta(hours=2),  # the DSP answers E21 first (GSME: 1 h)
+        receipt_wait=timedelta(hours=2),  # a GSME reports receipt when it next wakes
+        batch_size=8,
+        read_gpfs=True,
+        gpf_ids=_gpfs_beside_gsmes(build),
+        first_counter=5000,
+    )
+
+
+def _loop(seed: int) -> CampaignLoop:
+    spec, _ = load_fleet_spec(FLEET)
+    return CampaignLoop(build_fleet(spec, _fault_plan(seed)))
+
+
+def _assert_smi_matches_fleet(loop: CampaignLoop) -> None:
+    """The MP105 outcome: for every SMETS2 device the SMI holds what it really runs."""
+    for device in loop.state.devices.values():
+        if device.smets == 2:
+            assert device.firmware_version == loop.running(device.device_id), device
+
+
+def _stale_mirrors(loop: CampaignLoop) -> int:
+    """GPFs whose mirror differs from their GSME's running version, seen in the fleet."""
+    stale = 0
+    for premises in loop.build.fleet.premises.values():
+        gpf, gsme = premises.gpf, premises.gsme
+        if isinstance(gpf, GpfModel) and gsme is not None and gsme.profile.smets == 2:
+            stale += gpf.mirror_version != gsme.running_version
+    return stale
+
+
+@pytest.mark.e2e
+def test_campaign_recovers_lost_responses_on_the_example_fleet() -> None:
+    """R4 → R9 → 11.3 with lost CS06 responses (R8) → retries and 11.2 reads (R5) →
+    SMI = running version for every SMETS2 device; N29 for each restored device."""
+    loop = _loop(seed=11)
+    plan = _plan(loop, delay=None)
+    suspended = loop.remove_old_entries(plan.targets)
+    assert suspended
+    report = loop.run(CampaignModel(plan))
+
+    totals = report.totals
+    assert report.finished
+    assert report.unexpected == ()
+    _assert_smi_matches_fleet(loop)
+    assert totals.responses_lost > 0
+    assert totals.recovered_by_retry + totals.recovered_by_read > 0
+    assert totals.activated == totals.devices
+    assert totals.still_suspended == 0
+    assert all(loop.state.devices[d.device_id].status is not SmiStatus.SUSPENDED for d in suspended)
+    assert report.alerts.get("N29", 0) >= len(suspended)  # R5: one each to the supplier
+    assert report.alerts.get("N52", 0) == _stale_mirrors(loop)  # R6: each stale mirror
+    for outcome in report.devices:
+        assert outcome.smi_version == outcome.target_version
+        assert outcome.recovery in UPGRADED
+
+
+@pytest.mark.e2e
+def test_future_dated_campaign_confirms_by_alert() -> None:
+    """R7: each 11.3 is future-dated; the 0x8F66 alerts confirm (R5 applied by the DSP);
+    accepted-responses lost to the drop fault are retried (R8)."""
+    loop = _loop(seed=5)
+    plan = _plan(loop, delay=timedelta(hours=1))
+    loop.remove_old_entries(plan.targets)
+    report = loop.run(CampaignModel(plan))
+
+    assert report.finished
+    assert report.unexpected == ()
+    _assert_smi_matches_fleet(loop)
+    assert report.alerts.get("8F66", 0) > 0
+    assert report.alerts.get("N29", 0) > 0
+    assert report.totals.activated == report.totals.devices
+    assert report.totals.still_suspended == 0
+
+
+@pytest.mark.e2e
+def test_campaign_on_the_shipped_fault_plan_reports_what_failed() -> None:
+    """configs/faults.yaml as shipped (R11): a corrupted block (R9 hash mismatch), HCALCS
+    activation failures, reordered, delayed and duplicated messages, a skewed clock. The
+    campaign still finishes, nothing is unexpected, and every device it could not
+    upgrade is reported with the reason, and is still Suspended in the SMI (R4)."""
+    spec, faults = load_fleet_spec(FLEET)
+    loop = CampaignLoop(build_fleet(spec, faults))
+    plan = _plan(loop, delay=None)
+    loop.remove_old_entries(plan.targets)
+    report = loop.run(CampaignModel(plan))
+
+    assert report.finished
+    assert report.unexpected == ()
+    _assert_smi_matches_fleet(loop)
+    failed = [o for o in report.devices if o.recovery not in UPGRADED]
+    assert failed
+    assert sum("hash-mismatch" in o.error_codes for o in failed) == 1  # corrupt_block: count 1
+    for outcome in failed:
+        assert outcome.error_codes
+        assert outcome.smi_status == SmiStatus.SUSPENDED
+        assert loop.running(outcome.device_id) != outcome.target_version
+    assert report.totals.still_suspended == len(failed)

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SHARED ?= ../shared
 
-.PHONY: venv demo test lint unit bench clean
+.PHONY: venv demo vectors test lint unit bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("smetslab needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/smetslab demo --vectors $(SHARED)/testdata/gbcs/rtds-4.5.0
+	$(BIN)/smetslab demo
+
+vectors: $(STAMP)
+	$(BIN)/smetslab gbcs vectors --vectors $(SHARED)/testdata/gbcs/rtds-4.5.0
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ from rich.table import Table
 import gbcs
 from gbcs.ota import parse_ota_image
 
+from .commands import register_processes
 from .inputs import InputError, gbcs_bytes, ota_bytes
 from .views import ota_fields, summary_row
 
@@ -64,8 +65,8 @@ def ota_inspect(
     _print_json(ota_fields(image))
 
 
-@app.command("demo")
-def demo(
+@gbcs_app.command("vectors")
+def gbcs_vectors(
     vectors: Annotated[Path, typer.Option(help="folder of RTDS .HEX vectors")] = DEFAULT_VECTORS,
 ) -> None:
     """Decode every RTDS firmware vector and print what each one is."""
@@ -85,9 +86,16 @@ def demo(
             table.add_row(name, "", "[red]error", "", "", "", "", str(exc))
             continue
         table.add_row(name, *summary_row(message))
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    _console().print(table)
     if failures:
         raise _fail(f"{failures} vector(s) did not decode")
+
+
+def _console() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 200)
+
+
+register_processes(app)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""The command line: gbcs decode, ota inspect and the vector demo."""
+"""The command line: gbcs decode, ota inspect and the RTDS vector table."""
 
 from __future__ import annotations
 
@@ -105,8 +105,8 @@ def test_ota_inspect_rejects_a_non_image(tmp_path: Path) -> None:
     assert "OTA upgrade file identifier" in result.stderr
 
 
-def test_demo_lists_every_vector(rtds_dir: Path) -> None:
-    result = runner.invoke(app, ["demo", "--vectors", str(rtds_dir)])
+def test_gbcs_vectors_lists_every_vector(rtds_dir: Path) -> None:
+    result = runner.invoke(app, ["gbcs", "vectors", "--vectors", str(rtds_dir)])
     assert result.exit_code == 0, result.output
     for path in rtds_vectors():
         assert path.stem.removesuffix("_GBCS") in result.stdout
@@ -116,7 +116,7 @@ def test_demo_lists_every_vector(rtds_dir: Path) -> None:
     assert "error" not in result.stdout
 
 
-def test_demo_fails_on_an_empty_folder(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--vectors", str(tmp_path)])
+def test_gbcs_vectors_fails_on_an_empty_folder(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["gbcs", "vectors", "--vectors", str(tmp_path)])
     assert result.exit_code == 1
     assert "no .HEX vectors" in result.stderr

@@ -1,0 +1,338 @@
+"""`smetslab demo`: the MP105 story on an emulated fleet, end to end over MQTT.
+
+1. The lab starts: a broker (embedded unless one is given), the DSP on a SQLite file,
+   the fleet, and a service user, all in this process on their own connections.
+2. The running firmware versions are removed from the CPL: devices go Suspended (R4).
+3. A campaign distributes the upgrade (11.1 / 11.4) and activates it (11.3), with a
+   share of the 11.3 responses lost on the way up (seeded); the lost ones end in E21
+   and are retried (R8), the devices still Suspended are read with 11.2 (R5), and the
+   GPFs are read too, so a stale GPF mirror raises N52 (R6).
+4. The summary compares the SMI with what every device really runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bus.adapter import MqttAdapter
+from bus.broker import EmbeddedBroker
+from bus.clock import ClockSetting
+from bus.topics import TopicKind, Topics
+from dsp_core.admin import cpl_change_json
+from dsp_core.model import CplEntry, CplStatus, DeviceType, SmiStatus
+from dsp_core.store import SqlStore, Store
+from dsp_core.turn import CoreConfig
+from emulators.faults import FaultKind, FaultPlan, FaultRule
+from emulators.fleet import FleetBuild, build_fleet
+from emulators.fleetspec import FleetSpec, load_fleet_spec
+from emulators.journal import FleetJournal
+
+from .campaign import CampaignModel
+from .campaign_plan import CampaignPlan, FirmwareTarget
+from .campaign_report import CampaignReport
+from .campaign_runner import CampaignRunner
+from .stack import LabStack, StackConfig
+
+DEMO_FLEET = Path(__file__).resolve().parents[1] / "configs" / "demo-fleet.yaml"
+EPOCH = datetime(2031, 1, 1, tzinfo=UTC)
+CS06 = 0x0012  # the message code of SR 11.3's command and response
+ONE_STEP = frozenset({DeviceType.PPMID})
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    premises: int = 200
+    loss: float = 0.2
+    seed: int = 105
+    mp105: bool = True
+    broker: str | None = None  # mqtt://host:port; None starts the embedded broker
+    scale: float = 120.0  # device seconds per wall second
+    store_url: str | None = None  # None: a SQLite file in a temporary folder
+    fleet_file: Path = DEMO_FLEET
+    topic_root: str = "smetslab"
+    future_dated: timedelta | None = None  # activate at now + this instead of at once
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    premises: int
+    devices: int
+    suspended: int
+    activated: int
+    responses_lost: int
+    recovered_by_retry: int
+    recovered_by_read: int
+    alerts: dict[str, int]
+    smi_mismatches: int  # SMETS2 devices whose SMI version is not what they run
+    smets1_mismatches: int
+    still_suspended: int
+    wall_s: float
+    device_s: float
+    mp105: bool = True
+    report: CampaignReport | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "premises": self.premises,
+            "devices": self.devices,
+            "suspended": self.suspended,
+            "activated": self.activated,
+            "responses_lost": self.responses_lost,
+            "recovered_by_retry": self.recovered_by_retry,
+            "recovered_by_read": self.recovered_by_read,
+            "alerts": dict(sorted(self.alerts.items())),
+            "smi_mismatches": self.smi_mismatches,
+            "smets1_mismatches": self.smets1_mismatches,
+            "still_suspended": self.still_suspended,
+            "mp105": self.mp105,
+            "wall_s": round(self.wall_s, 2),
+            "device_s": round(self.device_s, 1),
+        }
+
+
+Say = Callable[[str], None]
+
+
+def demo_spec(options: DemoOptions) -> tuple[FleetSpec, FaultPlan]:
+    """The demo fleet scaled to `premises`, its plan with the 11.3 response loss added."""
+    spec, plan = load_fleet_spec(options.fleet_file)
+    spec = scale_spec(spec, options.premises).model_copy(update={"seed": options.seed})
+    loss = FaultRule(FaultKind.DROP, message_code=CS06, probability=options.loss)
+    rules = (loss, *plan.rules) if options.loss > 0 else plan.rules
+    return spec, replace(plan, rules=rules, seed=options.seed)
+
+
+def scale_spec(spec: FleetSpec, premises: int) -> FleetSpec:
+    """Every template's count scaled so that they add up to `premises`."""
+    total = sum(t.count for t in spec.templates)
+    counts = [t.count * premises // total for t in spec.templates]
+    counts[0] += premises - sum(counts)
+    templates = [
+        t.model_copy(update={"count": n}) for t, n in zip(spec.templates, counts, strict=True)
+    ]
+    return spec.model_copy(update={"templates": templates})
+
+
+def removals(build: FleetBuild) -> list[CplEntry]:
+    """The CPL entries of every version running on a device that has an upgrade on offer."""
+    upgradable = {(m, model) for (m, model, _) in upgrade_versions(build)}
+    running = {(d.manufacturer, d.model, d.firmware_version) for d in build.seed.devices}
+    return [
+        replace(entry, status=CplStatus.REMOVED)
+        for entry in build.seed.cpl
+        if (entry.manufacturer, entry.model) in upgradable
+        and (entry.manufacturer, entry.model, entry.firmware_version) in running
+    ]
+
+
+def upgrade_versions(build: FleetBuild) -> set[tuple[str, str, str]]:
+    running = {(d.manufacturer, d.model, d.firmware_version) for d in build.seed.devices}
+    return {key for key in build.images if key not in running}
+
+
+def targets(build: FleetBuild) -> tuple[FirmwareTarget, ...]:
+    """One campaign target per device model with an upgrade, over every such device."""
+    found = []
+    for manufacturer, model, version in sorted(upgrade_versions(build)):
+        devices = [
+            d for d in build.seed.devices if (d.manufacturer, d.model) == (manufacturer, model)
+        ]
+        image = build.images[manufacturer, model, version]
+        found.append(
+            FirmwareTarget(
+                manufacturer,
+                model,
+                version,
+                image.to_bytes(),
+                tuple(d.device_id for d in devices),
+                image.sha256.hex().upper(),
+                one_step=devices[0].device_type in ONE_STEP,
+            )
+        )
+    return tuple(found)
+
+
+class DemoRun:
+    """One run of the story; `run` returns the summary."""
+
+    def __init__(self, options: DemoOptions, say: Say | None = None) -> None:
+        self.options = options
+        self.say = say or (lambda _: None)
+        spec, plan = demo_spec(options)
+        self.build = build_fleet(spec, plan)
+        self.journal = FleetJournal()
+        self.alerts: Counter[str] = Counter()
+        self._phase = ""
+
+    async def run(self) -> DemoSummary:
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="smetslab-demo-") as folder:
+            store = await self._store(Path(folder))
+            try:
+                async with self._broker() as url:
+                    summary = await self._story(url, store)
+            finally:
+                await store.close()
+        return replace(summary, wall_s=time.monotonic() - started)
+
+    async def _store(self, folder: Path) -> Store:
+        url = self.options.store_url or f"sqlite+aiosqlite:///{folder / 'dsp.sqlite'}"
+        store = await SqlStore.open(url)
+        seed = self.build.seed
+        await store.seed(
+            devices=seed.devices, users=seed.users, registrations=seed.registrations, cpl=seed.cpl
+        )
+        return store
+
+    def _broker(self) -> _BrokerContext:
+        return _BrokerContext(self.options.broker)
+
+    def _config(self, url: str) -> StackConfig:
+        options = self.options
+        return StackConfig(
+            url,
+            ClockSetting.starting_now(EPOCH, options.scale, time.time()),
+            topics=Topics(options.topic_root),
+            mqtt_version="auto" if options.broker else "3.1.1",
+            core=CoreConfig(mp105=options.mp105, gsme_response_timeout=timedelta(minutes=15)),
+            run_id=f"demo-{uuid.uuid4().hex[:8]}",
+        )
+
+    async def _story(self, url: str, store: Store) -> DemoSummary:
+        config = self._config(url)
+        supplier = self.build.seed.users[0].user_id
+        async with LabStack(config, self.build, store, self.journal) as lab:
+            user = await lab.user_bus(supplier, "campaign")
+            suspended = await self._remove_from_cpl(lab, user)
+            report = await self._campaign(lab, user, supplier)
+            device_s = (lab.clock().now() - EPOCH).total_seconds()
+        return await self._summary(store, suspended, report, device_s)
+
+    async def _remove_from_cpl(self, lab: LabStack, user: MqttAdapter) -> int:
+        entries = removals(self.build)
+        self.say(f"removing {len(entries)} firmware versions from the CPL (R4)")
+        for entry in entries:
+            user.publish(lab.config.topics.cpl, cpl_change_json(entry))
+        expected = sum(
+            1
+            for d in self.build.seed.devices
+            if (d.manufacturer, d.model, d.firmware_version)
+            in {(e.manufacturer, e.model, e.firmware_version) for e in entries}
+        )
+        await self._await_alerts(lab, user, "N28", expected)
+        suspended = sum(1 for d in await lab.store.devices() if d.status is SmiStatus.SUSPENDED)
+        self.say(f"{suspended} devices Suspended")
+        return suspended
+
+    async def _await_alerts(self, lab: LabStack, user: MqttAdapter, code: str, count: int) -> None:
+        stop = asyncio.Event()
+        async with asyncio.timeout(60):
+            while self.alerts[code] < count:
+                message = await user.next_message(stop)
+                assert message is not None
+                if lab.config.topics.parse(message.topic).kind is TopicKind.ALERTS:
+                    self.alerts[_alert_code(message.payload)] += 1
+                user.ack(message)
+
+    async def _campaign(self, lab: LabStack, user: MqttAdapter, supplier: str) -> CampaignReport:
+        options = self.options
+        gpfs = tuple(
+            d.device_id for d in self.build.seed.devices if d.device_type is DeviceType.GPF
+        )
+        plan = CampaignPlan(
+            user_id=supplier,
+            targets=targets(self.build),
+            execution_delay=options.future_dated,
+            max_retries=1,  # one 11.3 retry; what is still Suspended then is read (11.2)
+            response_wait=timedelta(minutes=30),
+            receipt_wait=timedelta(minutes=15),  # a GSME takes its image when it wakes
+            read_gpfs=True,
+            gpf_ids=gpfs,
+        )
+        self.say(
+            f"campaign: {sum(len(t.device_ids) for t in plan.targets)} devices, "
+            f"{options.loss:.0%} of 11.3 responses lost (seed {options.seed})"
+        )
+        runner = CampaignRunner(
+            CampaignModel(plan), user, lab.config.topics, lab.clock(), self._progress
+        )
+        return await runner.run()
+
+    def _progress(self, model: CampaignModel) -> None:
+        phase = str(model.phase)
+        if phase != self._phase:
+            self._phase = phase
+            self.say(f"campaign phase: {phase}")
+
+    async def _summary(
+        self, store: Store, suspended: int, report: CampaignReport, device_s: float
+    ) -> DemoSummary:
+        smi = {d.device_id: d for d in await store.devices()}
+        mismatches = Counter[int]()
+        activated = 0
+        wanted = {t.version for t in targets(self.build)}
+        for model in self.build.fleet.devices():
+            record = smi[_duis(model.device_id)]
+            running = model.running_version.hex().upper()
+            activated += running in wanted
+            if record.firmware_version != running:
+                mismatches[record.smets] += 1
+        totals = report.totals
+        alerts = self.alerts + Counter(report.alerts)
+        return DemoSummary(
+            premises=len(self.build.fleet.premises),
+            devices=len(smi),
+            suspended=suspended,
+            activated=activated,
+            responses_lost=self.journal.faults_fired(FaultKind.DROP, CS06),
+            recovered_by_retry=totals.recovered_by_retry,
+            recovered_by_read=totals.recovered_by_read,
+            alerts=dict(alerts),
+            smi_mismatches=mismatches[2],
+            smets1_mismatches=mismatches[1],
+            still_suspended=sum(1 for d in smi.values() if d.status is SmiStatus.SUSPENDED),
+            wall_s=0.0,
+            device_s=device_s,
+            mp105=self.options.mp105,
+            report=report,
+        )
+
+
+class _BrokerContext:
+    """The given broker's URL, or an embedded broker for the length of the run."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self._embedded: EmbeddedBroker | None = None
+
+    async def __aenter__(self) -> str:
+        if self.url is not None:
+            return self.url
+        self._embedded = EmbeddedBroker()
+        await self._embedded.start()
+        return self._embedded.url
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._embedded is not None:
+            await self._embedded.stop()
+
+
+def _alert_code(payload: bytes) -> str:
+    try:
+        return str(json.loads(payload).get("alert_code", "?"))
+    except (ValueError, AttributeError):
+        return "?"
+
+
+def _duis(device_id: bytes) -> str:
+    return device_id.hex("-").upper()

@@ -1,0 +1,185 @@
+"""`smetslab demo`, `dsp`, `fleet` and `campaign`: options in, one call out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dsp_core.turn import CoreConfig
+from hil.demo import DEMO_FLEET, DemoOptions, DemoRun, DemoSummary
+
+from .processes import BusOptions, CampaignOptions, run_campaign, run_dsp, run_fleet
+
+Broker = Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")]
+Root = Annotated[str, typer.Option("--topic-root", help="topic root of the contract")]
+Fleet = Annotated[Path, typer.Option(help="a fleet file (configs/fleet.yaml)")]
+LOCAL = "mqtt://127.0.0.1:1883"
+SWITCH = {"on": True, "off": False}
+
+
+def _switch(value: str) -> bool:
+    if value not in SWITCH:
+        raise typer.BadParameter(f"{value!r}: use on or off")
+    return SWITCH[value]
+
+
+def register_processes(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+    app.command("dsp")(dsp)
+    app.command("fleet")(fleet)
+    app.command("campaign")(campaign)
+
+
+def demo(
+    *,
+    broker: Annotated[
+        str | None, typer.Option(help="an external broker (default: an embedded one)")
+    ] = None,
+    mp105: Annotated[str, typer.Option(help="on, or off for the behaviour before MP105")] = "on",
+    premises: Annotated[int, typer.Option(min=1, help="premises in the fleet")] = 200,
+    loss: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of 11.3 responses lost")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="seed of the fleet and the faults")] = 105,
+    scale: Annotated[float, typer.Option(min=1.0, help="device seconds per wall second")] = 120.0,
+    future_dated: Annotated[
+        float | None, typer.Option(help="activate this many device seconds after sending")
+    ] = None,
+    fleet_file: Annotated[Path, typer.Option("--fleet", help="the fleet file")] = DEMO_FLEET,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """The MP105 story end to end: CPL removal, suspension, a campaign with lost 11.3
+    responses, recovery by retry and by 11.2, a stale GPF mirror; then the summary."""
+    options = DemoOptions(
+        premises=premises,
+        loss=loss,
+        seed=seed,
+        mp105=_switch(mp105),
+        broker=broker,
+        scale=scale,
+        fleet_file=fleet_file,
+        future_dated=None if future_dated is None else timedelta(seconds=future_dated),
+    )
+    console = Console(stderr=True, log_path=False)
+    started = time.monotonic()
+
+    def say(line: str) -> None:
+        if not as_json:
+            console.log(f"[{time.monotonic() - started:6.1f} s] {line}")
+
+    logging.basicConfig(level=logging.WARNING)
+    summary = asyncio.run(DemoRun(options, say).run())
+    if as_json:
+        typer.echo(json.dumps(summary.to_json()))
+    else:
+        _console().print(summary_table(summary))
+    if summary.smi_mismatches:
+        raise typer.Exit(code=2)
+
+
+def summary_table(summary: DemoSummary) -> Table:
+    switch = "on" if summary.mp105 else "off"
+    table = Table(title=f"MP105 demo (switch {switch})", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    alerts = summary.alerts
+    rows = [
+        ("premises", summary.premises),
+        ("devices", summary.devices),
+        ("suspended by the CPL removal (R4)", summary.suspended),
+        ("activated (running the new version)", summary.activated),
+        ("11.3 responses lost", summary.responses_lost),
+        ("recovered by 11.3 retry", summary.recovered_by_retry),
+        ("recovered by 11.2", summary.recovered_by_read),
+        ("still Suspended", summary.still_suspended),
+        *((f"alerts {code}", alerts.get(code, 0)) for code in ("N28", "N29", "N50", "N51", "N52")),
+        ("SMI vs device mismatches, SMETS2", summary.smi_mismatches),
+        ("SMI vs device mismatches, SMETS1", summary.smets1_mismatches),
+        ("wall time", f"{summary.wall_s:.1f} s"),
+        ("device time", f"{summary.device_s / 3600:.2f} h"),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    return table
+
+
+def _console() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 120)
+
+
+def _bus(broker: str, root: str, client_id: str) -> BusOptions:
+    return BusOptions(broker, root, client_id)
+
+
+def dsp(
+    *,
+    broker: Broker = LOCAL,
+    store: Annotated[str, typer.Option(help="sqlite:///file or postgresql://...")] = (
+        "sqlite:///smetslab-dsp.sqlite"
+    ),
+    fleet_file: Annotated[
+        Path | None, typer.Option("--fleet", help="seed the SMI, CPL and users from a fleet file")
+    ] = None,
+    mp105: Annotated[str, typer.Option(help="on, or off for the behaviour before MP105")] = "on",
+    scale: Annotated[
+        float | None, typer.Option(help="publish the shared clock at this scale")
+    ] = None,
+    topic_root: Root = "smetslab",
+    client_id: Annotated[
+        str, typer.Option(help="MQTT client ID (one per worker)")
+    ] = "smetslab-dsp",
+) -> None:
+    """The DSP: authorises service requests, keeps the SMI and CPL, raises alerts."""
+    logging.basicConfig(level=logging.INFO)
+    core = CoreConfig(mp105=_switch(mp105))
+    asyncio.run(run_dsp(_bus(broker, topic_root, client_id), store, fleet_file, core, scale))
+
+
+def fleet(
+    *,
+    fleet_file: Fleet,
+    broker: Broker = LOCAL,
+    journal: Annotated[Path | None, typer.Option(help="append device events here (JSONL)")] = None,
+    topic_root: Root = "smetslab",
+    client_id: Annotated[str, typer.Option(help="MQTT client ID")] = "smetslab-fleet",
+) -> None:
+    """Every premises of a fleet file on one connection and one scheduler."""
+    logging.basicConfig(level=logging.INFO)
+    asyncio.run(run_fleet(_bus(broker, topic_root, client_id), fleet_file, journal))
+
+
+def campaign(
+    *,
+    fleet_file: Fleet,
+    broker: Broker = LOCAL,
+    future_dated: Annotated[
+        float | None, typer.Option(help="activate this many device seconds after sending")
+    ] = None,
+    max_retries: Annotated[int, typer.Option(min=0, help="11.3 retries after E21")] = 3,
+    first_counter: Annotated[
+        int | None, typer.Option(help="first originator counter (default: unix ms)")
+    ] = None,
+    read_gpfs: Annotated[bool, typer.Option(help="read the GPFs at the end (N52)")] = True,
+    topic_root: Root = "smetslab",
+    client_id: Annotated[str, typer.Option(help="MQTT client ID")] = "smetslab-campaign",
+) -> None:
+    """A supplier's firmware campaign over a fleet; prints, per device, what happened."""
+    logging.basicConfig(level=logging.INFO)
+    how = CampaignOptions(
+        future_dated=None if future_dated is None else timedelta(seconds=future_dated),
+        max_retries=max_retries,
+        first_counter=first_counter or int(time.time() * 1000),
+        read_gpfs=read_gpfs,
+    )
+    report = asyncio.run(run_campaign(_bus(broker, topic_root, client_id), fleet_file, how))
+    typer.echo(json.dumps(report.to_json(), indent=2))

@@ -1,0 +1,140 @@
+"""Wiring of the long-running commands: `smetslab dsp`, `fleet` and `campaign`.
+
+Each runs until its work is done or SIGINT/SIGTERM; on a signal it finishes the message
+in hand, waits for what it published to be acknowledged, and disconnects, so nothing is
+lost: what it had not taken is delivered again to its next session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hil.campaign import CampaignModel
+from hil.campaign_plan import CampaignPlan
+from hil.campaign_report import CampaignReport
+
+from bus.adapter import LinkConfig, MqttAdapter
+from bus.clock import ClockSetting, ScaledClock
+from bus.topics import Topics
+from dsp_core.core import DspCore
+from dsp_core.driver import CoreDriver
+from dsp_core.ids import to_compact
+from dsp_core.model import DeviceType
+from dsp_core.service import DspService, dsp_link
+from dsp_core.store import SqlStore
+from dsp_core.turn import CoreConfig
+from emulators.fleet import FleetBuild, build_fleet
+from emulators.fleetspec import load_fleet_spec
+from emulators.journal import FleetJournal
+from emulators.runner import FleetRunner, fleet_link
+from hil.campaign_runner import CampaignRunner
+from hil.demo import targets
+
+
+@dataclass(frozen=True, slots=True)
+class BusOptions:
+    broker: str
+    topic_root: str
+    client_id: str
+    mqtt_version: str = "auto"
+
+
+def stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _connected(stack: AsyncExitStack, link: LinkConfig) -> MqttAdapter:
+    bus = await stack.enter_async_context(MqttAdapter(link))
+    await bus.wait_connected(30)
+    return bus
+
+
+async def run_dsp(
+    options: BusOptions, store_url: str, fleet: Path | None, core: CoreConfig, scale: float | None
+) -> None:
+    topics = Topics(options.topic_root)
+    store = await SqlStore.open(store_url)
+    try:
+        if fleet is not None:
+            seed = load_build(fleet).seed
+            await store.seed(
+                devices=seed.devices,
+                users=seed.users,
+                registrations=seed.registrations,
+                cpl=seed.cpl,
+            )
+        async with AsyncExitStack() as stack:
+            link = dsp_link(options.broker, topics, options.client_id, options.mqtt_version)
+            bus = await _connected(stack, link)
+            clock = ScaledClock.real_time()
+            if scale is not None:
+                clock.update(ClockSetting.starting_now(datetime.now(UTC), scale, time.time()))
+                bus.publish(topics.clock, clock.setting.to_json(), retain=True)
+            service = DspService(CoreDriver(DspCore(core), store), bus, topics, clock)
+            await service.run(stop_on_signals())
+    finally:
+        await store.close()
+
+
+async def run_fleet(options: BusOptions, fleet: Path, journal: Path | None) -> FleetJournal:
+    build = load_build(fleet)
+    record = FleetJournal(journal)
+    topics = Topics(options.topic_root)
+    try:
+        async with AsyncExitStack() as stack:
+            link = fleet_link(options.broker, topics, options.client_id, options.mqtt_version)
+            bus = await _connected(stack, link)
+            runner = FleetRunner(build.fleet, bus, topics, ScaledClock.real_time(), record)
+            await runner.run(stop_on_signals())
+    finally:
+        record.close()
+    return record
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignOptions:
+    future_dated: timedelta | None
+    max_retries: int
+    first_counter: int
+    read_gpfs: bool
+
+
+async def run_campaign(options: BusOptions, fleet: Path, how: CampaignOptions) -> CampaignReport:
+    build = load_build(fleet)
+    supplier = build.seed.users[0].user_id
+    topics = Topics(options.topic_root)
+    plan = CampaignPlan(
+        user_id=supplier,
+        targets=targets(build),
+        execution_delay=how.future_dated,
+        max_retries=how.max_retries,
+        read_gpfs=how.read_gpfs,
+        gpf_ids=tuple(d.device_id for d in build.seed.devices if d.device_type is DeviceType.GPF),
+        first_counter=how.first_counter,
+    )
+    link = LinkConfig(
+        options.broker,
+        options.client_id,
+        (topics.responses(to_compact(supplier)), topics.alerts(to_compact(supplier)), topics.clock),
+        mqtt_version=options.mqtt_version,
+    )
+    async with AsyncExitStack() as stack:
+        bus = await _connected(stack, link)
+        clock = ScaledClock.real_time()
+        runner = CampaignRunner(CampaignModel(plan), bus, topics, clock)
+        return await runner.run(stop_on_signals())
+
+
+def load_build(fleet: Path) -> FleetBuild:
+    spec, plan = load_fleet_spec(fleet)
+    return build_fleet(spec, plan)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ class BusMessage:
     mid: int = 0
     qos: int = QOS
     session: int = 0  # which connection brought it; an ack is only valid on that one
+    received: float = 0.0  # wall clock (time.time()) when it arrived
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,8 @@ class MqttAdapter:
         self._client: aiomqtt.Client | None = None
         self._session = 0
         self._established = False  # connected at least once
-        self._inbox: asyncio.Queue[BusMessage] = asyncio.Queue()
+        self._inbox: deque[BusMessage] = deque()
+        self._arrived = asyncio.Event()
         self._outbox: deque[_Outgoing] = deque()
         self._outbox_ready = asyncio.Event()
         self._inflight = 0
@@ -180,32 +183,39 @@ class MqttAdapter:
 
     async def messages(self) -> AsyncIterator[BusMessage]:
         while True:
-            yield await self._inbox.get()
+            while not self._inbox:
+                self._arrived.clear()
+                await self._arrived.wait()
+            yield self._inbox.popleft()
 
     async def next_message(
         self, stop: asyncio.Event, timeout: float | None = None
     ) -> BusMessage | None:
-        """The next message; None once `stop` is set or after `timeout` seconds. A message
-        not taken stays queued (and, never acked, comes again to the next session)."""
-        if stop.is_set():
+        """The next message; None once `stop` is set or after `timeout` seconds. Messages
+        are only taken here, never inside a wait, so a cancelled caller loses none (and
+        one never acked comes again to the next session)."""
+        if not self._inbox and not stop.is_set():
+            self._arrived.clear()
+            waits = [
+                asyncio.ensure_future(self._arrived.wait()),
+                asyncio.ensure_future(stop.wait()),
+            ]
+            try:
+                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+        if stop.is_set() or not self._inbox:
             return None
-        if not self._inbox.empty():
-            return self._inbox.get_nowait()
-        getter = asyncio.ensure_future(self._inbox.get())
-        stopper = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait(
-                {getter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            stopper.cancel()
-            if not getter.done():
-                getter.cancel()
-        return getter.result() if getter.done() and not getter.cancelled() else None
+        return self._inbox.popleft()
 
     def pending(self) -> int:
         """Messages received and not yet taken by the consumer."""
-        return self._inbox.qsize()
+        return len(self._inbox)
+
+    def oldest_pending(self) -> float | None:
+        """When (wall clock, `time.time()`) the oldest message not yet taken arrived."""
+        return self._inbox[0].received if self._inbox else None
 
     def ack(self, message: BusMessage) -> None:
         """Tell the broker `message` is handled. On a newer connection than the one it came
@@ -241,7 +251,8 @@ class MqttAdapter:
             self.connected.set()
             log.info("%s: connected to %s (MQTT %s)", self._who, self._where, self._version)
             async for message in client.messages:
-                self._inbox.put_nowait(_received(message, self._session))
+                self._inbox.append(_received(message, self._session))
+                self._arrived.set()
 
     def _fall_back(self, exc: aiomqtt.MqttError) -> bool:
         """Use 3.1.1 from now on if the very first MQTT 5 CONNECT was refused as an
@@ -356,5 +367,11 @@ def _received(message: aiomqtt.Message, session: int) -> BusMessage:
         case _:
             data = str(payload).encode()
     return BusMessage(
-        message.topic.value, data, bool(message.retain), message.mid, message.qos, session
+        message.topic.value,
+        data,
+        bool(message.retain),
+        message.mid,
+        message.qos,
+        session,
+        time.time(),
     )

@@ -43,6 +43,8 @@ from .ids import to_compact, to_duis
 
 log = logging.getLogger(__name__)
 
+STARVED = 20  # tick periods without an empty queue before a tick is forced
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceLimits:
@@ -81,23 +83,32 @@ class DspService:
         self.handled = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set; the message in hand is finished first."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._consume(stop), name="dsp-consumer")
-            tasks.create_task(self._tick(stop), name="dsp-ticker")
+        """Serve until `stop` is set; the message in hand is finished first.
 
-    async def _consume(self, stop: asyncio.Event) -> None:
-        while (message := await self.bus.next_message(stop)) is not None:
-            await self.handle(message)
-
-    async def _tick(self, stop: asyncio.Event) -> None:
+        The clock ticks (time-outs, R8) when every message received so far has been
+        handled, so a response waiting in the queue is never timed out; under a load that
+        never lets the queue empty, every `STARVED` tick periods, up to the arrival time of
+        the oldest message still queued."""
+        loop = asyncio.get_running_loop()
+        period = self.limits.tick_seconds
+        last_tick = loop.time()
         while not stop.is_set():
-            self._publish(await self.driver.handle(ClockTicked(self.clock.now())))
-            try:
-                async with asyncio.timeout(self.limits.tick_seconds):
-                    await stop.wait()
-            except TimeoutError:
-                continue
+            message = await self.bus.next_message(stop, timeout=period)
+            if message is not None:
+                await self.handle(message)
+            since = loop.time() - last_tick
+            if since >= period and (self.bus.pending() == 0 or since >= STARVED * period):
+                await self.tick()
+                last_tick = loop.time()
+
+    async def tick(self) -> None:
+        """Time out what is due: due by now, or, when messages are still queued, by the
+        time the oldest of them arrived (it may hold the answer to a request due)."""
+        now = self.clock.now()
+        oldest = self.bus.oldest_pending()
+        if oldest is not None:
+            now = min(now, self.clock.setting.device_time(oldest))
+        self._publish(await self.driver.handle(ClockTicked(now)))
 
     async def handle(self, message: BusMessage) -> None:
         """One bus message: decide, commit, publish, then acknowledge."""

@@ -147,6 +147,8 @@ def targets(build: FleetBuild) -> tuple[FirmwareTarget, ...]:
         devices = [
             d for d in build.seed.devices if (d.manufacturer, d.model) == (manufacturer, model)
         ]
+        if not devices:  # a template scaled to no premises
+            continue
         image = build.images[manufacturer, model, version]
         found.append(
             FirmwareTarget(

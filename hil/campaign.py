@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from . import campaign_upgrade as upgrade
+from .campaign_device import DeviceState
 from .campaign_messages import (
     ACK,
     ACTIVATED_ALERT,
@@ -98,6 +99,10 @@ class CampaignModel:
     def last_counter(self) -> int:
         """The highest originator counter used so far (first_counter - 1 before start)."""
         return self._state.counter - 1
+
+    def count_in(self, state: DeviceState) -> int:
+        """How many devices are in `state` now (progress displays, tests)."""
+        return sum(1 for progress in self._state.devices.values() if progress.state is state)
 
     def start(self, now: datetime) -> list[SendRequest]:
         state = self._state

@@ -18,7 +18,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -101,6 +101,7 @@ class DemoSummary:
 
 
 Say = Callable[[str], None]
+Interlude = Callable[[LabStack, CampaignModel], Coroutine[Any, Any, None]]
 
 
 def demo_spec(options: DemoOptions) -> tuple[FleetSpec, FaultPlan]:
@@ -167,9 +168,12 @@ def targets(build: FleetBuild) -> tuple[FirmwareTarget, ...]:
 class DemoRun:
     """One run of the story; `run` returns the summary."""
 
-    def __init__(self, options: DemoOptions, say: Say | None = None) -> None:
+    def __init__(
+        self, options: DemoOptions, say: Say | None = None, interlude: Interlude | None = None
+    ) -> None:
         self.options = options
         self.say = say or (lambda _: None)
+        self.interlude = interlude  # runs beside the campaign: a restart, a fault
         spec, plan = demo_spec(options)
         self.build = build_fleet(spec, plan)
         self.journal = FleetJournal()
@@ -218,6 +222,7 @@ class DemoRun:
             suspended = await self._remove_from_cpl(lab, user)
             report = await self._campaign(lab, user, supplier)
             device_s = (lab.clock().now() - EPOCH).total_seconds()
+            store = lab.store  # an interlude may have restarted the DSP on a new store
         return await self._summary(store, suspended, report, device_s)
 
     async def _remove_from_cpl(self, lab: LabStack, user: MqttAdapter) -> int:
@@ -265,10 +270,14 @@ class DemoRun:
             f"campaign: {sum(len(t.device_ids) for t in plan.targets)} devices, "
             f"{options.loss:.0%} of 11.3 responses lost (seed {options.seed})"
         )
-        runner = CampaignRunner(
-            CampaignModel(plan), user, lab.config.topics, lab.clock(), self._progress
-        )
-        return await runner.run()
+        model = CampaignModel(plan)
+        runner = CampaignRunner(model, user, lab.config.topics, lab.clock(), self._progress)
+        if self.interlude is None:
+            return await runner.run()
+        async with asyncio.TaskGroup() as tasks:
+            campaign = tasks.create_task(runner.run(), name="demo-campaign")
+            tasks.create_task(self.interlude(lab, model), name="demo-interlude")
+        return campaign.result()
 
     def _progress(self, model: CampaignModel) -> None:
         phase = str(model.phase)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
+from bus.broker import EmbeddedBroker
+from tests.brokers import Mosquitto, mosquitto
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SMETSLAB_SHARED", ROOT.parent / "shared"))
@@ -32,3 +36,18 @@ def rtds_dir() -> Path:
 @pytest.fixture
 def duis_requests() -> Path:
     return DUIS_REQUESTS
+
+
+# ---- real brokers (tests/brokers.py): a private mosquitto and the embedded amqtt ----
+
+
+@pytest.fixture
+def mosquitto_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    with mosquitto(tmp_path) as broker:
+        yield broker
+
+
+@pytest.fixture
+async def embedded_broker() -> AsyncIterator[EmbeddedBroker]:
+    async with EmbeddedBroker() as broker:
+        yield broker

@@ -1,0 +1,137 @@
+"""The MP105 story over MQTT, end to end (DESIGN §3, R4 to R8; issue: the bus): on the
+embedded broker and on a private mosquitto; with the MP105 switch off; with the DSP
+restarted in the middle of the campaign; with the broker restarted under everyone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dsp_core.model import JournalKind, SmiStatus
+from dsp_core.store import SqlStore
+from hil.campaign import CampaignModel
+from hil.campaign_device import DeviceState
+from hil.demo import DemoOptions, DemoRun, DemoSummary
+from hil.stack import LabStack
+from smetslab.cli import app
+from tests.brokers import Mosquitto
+
+pytestmark = pytest.mark.e2e
+PREMISES = 24
+
+
+def options(tmp_path: Path, **changes: object) -> DemoOptions:
+    store = f"sqlite+aiosqlite:///{tmp_path / 'dsp.sqlite'}"
+    return DemoOptions(premises=PREMISES, seed=11, store_url=store, **changes)  # type: ignore[arg-type]
+
+
+async def journal_counts(tmp_path: Path) -> Counter[tuple[str, str | None]]:
+    store = await SqlStore.open(f"sqlite+aiosqlite:///{tmp_path / 'dsp.sqlite'}")
+    try:
+        return Counter([(str(e.kind), e.code) async for e in store.journal()])
+    finally:
+        await store.close()
+
+
+def assert_recovered(summary: DemoSummary) -> None:
+    """R5 with MP105: every SMETS2 device's SMI version is the one it runs, none left
+    Suspended, and every lost 11.3 response was recovered by a retry or by 11.2."""
+    assert summary.smi_mismatches == 0
+    assert summary.still_suspended == 0
+    assert summary.suspended > 0
+    assert summary.activated == summary.suspended
+    assert summary.alerts["N29"] == summary.suspended
+    assert summary.recovered_by_retry + summary.recovered_by_read > 0
+
+
+async def test_the_story_on_the_embedded_broker(tmp_path: Path) -> None:
+    summary = await DemoRun(options(tmp_path)).run()
+    assert_recovered(summary)
+    assert summary.responses_lost > 0
+    assert summary.alerts["N52"] > 0  # a stale GPF mirror (R6)
+    journal = await journal_counts(tmp_path)
+    assert journal[JournalKind.RESPONSE, "E21"] == summary.responses_lost  # R8: no spurious E21
+    # R5: N29 goes to the supplier (the campaign counted those) and the network operator
+    assert journal[JournalKind.ALERT, "N29"] == 2 * summary.alerts["N29"]
+    assert journal[JournalKind.ALERT, "N28"] == summary.suspended
+    assert summary.report is not None
+    assert summary.report.totals.unexpected == 0
+
+
+async def test_the_story_on_mosquitto(tmp_path: Path, mosquitto_broker: Mosquitto) -> None:
+    summary = await DemoRun(options(tmp_path, broker=mosquitto_broker.url)).run()
+    assert_recovered(summary)
+
+
+async def test_without_mp105_the_devices_whose_response_was_lost_stay_stranded(
+    tmp_path: Path,
+) -> None:
+    """R3 and R5 with the switch off: a code-1 retry does not update the SMI and 11.2 to a
+    Suspended device gets E5, so the devices whose 11.3 response was lost stay behind."""
+    summary = await DemoRun(options(tmp_path, mp105=False)).run()
+    assert summary.smi_mismatches > 0
+    assert summary.still_suspended == summary.smi_mismatches + summary.smets1_mismatches
+    journal = await journal_counts(tmp_path)
+    assert journal[JournalKind.RESPONSE, "E5"] > 0
+
+
+def test_the_command_exits_non_zero_when_an_smets2_device_is_stranded() -> None:
+    runner = CliRunner()
+    on = runner.invoke(app, ["demo", "--premises", "12", "--seed", "4", "--json"])
+    off = runner.invoke(
+        app, ["demo", "--premises", "12", "--seed", "4", "--json", "--mp105", "off"]
+    )
+    assert on.exit_code == 0, on.output
+    assert json.loads(on.stdout)["smi_mismatches"] == 0
+    assert off.exit_code != 0
+    assert json.loads(off.stdout)["smi_mismatches"] > 0
+
+
+async def settled(model: CampaignModel, count: int) -> None:
+    async with asyncio.timeout(60):
+        while model.count_in(DeviceState.ACTIVATED) < count:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_dsp_restart_in_the_middle_of_the_campaign_loses_nothing(
+    tmp_path: Path, mosquitto_broker: Mosquitto
+) -> None:
+    """QoS 1, a persistent session and the store: what was sent to the DSP while it was
+    down is handled when it is back, on the SMI it left."""
+    store_url = f"sqlite+aiosqlite:///{tmp_path / 'dsp.sqlite'}"
+
+    async def restart_dsp(lab: LabStack, model: CampaignModel) -> None:
+        await settled(model, 5)
+        await lab.stop_part("dsp")
+        await asyncio.sleep(0.5)  # requests and device responses pile up at the broker
+        await lab.start_dsp(await SqlStore.open(store_url))
+
+    run = DemoRun(options(tmp_path, broker=mosquitto_broker.url), interlude=restart_dsp)
+    summary = await run.run()
+    assert_recovered(summary)
+    smi = {d.device_id: d for d in await _devices(store_url)}
+    assert all(d.status is not SmiStatus.SUSPENDED for d in smi.values())
+
+
+async def test_after_a_broker_restart_every_process_reconnects_and_the_campaign_completes(
+    tmp_path: Path, mosquitto_broker: Mosquitto
+) -> None:
+    async def restart_broker(lab: LabStack, model: CampaignModel) -> None:
+        await settled(model, 5)
+        await asyncio.to_thread(mosquitto_broker.restart)
+
+    run = DemoRun(options(tmp_path, broker=mosquitto_broker.url), interlude=restart_broker)
+    assert_recovered(await run.run())
+
+
+async def _devices(url: str) -> list:  # type: ignore[type-arg]
+    store = await SqlStore.open(url)
+    try:
+        return await store.devices()
+    finally:
+        await store.close()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .bus import run_bus_benchmark
 from .codec import run_codec_benchmark
 from .dsp import run_dsp_benchmark
 from .emulators import run_emulators_benchmark
@@ -25,14 +28,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sqlite-trips", type=int, default=2_000, help="11.2 round trips on SQLite"
     )
+    parser.add_argument("--bus-messages", type=int, default=50_000, help="raw MQTT messages")
+    parser.add_argument("--bus-trips", type=int, default=10_000, help="11.2 round trips on MQTT")
+    parser.add_argument(
+        "--campaign-premises", type=int, default=10_000, help="premises of the MP105 campaign"
+    )
+    parser.add_argument("--only", choices=["codec", "dsp", "emulators", "bus"], action="append")
     args = parser.parse_args(argv)
+    suites: dict[str, Callable[[], Any]] = {
+        "codec": lambda: run_codec_benchmark(args.vectors, args.seconds),
+        "dsp": lambda: run_dsp_benchmark(args.devices, args.sqlite_trips),
+        "emulators": run_emulators_benchmark,
+        "bus": lambda: run_bus_benchmark(args.bus_messages, args.bus_trips, args.campaign_premises),
+    }
     results: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "codec": run_codec_benchmark(args.vectors, args.seconds),
-        "dsp": run_dsp_benchmark(args.devices, args.sqlite_trips),
-        "emulators": run_emulators_benchmark(),
+        "cpus": os.cpu_count(),
     }
+    for name, suite in suites.items():
+        if not args.only or name in args.only:
+            results[name] = suite()
     text = json.dumps(results, indent=2)
     print(text)
     if args.out:

@@ -80,7 +80,7 @@ class LinkConfig:
     shared_group: str | None = None  # subscribe through $share/{group}/ on MQTT 5
     shared_filters: tuple[str, ...] = ()  # which of `subscriptions` are shared
     session_expiry: int = 3600  # seconds the broker keeps the session while we are away
-    max_inflight: int = 256  # QoS 1 publishes awaiting PUBACK at once
+    max_inflight: int = 64  # QoS 1 publishes awaiting PUBACK at once
     keepalive: int = 30
     timeout: float = 5.0  # for CONNACK, SUBACK and PUBACK
     mqtt_version: str = "auto"  # or "5", or "3.1.1" (the embedded broker)

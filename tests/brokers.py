@@ -1,80 +1,18 @@
-"""Real brokers for integration tests: a mosquitto started on a free loopback port (the
-Debian package; under CI=true its absence fails the test instead of skipping it) and
-the embedded amqtt broker."""
+"""Real brokers for tests: a private mosquitto (bus.mosquitto; under CI=true its absence
+fails the test instead of skipping it)."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+from bus.mosquitto import MOSQUITTO, Mosquitto, running_mosquitto
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Mosquitto:
-    """One mosquitto process; `restart` stops it and starts it again on the same port."""
-
-    workdir: Path
-    port: int
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        config = self.workdir / "mosquitto.conf"
-        config.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            # a lab broker keeps every QoS 1 message for a slow or absent client
-            "max_queued_messages 0\n"
-            "max_inflight_messages 0\n"
-            "persistence true\n"
-            f"persistence_location {self.workdir}/\n" + ("user root\n" if os.geteuid() == 0 else "")
-            # as root, mosquitto drops to its own user, which cannot write the workdir
-        )
-        log = (self.workdir / "mosquitto.log").open("ab")
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=log, stderr=log)
-        _wait_listening(self.port, self.process)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
-def _wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"mosquitto exited with {process.returncode} on port {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"mosquitto did not listen on port {port} within 10 s")
+__all__ = ["Mosquitto", "mosquitto"]
 
 
 def require_mosquitto() -> None:
@@ -89,9 +27,5 @@ def require_mosquitto() -> None:
 @contextmanager
 def mosquitto(workdir: Path) -> Iterator[Mosquitto]:
     require_mosquitto()
-    broker = Mosquitto(workdir, free_port())
-    broker.start()
-    try:
+    with running_mosquitto(workdir) as broker:
         yield broker
-    finally:
-        broker.stop()

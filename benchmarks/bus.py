@@ -1,0 +1,184 @@
+"""The bus, measured on a private mosquitto (MQTT 5, loopback):
+
+1. `raw`: the project's own MQTT adapter, one publisher to one subscriber, QoS 1,
+   100-byte payloads, acknowledged by the subscriber as it takes them: messages/s.
+2. `round_trips`: SR 11.2 through the DSP (SQLite file store) and a fleet of ESMEs, a
+   service user keeping a window of requests outstanding: round trips/s. Each round
+   trip is five messages: request, I99, command down, response up, I0.
+3. `campaign`: the MP105 demo story (`smetslab demo`) on N premises with 20% of the
+   11.3 responses lost: wall time and the SMI-versus-device mismatches at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bus.adapter import LinkConfig, MqttAdapter
+from bus.clock import ClockSetting
+from bus.mosquitto import Mosquitto, running_mosquitto
+from dsp_core.ids import to_compact
+from dsp_core.model import DeviceType
+from dsp_core.store import SqlStore
+from emulators.fleet import build_fleet
+from emulators.fleetspec import FleetSpec
+from hil.demo import DemoOptions, DemoRun
+from hil.stack import LabStack, StackConfig
+
+MESSAGES_PER_TRIP = 5
+EPOCH = datetime(2031, 1, 1, tzinfo=UTC)
+
+
+def run_bus_benchmark(messages: int, trips: int, campaign_premises: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="smetslab-bench-") as folder:
+        work = Path(folder)
+        with running_mosquitto(_made(work / "raw")) as broker:
+            raw = asyncio.run(raw_rate(broker, messages))
+        with running_mosquitto(_made(work / "trips")) as broker:
+            trip = asyncio.run(round_trip_rate(broker, trips, work))
+        with running_mosquitto(_made(work / "campaign")) as broker:
+            campaign = asyncio.run(campaign_run(broker, campaign_premises, work))
+    trip["messages_per_s"] = round(trip["round_trips_per_s"] * MESSAGES_PER_TRIP)
+    trip["share_of_raw_rate"] = round(trip["messages_per_s"] / raw["messages_per_s"], 3)
+    return {
+        "broker": "mosquitto (private, loopback)",
+        "raw": raw,
+        "round_trips": trip,
+        "campaign": campaign,
+    }
+
+
+def _made(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+@asynccontextmanager
+async def _link(url: str, client_id: str, *subscriptions: str) -> AsyncIterator[MqttAdapter]:
+    async with MqttAdapter(LinkConfig(url, client_id, subscriptions)) as bus:
+        await bus.wait_connected()
+        yield bus
+
+
+async def raw_rate(broker: Mosquitto, count: int) -> dict[str, Any]:
+    payload = bytes(100)
+    async with (
+        _link(broker.url, "bench-sub", "bench/#") as sub,
+        _link(broker.url, "bench-pub") as pub,
+    ):
+        started = time.perf_counter()
+        for n in range(count):
+            pub.publish(f"bench/{n % 16}", payload)
+        received = 0
+        async for message in sub.messages():
+            sub.ack(message)
+            received += 1
+            if received == count:
+                break
+        seconds = time.perf_counter() - started
+    return {
+        "messages": count,
+        "seconds": round(seconds, 3),
+        "messages_per_s": round(count / seconds),
+    }
+
+
+def _esme_fleet(premises: int) -> FleetSpec:
+    devices = [
+        {"type": "CHF", "model": "CH-2", "firmware_versions": ["00010203"]},
+        {"type": "ESME", "model": "E470", "firmware_versions": ["0123ABCD"]},
+    ]
+    return FleetSpec.model_validate(
+        {"seed": 1, "templates": [{"name": "e", "count": premises, "devices": devices}]}
+    )
+
+
+async def round_trip_rate(broker: Mosquitto, trips: int, work: Path) -> dict[str, Any]:
+    build = build_fleet(_esme_fleet(min(trips, 5_000)))
+    store = await SqlStore.open(f"sqlite:///{work / 'trips.sqlite'}")
+    seed = build.seed
+    await store.seed(
+        devices=seed.devices, users=seed.users, registrations=seed.registrations, cpl=seed.cpl
+    )
+    config = StackConfig(
+        broker.url, ClockSetting.starting_now(EPOCH, 1.0, time.time()), run_id="bench"
+    )
+    supplier = seed.users[0].user_id
+    esmes = [d.device_id for d in seed.devices if d.device_type is DeviceType.ESME]
+    try:
+        async with LabStack(config, build, store) as lab:
+            user = await lab.user_bus(supplier)
+            seconds = await _drive_reads(lab, user, supplier, esmes, trips)
+    finally:
+        await store.close()
+    return {
+        "round_trips": trips,
+        "seconds": round(seconds, 3),
+        "window": WINDOW,
+        "round_trips_per_s": round(trips / seconds),
+        "store": "SQLite file",
+    }
+
+
+WINDOW = 256
+
+
+async def _drive_reads(
+    lab: LabStack, user: MqttAdapter, supplier: str, esmes: list[str], trips: int
+) -> float:
+    topic = lab.config.topics.request(to_compact(supplier))
+    sent = done = 0
+
+    def send() -> None:
+        nonlocal sent
+        sent += 1
+        target = esmes[sent % len(esmes)]
+        request = {
+            "request_id": f"{supplier}:{target}:{sent}",
+            "service_reference_variant": "11.2",
+            "command_variant": 1,
+            "body": {},
+        }
+        user.publish(topic, json.dumps(request).encode())
+
+    started = time.perf_counter()
+    for _ in range(min(WINDOW, trips)):
+        send()
+    async for message in user.messages():
+        user.ack(message)
+        if b'"I0"' in message.payload:
+            done += 1
+            if done == trips:
+                break
+            if sent < trips:
+                send()
+    return time.perf_counter() - started
+
+
+async def campaign_run(broker: Mosquitto, premises: int, work: Path) -> dict[str, Any]:
+    options = DemoOptions(
+        premises=premises,
+        loss=0.2,
+        broker=broker.url,
+        store_url=f"sqlite:///{work / 'campaign.sqlite'}",
+    )
+    summary = await DemoRun(options).run()
+    return {
+        "premises": summary.premises,
+        "devices": summary.devices,
+        "loss": options.loss,
+        "wall_s": round(summary.wall_s, 1),
+        "device_s": round(summary.device_s),
+        "smi_mismatches": summary.smi_mismatches,
+        "responses_lost": summary.responses_lost,
+        "recovered_by_retry": summary.recovered_by_retry,
+        "recovered_by_read": summary.recovered_by_read,
+        "store": "SQLite file",
+    }

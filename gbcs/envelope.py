@@ -29,6 +29,7 @@ _MESSAGE_CODE_SIZE = 2
 _WITH_SRP_ID = 10
 _WITH_SRP_COUNTER = 18
 _WITH_ORIGINATOR_COUNTER = 26
+_CRA_FLAGS = {int(flag): flag for flag in CraFlag}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,11 +114,12 @@ def _read_general_ciphering(reader: ByteReader, data: bytes) -> Envelope:
 def _read_general_signing(
     reader: ByteReader, data: bytes, ciphering: GeneralCiphering | None
 ) -> Envelope:
-    reader.expect(bytes([GENERAL_SIGNING_TAG]), "General Signing tag")
-    reader.expect(bytes([TRANSACTION_ID_SIZE]), "transaction ID length")
+    reader.expect_u8(GENERAL_SIGNING_TAG, "General Signing tag")
+    reader.expect_u8(TRANSACTION_ID_SIZE, "transaction ID length")
     cra_offset = reader.offset
     cra_value = reader.u8("CRA flag")
-    if cra_value not in CraFlag._value2member_map_:
+    cra_flag = _CRA_FLAGS.get(cra_value)
+    if cra_flag is None:
         raise GbcsDecodeError(cra_offset, "CRA flag 1, 2 or 3", str(cra_value))
     counter = reader.uint(COUNTER_SIZE, "originator counter")
     originator = _read_entity_id(reader, "originator system title")
@@ -128,12 +130,12 @@ def _read_general_signing(
     signature: bytes | None = None
     if not reader.at_end():
         signature = reader.take(reader.length("signature length"), "signature")
-    header = GbcsHeader(CraFlag(cra_value), counter, originator, recipient, date_time, *other)
+    header = GbcsHeader(cra_flag, counter, originator, recipient, date_time, *other)
     return Envelope(header, data, payload.offset, payload.end, signature, ciphering)
 
 
 def _read_entity_id(reader: ByteReader, what: str) -> bytes:
-    reader.expect(bytes([ENTITY_ID_SIZE]), f"{what} length")
+    reader.expect_u8(ENTITY_ID_SIZE, f"{what} length")
     return reader.take(ENTITY_ID_SIZE, what)
 
 

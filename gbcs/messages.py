@@ -11,6 +11,8 @@ from .envelope import Envelope, GbcsHeader, GeneralCiphering, read_envelope, wri
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .payloads import PAYLOAD_CODECS, Payload, RawPayload
 
+_KINDS = {flag: flag.name.lower() for flag in CraFlag}
+
 
 @dataclass(frozen=True, slots=True)
 class GbcsMessage:
@@ -38,7 +40,7 @@ class GbcsMessage:
     def kind(self) -> str:
         if self.is_precommand:
             return "precommand"
-        return self.header.cra_flag.name.lower()
+        return _KINDS[self.header.cra_flag]
 
 
 def decode(data: bytes | bytearray | memoryview) -> GbcsMessage:

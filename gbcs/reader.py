@@ -58,6 +58,14 @@ class ByteReader:
         if found != value:
             raise GbcsDecodeError(start, f"{what} {value.hex().upper()}", found.hex().upper())
 
+    def expect_u8(self, value: int, what: str) -> None:
+        """`expect(bytes([value]), what)` without building the bytes (a hot path)."""
+        pos = self._pos
+        if pos < self._end and self._data[pos] == value:
+            self._pos = pos + 1
+        else:
+            self.expect(bytes([value]), what)  # raises, naming what was found
+
     def length(self, what: str) -> int:
         """A DER / A-XDR length: short form, or 0x81 / 0x82 and minimal long form."""
         start = self._pos

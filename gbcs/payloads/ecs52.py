@@ -20,6 +20,7 @@ from .cs06 import FIRMWARE_VERSION_SIZE
 
 OBIS_SIZE = 6
 GET = 0x01
+_RESULTS = {int(result): result for result in DataAccessResult}
 
 
 class DlmsTag(IntEnum):
@@ -112,35 +113,36 @@ def _head(tag: DlmsTag, invoke_id: int, date_time: DlmsDateTime | None) -> bytes
 def read_command(reader: ByteReader) -> ReadEsmeFirmwareVersionCommand:
     invoke_id, date_time = _read_head(reader, DlmsTag.ACCESS_REQUEST, "access-request")
     _expect_count(reader, "access-request-specification")
-    _expect_byte(reader, GET, "access-request-get")
+    reader.expect_u8(GET, "access-request-get")
     attribute = CosemAttribute(
         reader.uint(2, "COSEM class ID"),
         reader.take(OBIS_SIZE, "OBIS instance ID"),
         reader.u8("attribute ID"),
     )
     _expect_count(reader, "access-request-list-of-data")
-    _expect_byte(reader, DlmsTag.NULL_DATA, "null-data")
+    reader.expect_u8(DlmsTag.NULL_DATA, "null-data")
     reader.finish("ECS52 command")
     return ReadEsmeFirmwareVersionCommand(invoke_id, attribute, date_time)
 
 
 def read_response(reader: ByteReader) -> ReadEsmeFirmwareVersionResponse:
     invoke_id, date_time = _read_head(reader, DlmsTag.ACCESS_RESPONSE, "access-response")
-    _expect_byte(reader, 0x00, "absent access-request-specification")
+    reader.expect_u8(0x00, "absent access-request-specification")
     _expect_count(reader, "access-response-list-of-data")
     version = _read_data(reader)
     _expect_count(reader, "access-response-specification")
-    _expect_byte(reader, GET, "access-response-get")
+    reader.expect_u8(GET, "access-response-get")
     result_offset = reader.offset
-    result = reader.u8("data-access-result")
-    if result not in DataAccessResult._value2member_map_:
-        raise GbcsDecodeError(result_offset, "a DLMS data-access-result", str(result))
+    value = reader.u8("data-access-result")
+    result = _RESULTS.get(value)
+    if result is None:
+        raise GbcsDecodeError(result_offset, "a DLMS data-access-result", str(value))
     reader.finish("ECS52 response")
-    return ReadEsmeFirmwareVersionResponse(invoke_id, DataAccessResult(result), version, date_time)
+    return ReadEsmeFirmwareVersionResponse(invoke_id, result, version, date_time)
 
 
 def _read_head(reader: ByteReader, tag: DlmsTag, what: str) -> tuple[int, DlmsDateTime | None]:
-    _expect_byte(reader, tag, what)
+    reader.expect_u8(tag, what)
     invoke_id = reader.uint(4, "long-invoke-id-and-priority")
     return invoke_id, read_optional_date_time(reader)
 
@@ -164,7 +166,3 @@ def _expect_count(reader: ByteReader, what: str) -> None:
     count = reader.length(f"{what} count")
     if count != 1:
         raise GbcsDecodeError(start, f"one {what} entry", str(count))
-
-
-def _expect_byte(reader: ByteReader, value: int, what: str) -> None:
-    reader.expect(bytes([value]), what)

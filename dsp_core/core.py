@@ -43,12 +43,20 @@ class PreparedRequest:
     request: ParsedRequest | None
     error: str | None
 
+    @property
+    def at(self) -> datetime:
+        return self.event.at
+
 
 @dataclass(frozen=True, slots=True)
 class PreparedMessage:
     event: DeviceMessageReceived
     message: GbcsMessage | None
     error: gbcs.GbcsError | None
+
+    @property
+    def at(self) -> datetime:
+        return self.event.at
 
 
 Prepared = PreparedRequest | PreparedMessage | ClockTicked | CplChanged
@@ -87,7 +95,7 @@ class DspCore:
         return Scope()
 
     def handle(self, prepared: Prepared, state: State) -> list[Action]:
-        turn = Turn(state, self.config, _at(prepared))
+        turn = Turn(state, self.config, prepared.at)
         match prepared:
             case PreparedRequest(request=None, error=error, event=event):
                 user = event.user_id
@@ -107,14 +115,6 @@ class DspCore:
 
     def handle_event(self, event: Event, state: State) -> list[Action]:
         return self.handle(self.prepare(event), state)
-
-
-def _at(prepared: Prepared) -> datetime:
-    match prepared:
-        case PreparedRequest(event=event) | PreparedMessage(event=event):
-            return event.at
-        case ClockTicked(at=at) | CplChanged(at=at):
-            return at
 
 
 def to_duis_or_raw(value: str) -> str:

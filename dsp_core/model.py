@@ -108,6 +108,23 @@ class Device:
     status_before_suspension: SmiStatus | None = None
     status_before_recovery: SmiStatus | None = None
 
+    def with_firmware_version(self, version: str) -> Device:
+        """The record after a version change (R5): spelt out, as dataclasses.replace
+        costs twice as much and this runs on every report."""
+        return Device(
+            self.device_id,
+            self.device_type,
+            self.smets,
+            self.manufacturer,
+            self.model,
+            version,
+            self.status,
+            self.comms_hub_id,
+            self.mpxn,
+            self.status_before_suspension,
+            self.status_before_recovery,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class User:

@@ -41,8 +41,20 @@ class Turn:
     at: datetime
     actions: list[Action] = field(default_factory=list)
 
-    def journal(self, kind: JournalKind, **fields: Any) -> None:
-        self.state.journal(JournalEntry(self.at, kind, **fields))
+    def journal(
+        self,
+        kind: JournalKind,
+        *,
+        device_id: str | None = None,
+        user_id: str | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        entry = JournalEntry(
+            self.at, kind, device_id, user_id, request_id, code, {} if detail is None else detail
+        )
+        self.state.journal(entry)
 
     def respond(
         self,
@@ -52,16 +64,16 @@ class Turn:
         code: ResponseCode,
         body: Mapping[str, Any] | None = None,
     ) -> None:
+        body = body or {}
         response_id = f"{request_id or 'unreadable'}/{code}"
-        response = Response(request_id, response_id, code, self.at, srv, body or {})
+        response = Response(request_id, response_id, code, self.at, srv, body)
         self.actions.append(SendResponse(user_id, response))
-        detail = {"srv": srv, **(body or {})}
         self.journal(
             JournalKind.RESPONSE,
             user_id=user_id,
             request_id=request_id,
             code=str(code),
-            detail=_journal_safe(detail),
+            detail=_journal_safe(body, srv=srv),
         )
 
     def alert(self, user_id: str, code: str, device_id: str, body: Mapping[str, Any]) -> None:
@@ -122,6 +134,8 @@ class Turn:
         return counter
 
 
-def _journal_safe(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The body as journalled: large payloads (an image) are summarised, not stored twice."""
-    return {k: v for k, v in body.items() if k != "gbcs_payload"}
+def _journal_safe(body: Mapping[str, Any], **first: Any) -> dict[str, Any]:
+    """The body as journalled, after `first`: the device's bytes are not stored twice."""
+    detail = {**first, **body}
+    detail.pop("gbcs_payload", None)
+    return detail

@@ -100,10 +100,7 @@ class ParsedRequest:
     command_variant: int
     role: Role | None
     body: Body
-
-    @property
-    def text_id(self) -> str:
-        return str(self.request_id)
+    text_id: str  # str(request_id), the form every answer and journal entry carries
 
 
 def parse_request(payload: bytes) -> ParsedRequest:
@@ -113,12 +110,14 @@ def parse_request(payload: bytes) -> ParsedRequest:
         body = body_model.model_validate(message.body)
     except ValidationError as exc:
         raise InvalidRequestError(_describe(exc)) from exc
+    request_id = RequestId.parse(message.request_id)
     return ParsedRequest(
-        RequestId.parse(message.request_id),
+        request_id,
         message.service_reference_variant,
         message.command_variant,
         message.role,
         body,
+        str(request_id),
     )
 
 

@@ -85,20 +85,20 @@ def distribute_firmware(device: Device, sender: Sender, image: bytes, *, activat
 
 
 def _command(device: Device, code: MessageCode, sender: Sender, payload: gbcs.Payload) -> Command:
-    originator, counter = sender.key
+    key = sender.key
     on_behalf = sender.dsp_counter is not None
     header = gbcs.GbcsHeader(
         CraFlag.COMMAND,
-        counter,
-        to_bytes(originator),
+        key[1],
+        to_bytes(key[0]),
         to_bytes(device.device_id),
         None,
         code,
-        supplementary_remote_party_id=to_bytes(sender.user) if on_behalf else None,
-        supplementary_remote_party_counter=sender.user_counter if on_behalf else None,
+        to_bytes(sender.user) if on_behalf else None,  # supplementary remote party ID
+        sender.user_counter if on_behalf else None,  # and its counter
     )
     data = gbcs.encode(gbcs.GbcsMessage(header, payload, _EMPTY_SIGNATURE))
-    return Command(sender.key, code, data)
+    return Command(key, code, data)
 
 
 def reported_version(payload: gbcs.Payload) -> str | None:

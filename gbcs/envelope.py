@@ -30,6 +30,8 @@ _WITH_SRP_ID = 10
 _WITH_SRP_COUNTER = 18
 _WITH_ORIGINATOR_COUNTER = 26
 _CRA_FLAGS = {int(flag): flag for flag in CraFlag}
+_ENTITY_ID_LENGTH = bytes([ENTITY_ID_SIZE])
+_NO_SUPPLEMENTARY_FIELDS = (None, None, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,18 @@ def _read_general_ciphering(reader: ByteReader, data: bytes) -> Envelope:
 def _read_general_signing(
     reader: ByteReader, data: bytes, ciphering: GeneralCiphering | None
 ) -> Envelope:
+    cra_flag, counter, originator, recipient = _read_fixed_head(reader)
+    date_time = read_optional_date_time(reader)
+    other = _read_other_information(reader)
+    payload = reader.sub(reader.length("content length"), "content")
+    signature: bytes | None = None
+    if not reader.at_end():
+        signature = reader.take(reader.length("signature length"), "signature")
+    header = GbcsHeader(cra_flag, counter, originator, recipient, date_time, *other)
+    return Envelope(header, data, payload.offset, payload.end, signature, ciphering)
+
+
+def _read_fixed_head(reader: ByteReader) -> tuple[CraFlag, int, bytes, bytes]:
     reader.expect_u8(GENERAL_SIGNING_TAG, "General Signing tag")
     reader.expect_u8(TRANSACTION_ID_SIZE, "transaction ID length")
     cra_offset = reader.offset
@@ -124,14 +138,7 @@ def _read_general_signing(
     counter = reader.uint(COUNTER_SIZE, "originator counter")
     originator = _read_entity_id(reader, "originator system title")
     recipient = _read_entity_id(reader, "recipient system title")
-    date_time = read_optional_date_time(reader)
-    other = _read_other_information(reader)
-    payload = reader.sub(reader.length("content length"), "content")
-    signature: bytes | None = None
-    if not reader.at_end():
-        signature = reader.take(reader.length("signature length"), "signature")
-    header = GbcsHeader(cra_flag, counter, originator, recipient, date_time, *other)
-    return Envelope(header, data, payload.offset, payload.end, signature, ciphering)
+    return cra_flag, counter, originator, recipient
 
 
 def _read_entity_id(reader: ByteReader, what: str) -> bytes:
@@ -185,18 +192,24 @@ def write_envelope(
 
 
 def _write_general_signing(header: GbcsHeader, payload: bytes, signature: bytes | None) -> bytes:
+    if header.cra_flag not in _CRA_FLAGS:
+        raise GbcsEncodeError(f"CRA flag {header.cra_flag} is not 1, 2 or 3")
+    other = _write_other_information(header)
     parts = [
-        bytes([GENERAL_SIGNING_TAG, TRANSACTION_ID_SIZE, CraFlag(header.cra_flag)]),
+        bytes((GENERAL_SIGNING_TAG, TRANSACTION_ID_SIZE, header.cra_flag)),
         encode_uint(header.originator_counter, COUNTER_SIZE, "originator counter"),
-        bytes([ENTITY_ID_SIZE])
-        + require_size(header.originator_id, ENTITY_ID_SIZE, "originator ID"),
-        bytes([ENTITY_ID_SIZE]) + require_size(header.recipient_id, ENTITY_ID_SIZE, "recipient ID"),
+        _ENTITY_ID_LENGTH,
+        require_size(header.originator_id, ENTITY_ID_SIZE, "originator ID"),
+        _ENTITY_ID_LENGTH,
+        require_size(header.recipient_id, ENTITY_ID_SIZE, "recipient ID"),
         write_optional_date_time(header.date_time),
-        _with_length(_write_other_information(header)),
-        _with_length(payload),
+        encode_length(len(other)),
+        other,
+        encode_length(len(payload)),
+        payload,
     ]
     if signature is not None:
-        parts.append(_with_length(signature))
+        parts += (encode_length(len(signature)), signature)
     return b"".join(parts)
 
 
@@ -210,7 +223,7 @@ def _write_other_information(header: GbcsHeader) -> bytes:
     )
     srp_id, srp_counter, originator_counter, certificate = optional
     if srp_id is None:
-        if any(value is not None for value in optional):
+        if optional != _NO_SUPPLEMENTARY_FIELDS:
             raise GbcsEncodeError("supplementary fields need a supplementary remote party ID")
         return out
     out += require_size(srp_id, ENTITY_ID_SIZE, "supplementary remote party ID")
@@ -230,7 +243,3 @@ def _write_other_information(header: GbcsHeader) -> bytes:
             raise GbcsEncodeError(f"a {len(certificate)}-byte certificate cannot be told apart")
         out += certificate
     return out
-
-
-def _with_length(content: bytes) -> bytes:
-    return encode_length(len(content)) + content

@@ -44,6 +44,8 @@ class CosemAttribute:
         )
 
 
+_ONE_GET = encode_length(1) + bytes([GET])
+_ONE_NULL_DATA = encode_length(1) + bytes([DlmsTag.NULL_DATA])
 # The ESME / comms hub firmware version: class 1 (Data), 0-0:0.2.1.255, attribute 2.
 FIRMWARE_VERSION_ATTRIBUTE = CosemAttribute(1, bytes.fromhex("0000000201FF"), 2)
 
@@ -55,13 +57,13 @@ class ReadEsmeFirmwareVersionCommand:
     date_time: DlmsDateTime | None = None
 
     def to_bytes(self) -> bytes:
-        return (
-            _head(DlmsTag.ACCESS_REQUEST, self.invoke_id, self.date_time)
-            + encode_length(1)
-            + bytes([GET])
-            + self.attribute.to_bytes()
-            + encode_length(1)
-            + bytes([DlmsTag.NULL_DATA])
+        return b"".join(
+            (
+                _head(DlmsTag.ACCESS_REQUEST, self.invoke_id, self.date_time),
+                _ONE_GET,
+                self.attribute.to_bytes(),
+                _ONE_NULL_DATA,
+            )
         )
 
     def fields(self) -> dict[str, Any]:

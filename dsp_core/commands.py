@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 import gbcs
 from gbcs import CraFlag, MessageCode
+from gbcs.records import record
 
 from .ids import DCC_ACCESS_CONTROL_BROKER, to_bytes
 from .model import Device, DeviceType
@@ -26,7 +27,7 @@ _INVOKE_ID_BASE = 0x2000_0000
 _EMPTY_SIGNATURE = b""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Sender:
     """Who a command is from: the user and their request's counter, or the DSP (the
     Access Control Broker) on the user's behalf under its own counter (D8)."""
@@ -46,7 +47,7 @@ class Sender:
         return (DCC_ACCESS_CONTROL_BROKER, self.dsp_counter)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Command:
     key: tuple[str, int]
     message_code: int

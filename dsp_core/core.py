@@ -10,11 +10,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 import gbcs
 from gbcs import GbcsMessage
+from gbcs.records import record
 
 from .deadlines import on_tick
 from .device_messages import on_device_message, on_undecodable, report_key, request_key
@@ -37,7 +37,7 @@ from .wire import DeviceListBody, ParsedRequest, parse_request, readable_request
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PreparedRequest:
     event: RequestReceived
     request: ParsedRequest | None
@@ -48,7 +48,7 @@ class PreparedRequest:
         return self.event.at
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PreparedMessage:
     event: DeviceMessageReceived
     message: GbcsMessage | None

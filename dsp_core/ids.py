@@ -7,8 +7,9 @@ adapter converts topic IDs (`00DB1234567890A0`) with `to_duis`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+
+from gbcs.records import record
 
 from .errors import InvalidRequestError
 
@@ -38,7 +39,7 @@ def to_bytes(value: str) -> bytes:
     return bytes.fromhex(to_compact(value))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RequestId:
     """`BusinessOriginatorID:BusinessTargetID:OriginatorCounter`."""
 

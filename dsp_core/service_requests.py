@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from gbcs import CANCELLATION_DATETIME, GbcsError
 from gbcs.ota import parse_ota_image
+from gbcs.records import record
 
 from . import commands
 from .authorisation import AccessRequest, Refused, authorise
@@ -26,7 +26,7 @@ from .wire import ActivateFirmwareBody, DeviceListBody, ParsedRequest, UpdateFir
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Accepted:
     """A request that passed validation, replay protection and authorisation."""
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
+
+from gbcs.records import record
 
 from .model import CplEntry, Device, JournalEntry, Registration, User
 from .tracking import Phase, RequestKey, Tracked
@@ -20,33 +21,33 @@ CplKey = tuple[str, str, str]  # (manufacturer, model, firmware version)
 ReportKey = tuple[str, str, int, int, int]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PutDevice:
     device: Device
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PutCpl:
     entry: CplEntry
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PutCounter:
     originator: str
     counter: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PutRequest:
     tracked: Tracked
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AddReport:
     key: ReportKey
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AddJournal:
     entry: JournalEntry
 
@@ -58,7 +59,7 @@ def cpl_key(entry: CplEntry) -> CplKey:
     return (entry.manufacturer, entry.model, entry.firmware_version)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Scope:
     """What one event may read; a store loads exactly this (and the core reads no more)."""
 

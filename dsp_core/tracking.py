@@ -7,9 +7,10 @@ raises `IllegalTransitionError`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from gbcs.records import record
 
 from .errors import IllegalTransitionError
 
@@ -53,7 +54,7 @@ OPEN_PHASES = frozenset({_P.AWAITING_RESPONSE, _P.AWAITING_EXECUTION, _P.AWAITIN
 RequestKey = tuple[str, int]  # (command originator, originator counter)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Tracked:
     key: RequestKey
     request_id: str

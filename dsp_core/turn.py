@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from gbcs.records import record
+
 from .alerts import DccAlertType, Recipient
 from .events import Action, Alert, Response, SendAlert, SendCommand, SendResponse
 from .ids import DCC_ACCESS_CONTROL_BROKER
@@ -18,7 +20,7 @@ from .model import Device, DeviceType, JournalEntry, JournalKind, ResponseCode
 from .state import State
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CoreConfig:
     """The DSP's switches and time-outs (device time, on the shared clock)."""
 

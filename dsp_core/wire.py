@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +19,8 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+
+from gbcs.records import record
 
 from .errors import InvalidRequestError
 from .ids import RequestId, to_duis
@@ -93,7 +94,7 @@ BODY_MODELS: dict[str, type[Body]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParsedRequest:
     request_id: RequestId
     srv: str

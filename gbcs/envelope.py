@@ -6,7 +6,7 @@ the payload is returned as bytes for `gbcs.payloads` to interpret.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from gbcs.records import record
 
 from .codes import CraFlag
 from .datetimes import DlmsDateTime, read_optional_date_time, write_optional_date_time
@@ -34,7 +34,7 @@ _ENTITY_ID_LENGTH = bytes([ENTITY_ID_SIZE])
 _NO_SUPPLEMENTARY_FIELDS = (None, None, None, None)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GbcsHeader:
     """The General Signing header fields shared by every GBCS message."""
 
@@ -50,7 +50,7 @@ class GbcsHeader:
     supplementary_certificate: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GeneralCiphering:
     """The authenticated General Ciphering wrapper; the MAC is carried as it is."""
 
@@ -59,7 +59,7 @@ class GeneralCiphering:
     invocation_counter: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Envelope:
     """A message split into its header, its undecoded payload and its security trailer."""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from gbcs.records import record
 
 from .codes import CraFlag, message_name, use_case
 from .datetimes import iso
@@ -14,7 +15,7 @@ from .payloads import PAYLOAD_CODECS, Payload, RawPayload
 _KINDS = {flag: flag.name.lower() for flag in CraFlag}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GbcsMessage:
     """A decoded GBCS message.
 

@@ -7,7 +7,6 @@ data item (the firmware version, or null-data) and one get result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -15,6 +14,7 @@ from gbcs.codes import DataAccessResult
 from gbcs.datetimes import DlmsDateTime, read_optional_date_time, write_optional_date_time
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, encode_length, encode_uint, require_size
+from gbcs.records import record
 
 from .cs06 import FIRMWARE_VERSION_SIZE
 
@@ -30,7 +30,7 @@ class DlmsTag(IntEnum):
     OCTET_STRING = 0x09
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CosemAttribute:
     class_id: int
     instance_id: bytes
@@ -50,7 +50,7 @@ _ONE_NULL_DATA = encode_length(1) + bytes([DlmsTag.NULL_DATA])
 FIRMWARE_VERSION_ATTRIBUTE = CosemAttribute(1, bytes.fromhex("0000000201FF"), 2)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReadEsmeFirmwareVersionCommand:
     invoke_id: int
     attribute: CosemAttribute = FIRMWARE_VERSION_ATTRIBUTE
@@ -75,7 +75,7 @@ class ReadEsmeFirmwareVersionCommand:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReadEsmeFirmwareVersionResponse:
     invoke_id: int
     result: DataAccessResult

@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
 )
@@ -104,11 +105,18 @@ class ParsedRequest:
     text_id: str  # str(request_id), the form every answer and journal entry carries
 
 
+# Validators built once (a TypeAdapter skips BaseModel's per-call wrapper).
+_REQUEST = TypeAdapter(RequestMessage)
+_BODIES = {srv: TypeAdapter(model) for srv, model in BODY_MODELS.items()}
+_ANY_BODY = TypeAdapter(AnyBody)
+
+
 def parse_request(payload: bytes) -> ParsedRequest:
     try:
-        message = RequestMessage.model_validate_json(payload)
-        body_model = BODY_MODELS.get(message.service_reference_variant, AnyBody)
-        body = body_model.model_validate(message.body)
+        message = _REQUEST.validate_json(payload)
+        body = _BODIES.get(message.service_reference_variant, _ANY_BODY).validate_python(
+            message.body
+        )
     except ValidationError as exc:
         raise InvalidRequestError(_describe(exc)) from exc
     request_id = RequestId.parse(message.request_id)

@@ -6,12 +6,13 @@ the payload is returned as bytes for `gbcs.payloads` to interpret.
 
 from __future__ import annotations
 
-from gbcs.records import record
+from struct import Struct
 
 from .codes import CraFlag
 from .datetimes import DlmsDateTime, read_optional_date_time, write_optional_date_time
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .reader import ByteReader, encode_length, encode_uint, require_size
+from .records import record
 
 GENERAL_SIGNING_TAG = 0xDF
 GENERAL_CIPHERING_TAG = 0xDD
@@ -32,6 +33,10 @@ _WITH_ORIGINATOR_COUNTER = 26
 _CRA_FLAGS = {int(flag): flag for flag in CraFlag}
 _ENTITY_ID_LENGTH = bytes([ENTITY_ID_SIZE])
 _NO_SUPPLEMENTARY_FIELDS = (None, None, None, None)
+# The fixed-size start of a General Signing header: tag, transaction ID length, CRA
+# flag, originator counter, then length and value of the originator and recipient IDs.
+_FIXED_HEAD = Struct(">BBBQB8sB8s")
+_MARKERS = (GENERAL_SIGNING_TAG, TRANSACTION_ID_SIZE, ENTITY_ID_SIZE, ENTITY_ID_SIZE)
 
 
 @record
@@ -128,6 +133,22 @@ def _read_general_signing(
 
 
 def _read_fixed_head(reader: ByteReader) -> tuple[CraFlag, int, bytes, bytes]:
+    """CRA flag, originator counter, originator and recipient IDs: in one unpack when
+    the fixed-size start of the header is well formed, else field by field, which
+    names the first fault."""
+    fields = reader.peek_struct(_FIXED_HEAD)
+    if fields is not None:
+        tag, size, cra_value, counter, originator_size, originator, recipient_size, recipient = (
+            fields
+        )
+        cra_flag = _CRA_FLAGS.get(cra_value)
+        if cra_flag is not None and (tag, size, originator_size, recipient_size) == _MARKERS:
+            reader.skip(_FIXED_HEAD.size)
+            return cra_flag, counter, originator, recipient
+    return _read_fixed_head_by_field(reader)
+
+
+def _read_fixed_head_by_field(reader: ByteReader) -> tuple[CraFlag, int, bytes, bytes]:
     reader.expect_u8(GENERAL_SIGNING_TAG, "General Signing tag")
     reader.expect_u8(TRANSACTION_ID_SIZE, "transaction ID length")
     cra_offset = reader.offset

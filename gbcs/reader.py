@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from struct import Struct
+from typing import Any
+
 from .errors import GbcsDecodeError, GbcsEncodeError
 
 _MAX_LENGTH_BYTES = 2
@@ -34,6 +37,16 @@ class ByteReader:
 
     def peek(self) -> int | None:
         return self._data[self._pos] if self._pos < self._end else None
+
+    def peek_struct(self, layout: Struct) -> tuple[Any, ...] | None:
+        """The next `layout.size` bytes unpacked, without moving; None if fewer are left."""
+        if self._pos + layout.size > self._end:
+            return None
+        return layout.unpack_from(self._data, self._pos)
+
+    def skip(self, count: int) -> None:
+        """Move past `count` bytes already read with `peek_struct`."""
+        self.take(count, "bytes already read")
 
     def take(self, count: int, what: str) -> bytes:
         pos = self._pos

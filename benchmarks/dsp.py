@@ -155,7 +155,7 @@ def bench_memory(count: int) -> dict[str, Any]:
 async def bench_sqlite(count: int, trips: int) -> dict[str, Any]:
     seed = fleet(count)
     with tempfile.TemporaryDirectory() as folder:
-        store = await SqlStore.open(f"sqlite+aiosqlite:///{Path(folder) / 'smi.db'}")
+        store = await SqlStore.open(f"sqlite:///{Path(folder) / 'smi.db'}")
         try:
             start = time.perf_counter()
             await store.seed(**seed)

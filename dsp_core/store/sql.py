@@ -9,20 +9,23 @@ reports, journal) and commit, in one transaction.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, partial
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    BindParameter,
+    ColumnElement,
+    Delete,
     Insert,
+    Select,
     Table,
     and_,
     bindparam,
     create_engine,
     delete,
     event,
+    false,
     or_,
     select,
     tuple_,
@@ -208,54 +211,118 @@ def _sqlite_pragmas(connection: Any) -> None:
     cursor.close()
 
 
-# ---- statements, built once (building one costs more than running it) ------------
+# ---- statements, built once per shape (building one costs more than running it) ----
+
+# An IN over up to this many values binds them one by one; a longer list is one
+# expanding parameter, which SQLAlchemy renders into the SQL again on every execution.
+_LISTED = 4
 
 
-def _in(name: str) -> BindParameter[Any]:
-    return bindparam(name, expanding=True)
+def _size(values: Collection[Any]) -> int:
+    """A list's shape for the statement caches: its length, any length above
+    `_LISTED` being one shape."""
+    return min(len(values), _LISTED + 1)
+
+
+def _one_of(name: str, size: int, *columns: ColumnElement[Any]) -> ColumnElement[bool]:
+    """`columns IN (...)` over `size` values, bound as `_values(name, ...)` gives them."""
+    if size == 0:
+        return false()
+    target = columns[0] if len(columns) == 1 else tuple_(*columns)
+    if size > _LISTED:
+        return target.in_(bindparam(name, expanding=True))
+    if len(columns) == 1:
+        return target.in_([bindparam(f"{name}_{i}") for i in range(size)])
+    width = range(len(columns))
+    return target.in_([tuple_(*(bindparam(f"{name}_{i}_{j}") for j in width)) for i in range(size)])
+
+
+def _values(name: str, values: Collection[Any]) -> dict[str, Any]:
+    """The parameters of `_one_of(name, _size(values), ...)`."""
+    if len(values) > _LISTED:
+        return {name: list(values)}
+    bound: dict[str, Any] = {}
+    for i, value in enumerate(values):
+        if isinstance(value, tuple):
+            bound.update({f"{name}_{i}_{j}": part for j, part in enumerate(value)})
+        else:
+            bound[f"{name}_{i}"] = value
+    return bound
 
 
 _D, _R, _CPL = schema.devices, schema.registrations, schema.cpl
 _U, _C, _RQ, _RP = schema.users, schema.counters, schema.requests, schema.reports
-# Devices by ID, by hub or by version (R4), each with its registration.
-_DEVICES = (
-    select(_D, _R.c.supplier_id, _R.c.network_operator_id)
-    .outerjoin(_R, _R.c.mpxn == _D.c.mpxn)
-    .where(
-        or_(
-            _D.c.device_id.in_(_in("ids")),
-            _D.c.comms_hub_id.in_(_in("hubs")),
-            and_(
-                _D.c.manufacturer == bindparam("manufacturer"),
-                _D.c.model == bindparam("model"),
-                _D.c.firmware_version == bindparam("version"),
-            ),
+_REPORT_COLUMNS = ("device_id", "recipient_id", "cra_flag", "message_code", "counter")
+
+
+@cache
+def _devices_query(ids: int, hubs: int, by_version: bool) -> Select[Any]:
+    """Devices by ID, by hub or by version (R4), each with its registration."""
+    version = and_(
+        _D.c.manufacturer == bindparam("manufacturer"),
+        _D.c.model == bindparam("model"),
+        _D.c.firmware_version == bindparam("version"),
+    )
+    return (
+        select(_D, _R.c.supplier_id, _R.c.network_operator_id)
+        .outerjoin(_R, _R.c.mpxn == _D.c.mpxn)
+        .where(
+            or_(
+                _one_of("id", ids, _D.c.device_id),
+                _one_of("hub", hubs, _D.c.comms_hub_id),
+                version if by_version else false(),
+            )
         )
     )
-)
-# Every entry of the models named (a superset when there are several: filtered after).
-_CPL_OF_MODELS = select(_CPL).where(
-    _CPL.c.manufacturer.in_(_in("manufacturers")), _CPL.c.model.in_(_in("models"))
-)
-_USERS = select(_U).where(_U.c.user_id.in_(_in("ids")))
-_COUNTERS = select(_C).where(_C.c.originator.in_(_in("originators")))
-_REQUESTS = select(_RQ).where(
-    or_(
-        tuple_(_RQ.c.originator, _RQ.c.counter).in_(_in("keys")),
-        _RQ.c.device_id.in_(_in("ids")),
-        and_(_RQ.c.deadline <= bindparam("due"), _RQ.c.phase.in_([p.value for p in OPEN_PHASES])),
+
+
+@cache
+def _cpl_query(manufacturers: int, models: int) -> Select[Any]:
+    """Every entry of the models named (a superset when there are several)."""
+    return select(_CPL).where(
+        _one_of("manufacturer", manufacturers, _CPL.c.manufacturer),
+        _one_of("model", models, _CPL.c.model),
     )
-)
-_REPORTS = select(_RP).where(
-    tuple_(
-        _RP.c.device_id, _RP.c.recipient_id, _RP.c.cra_flag, _RP.c.message_code, _RP.c.counter
-    ).in_(_in("keys"))
-)
+
+
+@cache
+def _users_query(ids: int) -> Select[Any]:
+    return select(_U).where(_one_of("id", ids, _U.c.user_id))
+
+
+@cache
+def _counters_query(originators: int) -> Select[Any]:
+    return select(_C).where(_one_of("originator", originators, _C.c.originator))
+
+
+@cache
+def _requests_query(keys: int, ids: int, due: bool) -> Select[Any]:
+    """Requests by key, the open requests of devices, and those due (R8)."""
+    overdue = and_(
+        _RQ.c.deadline <= bindparam("due"), _RQ.c.phase.in_([p.value for p in OPEN_PHASES])
+    )
+    return select(_RQ).where(
+        or_(
+            _one_of("key", keys, _RQ.c.originator, _RQ.c.counter),
+            _one_of("id", ids, _RQ.c.device_id),
+            overdue if due else false(),
+        )
+    )
+
+
+@cache
+def _reports_query(keys: int) -> Select[Any]:
+    return select(_RP).where(_one_of("key", keys, *(_RP.c[name] for name in _REPORT_COLUMNS)))
+
+
+@cache
+def _finished_statement(keys: int) -> Delete:
+    return delete(_RQ).where(_one_of("key", keys, _RQ.c.originator, _RQ.c.counter))
+
+
 _ALL_DEVICES = select(_D).order_by(_D.c.device_id)
-_FINISHED = delete(_RQ).where(tuple_(_RQ.c.originator, _RQ.c.counter).in_(_in("keys")))
 _ADD_REPORTS = _RP.insert()
 _ADD_JOURNAL = schema.journal.insert()
-_REPORT_COLUMNS = ("device_id", "recipient_id", "cra_flag", "message_code", "counter")
 
 
 @cache
@@ -280,32 +347,32 @@ def _load(conn: Connection, scope: Scope) -> State:
     devices = _load_devices(conn, state, scope)
     _load_cpl(conn, state, devices, scope.version)
     if scope.user_ids:
-        rows = conn.execute(_USERS, {"ids": list(scope.user_ids)})
-        state.load(users=[convert.user(row) for row in rows])
+        users = conn.execute(_users_query(_size(scope.user_ids)), _values("id", scope.user_ids))
+        state.load(users=[convert.user(row) for row in users])
     if scope.originators:
-        for row in conn.execute(_COUNTERS, {"originators": list(scope.originators)}):
+        originators = scope.originators
+        query = _counters_query(_size(originators))
+        for row in conn.execute(query, _values("originator", originators)):
             state.counters[row.originator] = row.counter
     _load_requests(conn, state, scope, [d.device_id for d in devices])
     if scope.report_keys:
-        for row in conn.execute(_REPORTS, {"keys": list(scope.report_keys)}):
+        keys = scope.report_keys
+        for row in conn.execute(_reports_query(_size(keys)), _values("key", keys)):
             state.reports.add(tuple(row))
     return state
 
 
 def _load_devices(conn: Connection, state: State, scope: Scope) -> list[Device]:
     """The devices the scope names, with their registrations."""
-    if not (scope.device_ids or scope.ch_ids or scope.version):
+    ids, hubs, version = scope.device_ids, scope.ch_ids, scope.version
+    if not (ids or hubs or version):
         return []
-    manufacturer, model, version = scope.version or (None, None, None)
-    parameters = {
-        "ids": list(scope.device_ids),
-        "hubs": list(scope.ch_ids),
-        "manufacturer": manufacturer,
-        "model": model,
-        "version": version,
-    }
+    query = _devices_query(_size(ids), _size(hubs), version is not None)
+    parameters = {**_values("id", ids), **_values("hub", hubs)}
+    if version is not None:
+        parameters.update(zip(("manufacturer", "model", "version"), version, strict=True))
     devices = []
-    for row in conn.execute(_DEVICES, parameters):
+    for row in conn.execute(query, parameters):
         devices.append(convert.device(row))
         if row.supplier_id is not None:
             state.registrations[row.mpxn] = Registration(
@@ -324,22 +391,22 @@ def _load_cpl(
         models.add(version[:2])
     if not models:
         return
-    manufacturers, names = zip(*models, strict=True)
+    manufacturers = {manufacturer for manufacturer, _ in models}
+    names = {name for _, name in models}
+    query = _cpl_query(_size(manufacturers), _size(names))
     rows = conn.execute(
-        _CPL_OF_MODELS, {"manufacturers": list(set(manufacturers)), "models": list(set(names))}
+        query, {**_values("manufacturer", manufacturers), **_values("model", names)}
     )
     state.load(cpl=[convert.cpl_entry(r) for r in rows if (r.manufacturer, r.model) in models])
 
 
 def _load_requests(conn: Connection, state: State, scope: Scope, device_ids: Sequence[str]) -> None:
-    if not (scope.request_keys or device_ids or scope.due_before):
+    keys, due = scope.request_keys, scope.due_before
+    if not (keys or device_ids or due):
         return
-    parameters = {
-        "keys": list(scope.request_keys),
-        "ids": list(device_ids),
-        "due": scope.due_before,
-    }
-    for row in conn.execute(_REQUESTS, parameters):
+    query = _requests_query(_size(keys), _size(device_ids), due is not None)
+    parameters = {**_values("key", keys), **_values("id", device_ids), "due": due}
+    for row in conn.execute(query, parameters):
         state.load_request(convert.tracked(row))
 
 
@@ -372,7 +439,7 @@ def _write(conn: Connection, changes: list[Change]) -> None:
     _upsert(conn, schema.counters, list(counters.values()))
     _upsert(conn, schema.requests, list(keep.values()))
     if done:
-        conn.execute(_FINISHED, {"keys": list(done)})
+        conn.execute(_finished_statement(_size(done)), _values("key", done))
     if reports:
         conn.execute(_ADD_REPORTS, reports)
     if journal:

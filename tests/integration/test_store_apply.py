@@ -120,3 +120,26 @@ async def test_the_journal_is_read_page_by_page(
         assert journal == lab.journal
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("count", [1, 3, 4, 5, 7])
+async def test_scopes_of_any_size_load_what_they_name(count: int, tmp_path: Path) -> None:
+    """Up to `_LISTED` values are bound one by one, more as one expanding parameter."""
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'smi.db'}")
+    try:
+        await store.seed(**SEED)
+        seeded = sorted(d.device_id for d in SEED["devices"])
+        wanted = [*seeded, "00-DB-00-00-00-00-00-01", "00-DB-00-00-00-00-00-02"][:count]
+        keys = frozenset((device_id, "90-B3-D5-1F-30-01-00-00", 2, 0x59, 1) for device_id in wanted)
+        scope = Scope(device_ids=frozenset(wanted), report_keys=keys)
+
+        def decide(state: State) -> list[str]:
+            for key in keys:
+                state.add_report(key)
+            return sorted(state.devices)
+
+        assert await store.apply(scope, decide) == sorted(set(wanted) & set(seeded))
+        loaded = await store.apply(scope, lambda state: state.reports)
+        assert loaded == keys
+    finally:
+        await store.close()

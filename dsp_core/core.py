@@ -97,16 +97,10 @@ class DspCore:
     def handle(self, prepared: Prepared, state: State) -> list[Action]:
         turn = Turn(state, self.config, prepared.at)
         match prepared:
-            case PreparedRequest(request=None, error=error, event=event):
-                user = event.user_id
-                on_invalid(turn, user, readable_request_id(event.payload), error or "unreadable")
-            case PreparedRequest(request=ParsedRequest() as request, event=event):
-                on_request(turn, event.user_id, request)
-            case PreparedMessage(message=None, error=error, event=event):
-                assert error is not None
-                on_undecodable(turn, to_duis_or_raw(event.ch_id), event.data, error)
-            case PreparedMessage(message=GbcsMessage() as message, event=event):
-                on_device_message(turn, to_duis_or_raw(event.ch_id), event.data, message)
+            case PreparedRequest():
+                _on_request(turn, prepared)
+            case PreparedMessage():
+                _on_message(turn, prepared)
             case ClockTicked():
                 on_tick(turn)
             case CplChanged(entry=entry):
@@ -115,6 +109,24 @@ class DspCore:
 
     def handle_event(self, event: Event, state: State) -> list[Action]:
         return self.handle(self.prepare(event), state)
+
+
+def _on_request(turn: Turn, prepared: PreparedRequest) -> None:
+    event = prepared.event
+    if prepared.request is None:
+        reason = prepared.error or "unreadable"
+        on_invalid(turn, event.user_id, readable_request_id(event.payload), reason)
+    else:
+        on_request(turn, event.user_id, prepared.request)
+
+
+def _on_message(turn: Turn, prepared: PreparedMessage) -> None:
+    event = prepared.event
+    if prepared.message is None:
+        assert prepared.error is not None
+        on_undecodable(turn, to_duis_or_raw(event.ch_id), event.data, prepared.error)
+    else:
+        on_device_message(turn, to_duis_or_raw(event.ch_id), event.data, prepared.message)
 
 
 def to_duis_or_raw(value: str) -> str:

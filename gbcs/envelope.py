@@ -176,6 +176,8 @@ def _read_other_information(
     if size < _WITH_SRP_COUNTER and size not in (_MESSAGE_CODE_SIZE, _WITH_SRP_ID):
         raise GbcsDecodeError(start, "other-information of 2, 10, 18 or more bytes", str(size))
     code = other.uint(_MESSAGE_CODE_SIZE, "message code")
+    if size == _MESSAGE_CODE_SIZE:  # the usual case: no supplementary fields
+        return code, None, None, None, None
     srp_id = other.take(ENTITY_ID_SIZE, "supplementary remote party ID") if size > 2 else None
     srp_counter = originator_counter = certificate = None
     if size >= _WITH_SRP_COUNTER:

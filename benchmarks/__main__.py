@@ -25,12 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sqlite-trips", type=int, default=2_000, help="11.2 round trips on SQLite"
     )
+    parser.add_argument(
+        "--postgresql-url", help="also through PostgreSQL: an empty database, postgresql://..."
+    )
     args = parser.parse_args(argv)
     results: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": platform.machine(),
         "codec": run_codec_benchmark(args.vectors, args.seconds),
-        "dsp": run_dsp_benchmark(args.devices, args.sqlite_trips),
+        "dsp": run_dsp_benchmark(args.devices, args.sqlite_trips, args.postgresql_url),
         "emulators": run_emulators_benchmark(),
     }
     text = json.dumps(results, indent=2)

@@ -35,6 +35,7 @@ def to_compact(value: str) -> str:
     return to_duis(value).replace("-", "")
 
 
+@lru_cache(maxsize=1 << 16)
 def to_bytes(value: str) -> bytes:
     return bytes.fromhex(to_compact(value))
 

@@ -8,6 +8,7 @@ data item (the firmware version, or null-data) and one get result.
 from __future__ import annotations
 
 from enum import IntEnum
+from struct import Struct
 from typing import Any
 
 from gbcs.codes import DataAccessResult
@@ -44,6 +45,10 @@ class CosemAttribute:
         )
 
 
+# The usual response: access-response, invoke ID, no date-time, no access-request-
+# specification, one data item (an octet string of the 4-byte version), one get result.
+_USUAL_RESPONSE = Struct(">BIBBBBB4sBBB")
+_USUAL = (DlmsTag.ACCESS_RESPONSE, 0, 0, 1, DlmsTag.OCTET_STRING, FIRMWARE_VERSION_SIZE, 1, GET)
 _ONE_GET = encode_length(1) + bytes([GET])
 _ONE_NULL_DATA = encode_length(1) + bytes([DlmsTag.NULL_DATA])
 # The ESME / comms hub firmware version: class 1 (Data), 0-0:0.2.1.255, attribute 2.
@@ -128,6 +133,25 @@ def read_command(reader: ByteReader) -> ReadEsmeFirmwareVersionCommand:
 
 
 def read_response(reader: ByteReader) -> ReadEsmeFirmwareVersionResponse:
+    usual = _read_usual_response(reader)
+    return usual if usual is not None else _read_response_by_field(reader)
+
+
+def _read_usual_response(reader: ByteReader) -> ReadEsmeFirmwareVersionResponse | None:
+    """A response of the usual shape in one unpack; None for any other (read field by
+    field, which names the first fault)."""
+    fields = reader.peek_struct(_USUAL_RESPONSE)
+    if fields is None or reader.remaining != _USUAL_RESPONSE.size:
+        return None
+    tag, invoke_id, stamp, spec, items, data_tag, size, version, results, get, value = fields
+    result = _RESULTS.get(value)
+    if result is None or (tag, stamp, spec, items, data_tag, size, results, get) != _USUAL:
+        return None
+    reader.skip(_USUAL_RESPONSE.size)
+    return ReadEsmeFirmwareVersionResponse(invoke_id, result, version)
+
+
+def _read_response_by_field(reader: ByteReader) -> ReadEsmeFirmwareVersionResponse:
     invoke_id, date_time = _read_head(reader, DlmsTag.ACCESS_RESPONSE, "access-response")
     reader.expect_u8(0x00, "absent access-request-specification")
     _expect_count(reader, "access-response-list-of-data")

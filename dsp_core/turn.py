@@ -75,7 +75,7 @@ class Turn:
             user_id=user_id,
             request_id=request_id,
             code=str(code),
-            detail=_journal_safe(body, srv=srv),
+            detail=_journal_safe({"srv": srv, **body}),
         )
 
     def alert(self, user_id: str, code: str, device_id: str, body: Mapping[str, Any]) -> None:
@@ -86,7 +86,7 @@ class Turn:
             device_id=device_id,
             code=code,
             request_id=body.get("request_id"),
-            detail=_journal_safe(body),
+            detail=_journal_safe(dict(body)),
         )
 
     def dcc_alert(
@@ -136,8 +136,7 @@ class Turn:
         return counter
 
 
-def _journal_safe(body: Mapping[str, Any], **first: Any) -> dict[str, Any]:
-    """The body as journalled, after `first`: the device's bytes are not stored twice."""
-    detail = {**first, **body}
+def _journal_safe(detail: dict[str, Any]) -> dict[str, Any]:
+    """`detail` without the device's bytes (its device-message entry has them already)."""
     detail.pop("gbcs_payload", None)
     return detail

@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sqlite-trips", type=int, default=2_000, help="11.2 round trips on SQLite"
     )
+    parser.add_argument(
+        "--postgresql-url", help="also through PostgreSQL: an empty database, postgresql://..."
+    )
     parser.add_argument("--bus-messages", type=int, default=50_000, help="raw MQTT messages")
     parser.add_argument("--bus-trips", type=int, default=10_000, help="11.2 round trips on MQTT")
     parser.add_argument(
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     suites: dict[str, Callable[[], Any]] = {
         "codec": lambda: run_codec_benchmark(args.vectors, args.seconds),
-        "dsp": lambda: run_dsp_benchmark(args.devices, args.sqlite_trips),
+        "dsp": lambda: run_dsp_benchmark(args.devices, args.sqlite_trips, args.postgresql_url),
         "emulators": run_emulators_benchmark,
         "bus": lambda: run_bus_benchmark(args.bus_messages, args.bus_trips, args.campaign_premises),
     }

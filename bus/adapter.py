@@ -100,6 +100,7 @@ class BusMessage:
 
 @dataclass(frozen=True, slots=True)
 class _Outgoing:
+    sequence: int
     topic: str
     payload: bytes
     retain: bool
@@ -122,6 +123,8 @@ class MqttAdapter:
         self._inbox: deque[BusMessage] = deque()
         self._arrived = asyncio.Event()
         self._outbox: deque[_Outgoing] = deque()
+        self._failed: list[_Outgoing] = []  # sends the last connection did not confirm
+        self._sequence = 0
         self._outbox_ready = asyncio.Event()
         self._inflight = 0
         self._idle = asyncio.Event()
@@ -169,7 +172,7 @@ class MqttAdapter:
     async def drain(self, timeout: float | None = 30.0) -> None:
         """Wait until every queued message has been PUBACKed."""
         async with asyncio.timeout(timeout):
-            while self._outbox or self._inflight:
+            while self._outbox or self._inflight or self._failed:
                 self._idle.clear()
                 await self._idle.wait()
 
@@ -177,7 +180,8 @@ class MqttAdapter:
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         """Queue one QoS 1 message; it is sent (again after a reconnection) until acked."""
-        self._outbox.append(_Outgoing(topic, payload, retain))
+        self._sequence += 1
+        self._outbox.append(_Outgoing(self._sequence, topic, payload, retain))
         self._idle.clear()
         self._outbox_ready.set()
 
@@ -309,16 +313,29 @@ class MqttAdapter:
     # ---- the outbox -----------------------------------------------------------------
 
     async def _publisher(self) -> None:
+        """Send the outbox in order. A send that fails (the connection went) is put back;
+        nothing new is sent until every send of that moment has failed or succeeded and
+        the failed ones are back at the head in their first order, so that a reconnection
+        does not reorder what a process published (the DSP refuses an originator counter
+        that goes backwards, S3)."""
         async with asyncio.TaskGroup() as sends:
             while True:
-                while not self._outbox:
-                    self._outbox_ready.clear()
-                    await self._outbox_ready.wait()
+                await self._sendable()
                 await self.connected.wait()
                 await self._slots.acquire()
                 outgoing = self._outbox.popleft()
                 self._inflight += 1
                 sends.create_task(self._send(outgoing), name=f"mqtt-send {outgoing.topic}")
+
+    async def _sendable(self) -> None:
+        while True:
+            if self._failed and not self._inflight:
+                self._outbox.extendleft(sorted(self._failed, key=_sequence, reverse=True))
+                self._failed.clear()
+            if self._outbox and not self._failed:
+                return
+            self._outbox_ready.clear()
+            await self._outbox_ready.wait()
 
     async def _send(self, outgoing: _Outgoing) -> None:
         try:
@@ -328,12 +345,12 @@ class MqttAdapter:
             )
         except aiomqtt.MqttError as exc:
             log.debug("%s: %s not sent (%s); queued again", self._who, outgoing.topic, exc)
-            self._outbox.appendleft(outgoing)
-            self._outbox_ready.set()
+            self._failed.append(outgoing)
         finally:
             self._inflight -= 1
             self._slots.release()
-            if not self._outbox and not self._inflight:
+            self._outbox_ready.set()
+            if not self._outbox and not self._inflight and not self._failed:
                 self._idle.set()
 
     # ---- naming ---------------------------------------------------------------------
@@ -353,6 +370,10 @@ class MqttAdapter:
     @staticmethod
     def _paho(client: aiomqtt.Client) -> paho.Client:
         return client._client  # private: see the module docstring
+
+
+def _sequence(outgoing: _Outgoing) -> int:
+    return outgoing.sequence
 
 
 def _received(message: aiomqtt.Message, session: int) -> BusMessage:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from gbcs.records import record
 
 
 class Recipient(StrEnum):
@@ -12,7 +13,7 @@ class Recipient(StrEnum):
     REQUESTER = "requester"  # the service user whose request produced the report
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DccAlertType:
     code: str
     name: str

@@ -5,7 +5,7 @@ Pure functions over the records: no store, no clock. The first failing check ans
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from gbcs.records import record
 
 from .model import (
     COMMUNICABLE,
@@ -22,7 +22,7 @@ from .model import (
 from .srv import LOCAL_DELIVERY_CV, SRVS, Srv
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AccessRequest:
     """What authorisation needs to know about one service request."""
 
@@ -34,13 +34,13 @@ class AccessRequest:
     registration: Registration | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Authorised:
     srv: Srv
     role: Role
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Refused:
     code: ResponseCode
     reason: str

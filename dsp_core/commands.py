@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 import gbcs
 from gbcs import CraFlag, MessageCode
+from gbcs.records import record
 
 from .ids import DCC_ACCESS_CONTROL_BROKER, to_bytes
 from .model import Device, DeviceType
@@ -26,7 +27,7 @@ _INVOKE_ID_BASE = 0x2000_0000
 _EMPTY_SIGNATURE = b""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Sender:
     """Who a command is from: the user and their request's counter, or the DSP (the
     Access Control Broker) on the user's behalf under its own counter (D8)."""
@@ -46,7 +47,7 @@ class Sender:
         return (DCC_ACCESS_CONTROL_BROKER, self.dsp_counter)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Command:
     key: tuple[str, int]
     message_code: int
@@ -85,20 +86,20 @@ def distribute_firmware(device: Device, sender: Sender, image: bytes, *, activat
 
 
 def _command(device: Device, code: MessageCode, sender: Sender, payload: gbcs.Payload) -> Command:
-    originator, counter = sender.key
+    key = sender.key
     on_behalf = sender.dsp_counter is not None
     header = gbcs.GbcsHeader(
         CraFlag.COMMAND,
-        counter,
-        to_bytes(originator),
+        key[1],
+        to_bytes(key[0]),
         to_bytes(device.device_id),
         None,
         code,
-        supplementary_remote_party_id=to_bytes(sender.user) if on_behalf else None,
-        supplementary_remote_party_counter=sender.user_counter if on_behalf else None,
+        to_bytes(sender.user) if on_behalf else None,  # supplementary remote party ID
+        sender.user_counter if on_behalf else None,  # and its counter
     )
     data = gbcs.encode(gbcs.GbcsMessage(header, payload, _EMPTY_SIGNATURE))
-    return Command(sender.key, code, data)
+    return Command(key, code, data)
 
 
 def reported_version(payload: gbcs.Payload) -> str | None:

@@ -10,11 +10,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 import gbcs
 from gbcs import GbcsMessage
+from gbcs.records import record
 
 from .deadlines import on_tick
 from .device_messages import on_device_message, on_undecodable, report_key, request_key
@@ -39,18 +39,26 @@ from .wire import DeviceListBody, ParsedRequest, parse_request, readable_request
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PreparedRequest:
     event: RequestReceived
     request: ParsedRequest | None
     error: str | None
 
+    @property
+    def at(self) -> datetime:
+        return self.event.at
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class PreparedMessage:
     event: DeviceMessageReceived
     message: GbcsMessage | None
     error: gbcs.GbcsError | None
+
+    @property
+    def at(self) -> datetime:
+        return self.event.at
 
 
 Prepared = PreparedRequest | PreparedMessage | ClockTicked | CplChanged | MessageRefused
@@ -89,18 +97,12 @@ class DspCore:
         return Scope()
 
     def handle(self, prepared: Prepared, state: State) -> list[Action]:
-        turn = Turn(state, self.config, _at(prepared))
+        turn = Turn(state, self.config, prepared.at)
         match prepared:
-            case PreparedRequest(request=None, error=error, event=event):
-                user = event.user_id
-                on_invalid(turn, user, readable_request_id(event.payload), error or "unreadable")
-            case PreparedRequest(request=ParsedRequest() as request, event=event):
-                on_request(turn, event.user_id, request)
-            case PreparedMessage(message=None, error=error, event=event):
-                assert error is not None
-                on_undecodable(turn, to_duis_or_raw(event.ch_id), event.data, error)
-            case PreparedMessage(message=GbcsMessage() as message, event=event):
-                on_device_message(turn, to_duis_or_raw(event.ch_id), event.data, message)
+            case PreparedRequest():
+                _on_request(turn, prepared)
+            case PreparedMessage():
+                _on_message(turn, prepared)
             case ClockTicked():
                 on_tick(turn)
             case CplChanged(entry=entry):
@@ -113,12 +115,22 @@ class DspCore:
         return self.handle(self.prepare(event), state)
 
 
-def _at(prepared: Prepared) -> datetime:
-    match prepared:
-        case PreparedRequest(event=event) | PreparedMessage(event=event):
-            return event.at
-        case ClockTicked(at=at) | CplChanged(at=at) | MessageRefused(at=at):
-            return at
+def _on_request(turn: Turn, prepared: PreparedRequest) -> None:
+    event = prepared.event
+    if prepared.request is None:
+        reason = prepared.error or "unreadable"
+        on_invalid(turn, event.user_id, readable_request_id(event.payload), reason)
+    else:
+        on_request(turn, event.user_id, prepared.request)
+
+
+def _on_message(turn: Turn, prepared: PreparedMessage) -> None:
+    event = prepared.event
+    if prepared.message is None:
+        assert prepared.error is not None
+        on_undecodable(turn, to_duis_or_raw(event.ch_id), event.data, prepared.error)
+    else:
+        on_device_message(turn, to_duis_or_raw(event.ch_id), event.data, prepared.message)
 
 
 def on_refused(turn: Turn, refused: MessageRefused) -> None:

@@ -106,8 +106,9 @@ def on_response(
     if tracked is None:
         return
     payload = message.payload
-    late = tracked.phase is Phase.TIMED_OUT
-    body = {**_response_body(message, data), **({"late": True} if late else {})}
+    body = _response_body(message, data)
+    if tracked.phase is Phase.TIMED_OUT:
+        body["late"] = True
     if isinstance(payload, gbcs.ActivateFirmwareAccepted) and not tracked.cancellation:
         deadline = (tracked.execution or turn.at) + turn.config.execution_grace
         turn.state.put_request(tracked.advance(Step.ACCEPTED_FUTURE_DATED, deadline))

@@ -4,6 +4,7 @@ runner that feeds it from the bus is a later layer)."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from .core import DspCore
 from .events import Action, Event
@@ -18,7 +19,9 @@ class CoreDriver:
         self.store = store
 
     async def handle(self, event: Event) -> list[Action]:
-        """Decide on one event and commit its changes; the actions are then safe to send."""
+        """Decide on one event and commit its changes; the actions are then safe to send.
+        Safe to call from several tasks at once: the store serialises its events."""
         prepared = self.core.prepare(event)
-        async with self.store.transaction(self.core.scope(prepared)) as state:
-            return self.core.handle(prepared, state)
+        return await self.store.apply(
+            self.core.scope(prepared), partial(self.core.handle, prepared)
+        )

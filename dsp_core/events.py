@@ -6,18 +6,19 @@ All frozen dataclasses; times are given by the caller, the core reads no clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
 from gbcs.datetimes import iso
+from gbcs.records import record
 
 from .model import CplEntry, ResponseCode
 
 # ---- events: into the core ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RequestReceived:
     """A service request as it came off `{root}/dsp/requests/{user_id}` (JSON bytes)."""
 
@@ -26,7 +27,7 @@ class RequestReceived:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeviceMessageReceived:
     """One GBCS APDU as it came off `{root}/ch/{ch_id}/up`."""
 
@@ -35,12 +36,12 @@ class DeviceMessageReceived:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ClockTicked:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CplChanged:
     """A CPL entry added or changed (R4)."""
 
@@ -48,7 +49,7 @@ class CplChanged:
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MessageRefused:
     """A bus message the service could not turn into another event (an unknown topic, an
     oversized payload, a bad CPL change). It is journalled; when it came from a service
@@ -65,7 +66,7 @@ Event = RequestReceived | DeviceMessageReceived | ClockTicked | CplChanged | Mes
 # ---- actions: out of the core ------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Response:
     request_id: str | None
     response_id: str
@@ -85,7 +86,7 @@ class Response:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Alert:
     """A DCC alert (N-code) or a device alert forwarded (its hex alert code, e.g. 8F66)."""
 
@@ -103,19 +104,19 @@ class Alert:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SendResponse:
     user_id: str
     response: Response
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SendAlert:
     user_id: str
     alert: Alert
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SendCommand:
     """One GBCS command for the comms hub `ch_id` (its recipient is `device_id`)."""
 

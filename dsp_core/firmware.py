@@ -130,7 +130,7 @@ def _restore_if_suspended(turn: Turn, device: Device, source: str) -> None:
 
 
 def _set_version(turn: Turn, device: Device, version: str, source: str) -> Device:
-    updated = replace(device, firmware_version=version)
+    updated = device.with_firmware_version(version)
     turn.state.put_device(updated)
     turn.journal(
         JournalKind.FIRMWARE_CHANGE,

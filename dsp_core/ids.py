@@ -7,8 +7,9 @@ adapter converts topic IDs (`00DB1234567890A0`) with `to_duis`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+
+from gbcs.records import record
 
 from .errors import InvalidRequestError
 
@@ -23,11 +24,10 @@ _DUIS = re.compile(r"([0-9A-Fa-f]{2}-){7}[0-9A-Fa-f]{2}")
 @lru_cache(maxsize=1 << 16)
 def to_duis(value: str) -> str:
     """`00DB1234567890A0` or `00-db-…` → `00-DB-12-34-56-78-90-A0`; anything else raises."""
+    if _HEX16.fullmatch(value):
+        return bytes.fromhex(value).hex("-").upper()
     if _DUIS.fullmatch(value):
         return value.upper()
-    if _HEX16.fullmatch(value):
-        upper = value.upper()
-        return "-".join(upper[i : i + 2] for i in range(0, 16, 2))
     raise InvalidRequestError(f"{value!r} is not an EUI-64 (00-DB-12-34-56-78-90-A0)")
 
 
@@ -35,11 +35,12 @@ def to_compact(value: str) -> str:
     return to_duis(value).replace("-", "")
 
 
+@lru_cache(maxsize=1 << 16)
 def to_bytes(value: str) -> bytes:
     return bytes.fromhex(to_compact(value))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RequestId:
     """`BusinessOriginatorID:BusinessTargetID:OriginatorCounter`."""
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from gbcs.records import record
 
 
 class SmiStatus(StrEnum):
@@ -92,7 +94,7 @@ class ResponseCode(StrEnum):
     S4_INVALID_REQUEST = "S4"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Device:
     """One SMI record (R1)."""
 
@@ -108,15 +110,32 @@ class Device:
     status_before_suspension: SmiStatus | None = None
     status_before_recovery: SmiStatus | None = None
 
+    def with_firmware_version(self, version: str) -> Device:
+        """The record after a version change (R5): spelt out, as dataclasses.replace
+        costs twice as much and this runs on every report."""
+        return Device(
+            self.device_id,
+            self.device_type,
+            self.smets,
+            self.manufacturer,
+            self.model,
+            version,
+            self.status,
+            self.comms_hub_id,
+            self.mpxn,
+            self.status_before_suspension,
+            self.status_before_recovery,
+        )
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class User:
     user_id: str
     roles: frozenset[Role]
     status: UserStatus = UserStatus.ACTIVE
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Registration:
     """Registration data for one MPxN: who may act for the devices at that meter point."""
 
@@ -125,7 +144,7 @@ class Registration:
     network_operator_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CplEntry:
     """One Central Products List entry (R4): a firmware version for a device model."""
 
@@ -149,7 +168,7 @@ class JournalKind(StrEnum):
     REJECTED = "rejected"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class JournalEntry:
     """One line of the append-only event journal."""
 

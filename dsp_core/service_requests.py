@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from gbcs import CANCELLATION_DATETIME, GbcsError
 from gbcs.ota import parse_ota_image
+from gbcs.records import record
 
 from . import commands
 from .authorisation import AccessRequest, Refused, authorise
@@ -26,7 +26,7 @@ from .wire import ActivateFirmwareBody, DeviceListBody, ParsedRequest, UpdateFir
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Accepted:
     """A request that passed validation, replay protection and authorisation."""
 
@@ -164,7 +164,9 @@ def _send_tracked(
     *,
     phase: Phase = Phase.AWAITING_RESPONSE,
     timeout: timedelta | None = None,
-    **extra: Any,
+    execution: datetime | None = None,
+    cancellation: bool = False,
+    image_hash: str | None = None,
 ) -> None:
     """Send a command and track what it waits for (a response by default, R8)."""
     tracked = Tracked(
@@ -178,7 +180,9 @@ def _send_tracked(
         phase,
         turn.at + (timeout or turn.config.timeout_for(device)),
         turn.at,
-        **extra,
+        execution,
+        cancellation,
+        image_hash,
     )
     turn.state.put_request(tracked)
     turn.send(device, command.data, accepted.request_id, accepted.user_id)

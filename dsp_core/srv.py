@@ -7,7 +7,7 @@ it). Device types and command variants are ours, from DUIS and GBCS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from gbcs.records import record
 
 from .model import DeviceType, Role
 
@@ -23,7 +23,7 @@ NON_DEVICE_CVS = frozenset({8})
 LOCAL_DELIVERY_CV = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Srv:
     srv: str
     name: str

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
+
+from gbcs.records import record
 
 from .model import CplEntry, Device, JournalEntry, Registration, User
 from .tracking import Phase, RequestKey, Tracked
@@ -20,33 +21,33 @@ CplKey = tuple[str, str, str]  # (manufacturer, model, firmware version)
 ReportKey = tuple[str, str, int, int, int]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PutDevice:
     device: Device
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PutCpl:
     entry: CplEntry
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PutCounter:
     originator: str
     counter: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PutRequest:
     tracked: Tracked
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AddReport:
     key: ReportKey
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AddJournal:
     entry: JournalEntry
 
@@ -58,7 +59,7 @@ def cpl_key(entry: CplEntry) -> CplKey:
     return (entry.manufacturer, entry.model, entry.firmware_version)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Scope:
     """What one event may read; a store loads exactly this (and the core reads no more)."""
 
@@ -163,19 +164,26 @@ class State:
 
     def load_device(self, device: Device) -> None:
         old = self.devices.get(device.device_id)
-        if old is not None and old.comms_hub_id != device.comms_hub_id:
-            self._hubs[old.comms_hub_id].discard(device.device_id)
         self.devices[device.device_id] = device
+        if old is not None and old.comms_hub_id == device.comms_hub_id:
+            return
+        if old is not None:
+            self._hubs[old.comms_hub_id].discard(device.device_id)
         self._hubs.setdefault(device.comms_hub_id, set()).add(device.device_id)
 
     def load_request(self, tracked: Tracked) -> None:
-        if not tracked.is_open and tracked.phase is not Phase.TIMED_OUT:
+        is_open = tracked.is_open
+        if not is_open and tracked.phase is not Phase.TIMED_OUT:
             self.requests.pop(tracked.key, None)
-            self._device_requests.get(tracked.device_id, set()).discard(tracked.key)
+            keys = self._device_requests.get(tracked.device_id)
+            if keys is not None:
+                keys.discard(tracked.key)
+                if not keys:  # no empty set kept for every device ever asked
+                    del self._device_requests[tracked.device_id]
             return
         self.requests[tracked.key] = tracked
         self._device_requests.setdefault(tracked.device_id, set()).add(tracked.key)
-        if tracked.is_open:
+        if is_open:
             heapq.heappush(self._deadlines, (tracked.deadline, tracked.key))
 
     def load(

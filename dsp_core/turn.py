@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from gbcs.records import record
+
 from .alerts import DccAlertType, Recipient
 from .events import Action, Alert, Response, SendAlert, SendCommand, SendResponse
 from .ids import DCC_ACCESS_CONTROL_BROKER
@@ -18,7 +20,7 @@ from .model import Device, DeviceType, JournalEntry, JournalKind, ResponseCode
 from .state import State
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CoreConfig:
     """The DSP's switches and time-outs (device time, on the shared clock)."""
 
@@ -41,8 +43,20 @@ class Turn:
     at: datetime
     actions: list[Action] = field(default_factory=list)
 
-    def journal(self, kind: JournalKind, **fields: Any) -> None:
-        self.state.journal(JournalEntry(self.at, kind, **fields))
+    def journal(
+        self,
+        kind: JournalKind,
+        *,
+        device_id: str | None = None,
+        user_id: str | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        entry = JournalEntry(
+            self.at, kind, device_id, user_id, request_id, code, {} if detail is None else detail
+        )
+        self.state.journal(entry)
 
     def respond(
         self,
@@ -52,16 +66,16 @@ class Turn:
         code: ResponseCode,
         body: Mapping[str, Any] | None = None,
     ) -> None:
+        body = body or {}
         response_id = f"{request_id or 'unreadable'}/{code}"
-        response = Response(request_id, response_id, code, self.at, srv, body or {})
+        response = Response(request_id, response_id, code, self.at, srv, body)
         self.actions.append(SendResponse(user_id, response))
-        detail = {"srv": srv, **(body or {})}
         self.journal(
             JournalKind.RESPONSE,
             user_id=user_id,
             request_id=request_id,
             code=str(code),
-            detail=_journal_safe(detail),
+            detail=_journal_safe({"srv": srv, **body}),
         )
 
     def alert(self, user_id: str, code: str, device_id: str, body: Mapping[str, Any]) -> None:
@@ -72,7 +86,7 @@ class Turn:
             device_id=device_id,
             code=code,
             request_id=body.get("request_id"),
-            detail=_journal_safe(body),
+            detail=_journal_safe(dict(body)),
         )
 
     def dcc_alert(
@@ -122,6 +136,7 @@ class Turn:
         return counter
 
 
-def _journal_safe(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The body as journalled: large payloads (an image) are summarised, not stored twice."""
-    return {k: v for k, v in body.items() if k != "gbcs_payload"}
+def _journal_safe(detail: dict[str, Any]) -> dict[str, Any]:
+    """`detail` without the device's bytes (its device-message entry has them already)."""
+    detail.pop("gbcs_payload", None)
+    return detail

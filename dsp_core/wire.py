@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +16,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
 )
+
+from gbcs.records import record
 
 from .errors import InvalidRequestError
 from .ids import RequestId, to_duis
@@ -101,32 +103,38 @@ BODY_MODELS: dict[str, type[Body]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ParsedRequest:
     request_id: RequestId
     srv: str
     command_variant: int
     role: Role | None
     body: Body
+    text_id: str  # str(request_id), the form every answer and journal entry carries
 
-    @property
-    def text_id(self) -> str:
-        return str(self.request_id)
+
+# Validators built once (a TypeAdapter skips BaseModel's per-call wrapper).
+_REQUEST = TypeAdapter(RequestMessage)
+_BODIES = {srv: TypeAdapter(model) for srv, model in BODY_MODELS.items()}
+_ANY_BODY = TypeAdapter(AnyBody)
 
 
 def parse_request(payload: bytes) -> ParsedRequest:
     try:
-        message = RequestMessage.model_validate_json(payload)
-        body_model = BODY_MODELS.get(message.service_reference_variant, AnyBody)
-        body = body_model.model_validate(message.body)
+        message = _REQUEST.validate_json(payload)
+        body = _BODIES.get(message.service_reference_variant, _ANY_BODY).validate_python(
+            message.body
+        )
     except ValidationError as exc:
         raise InvalidRequestError(_describe(exc)) from exc
+    request_id = RequestId.parse(message.request_id)
     return ParsedRequest(
-        RequestId.parse(message.request_id),
+        request_id,
         message.service_reference_variant,
         message.command_variant,
         message.role,
         body,
+        str(request_id),
     )
 
 

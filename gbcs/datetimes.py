@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from .errors import GbcsDecodeError
 from .reader import ByteReader, encode_uint
+from .records import record
 
 DLMS_DATE_TIME_SIZE = 12
 NOT_SPECIFIED = 0xFF
@@ -15,7 +15,7 @@ DEVIATION_NOT_SPECIFIED = -0x8000
 MAX_DEVIATION_MINUTES = 720
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DlmsDateTime:
     """Every field as sent; `to_datetime()` gives the instant when it is fully specified."""
 

@@ -6,12 +6,13 @@ the payload is returned as bytes for `gbcs.payloads` to interpret.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from struct import Struct
 
 from .codes import CraFlag
 from .datetimes import DlmsDateTime, read_optional_date_time, write_optional_date_time
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .reader import ByteReader, encode_length, encode_uint, require_size
+from .records import record
 
 GENERAL_SIGNING_TAG = 0xDF
 GENERAL_CIPHERING_TAG = 0xDD
@@ -29,9 +30,16 @@ _MESSAGE_CODE_SIZE = 2
 _WITH_SRP_ID = 10
 _WITH_SRP_COUNTER = 18
 _WITH_ORIGINATOR_COUNTER = 26
+_CRA_FLAGS = {int(flag): flag for flag in CraFlag}
+_ENTITY_ID_LENGTH = bytes([ENTITY_ID_SIZE])
+_NO_SUPPLEMENTARY_FIELDS = (None, None, None, None)
+# The fixed-size start of a General Signing header: tag, transaction ID length, CRA
+# flag, originator counter, then length and value of the originator and recipient IDs.
+_FIXED_HEAD = Struct(">BBBQB8sB8s")
+_MARKERS = (GENERAL_SIGNING_TAG, TRANSACTION_ID_SIZE, ENTITY_ID_SIZE, ENTITY_ID_SIZE)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GbcsHeader:
     """The General Signing header fields shared by every GBCS message."""
 
@@ -47,7 +55,7 @@ class GbcsHeader:
     supplementary_certificate: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GeneralCiphering:
     """The authenticated General Ciphering wrapper; the MAC is carried as it is."""
 
@@ -56,7 +64,7 @@ class GeneralCiphering:
     invocation_counter: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Envelope:
     """A message split into its header, its undecoded payload and its security trailer."""
 
@@ -113,27 +121,49 @@ def _read_general_ciphering(reader: ByteReader, data: bytes) -> Envelope:
 def _read_general_signing(
     reader: ByteReader, data: bytes, ciphering: GeneralCiphering | None
 ) -> Envelope:
-    reader.expect(bytes([GENERAL_SIGNING_TAG]), "General Signing tag")
-    reader.expect(bytes([TRANSACTION_ID_SIZE]), "transaction ID length")
-    cra_offset = reader.offset
-    cra_value = reader.u8("CRA flag")
-    if cra_value not in CraFlag._value2member_map_:
-        raise GbcsDecodeError(cra_offset, "CRA flag 1, 2 or 3", str(cra_value))
-    counter = reader.uint(COUNTER_SIZE, "originator counter")
-    originator = _read_entity_id(reader, "originator system title")
-    recipient = _read_entity_id(reader, "recipient system title")
+    cra_flag, counter, originator, recipient = _read_fixed_head(reader)
     date_time = read_optional_date_time(reader)
     other = _read_other_information(reader)
     payload = reader.sub(reader.length("content length"), "content")
     signature: bytes | None = None
     if not reader.at_end():
         signature = reader.take(reader.length("signature length"), "signature")
-    header = GbcsHeader(CraFlag(cra_value), counter, originator, recipient, date_time, *other)
+    header = GbcsHeader(cra_flag, counter, originator, recipient, date_time, *other)
     return Envelope(header, data, payload.offset, payload.end, signature, ciphering)
 
 
+def _read_fixed_head(reader: ByteReader) -> tuple[CraFlag, int, bytes, bytes]:
+    """CRA flag, originator counter, originator and recipient IDs: in one unpack when
+    the fixed-size start of the header is well formed, else field by field, which
+    names the first fault."""
+    fields = reader.peek_struct(_FIXED_HEAD)
+    if fields is not None:
+        tag, size, cra_value, counter, originator_size, originator, recipient_size, recipient = (
+            fields
+        )
+        cra_flag = _CRA_FLAGS.get(cra_value)
+        if cra_flag is not None and (tag, size, originator_size, recipient_size) == _MARKERS:
+            reader.skip(_FIXED_HEAD.size)
+            return cra_flag, counter, originator, recipient
+    return _read_fixed_head_by_field(reader)
+
+
+def _read_fixed_head_by_field(reader: ByteReader) -> tuple[CraFlag, int, bytes, bytes]:
+    reader.expect_u8(GENERAL_SIGNING_TAG, "General Signing tag")
+    reader.expect_u8(TRANSACTION_ID_SIZE, "transaction ID length")
+    cra_offset = reader.offset
+    cra_value = reader.u8("CRA flag")
+    cra_flag = _CRA_FLAGS.get(cra_value)
+    if cra_flag is None:
+        raise GbcsDecodeError(cra_offset, "CRA flag 1, 2 or 3", str(cra_value))
+    counter = reader.uint(COUNTER_SIZE, "originator counter")
+    originator = _read_entity_id(reader, "originator system title")
+    recipient = _read_entity_id(reader, "recipient system title")
+    return cra_flag, counter, originator, recipient
+
+
 def _read_entity_id(reader: ByteReader, what: str) -> bytes:
-    reader.expect(bytes([ENTITY_ID_SIZE]), f"{what} length")
+    reader.expect_u8(ENTITY_ID_SIZE, f"{what} length")
     return reader.take(ENTITY_ID_SIZE, what)
 
 
@@ -146,6 +176,8 @@ def _read_other_information(
     if size < _WITH_SRP_COUNTER and size not in (_MESSAGE_CODE_SIZE, _WITH_SRP_ID):
         raise GbcsDecodeError(start, "other-information of 2, 10, 18 or more bytes", str(size))
     code = other.uint(_MESSAGE_CODE_SIZE, "message code")
+    if size == _MESSAGE_CODE_SIZE:  # the usual case: no supplementary fields
+        return code, None, None, None, None
     srp_id = other.take(ENTITY_ID_SIZE, "supplementary remote party ID") if size > 2 else None
     srp_counter = originator_counter = certificate = None
     if size >= _WITH_SRP_COUNTER:
@@ -183,18 +215,24 @@ def write_envelope(
 
 
 def _write_general_signing(header: GbcsHeader, payload: bytes, signature: bytes | None) -> bytes:
+    if header.cra_flag not in _CRA_FLAGS:
+        raise GbcsEncodeError(f"CRA flag {header.cra_flag} is not 1, 2 or 3")
+    other = _write_other_information(header)
     parts = [
-        bytes([GENERAL_SIGNING_TAG, TRANSACTION_ID_SIZE, CraFlag(header.cra_flag)]),
+        bytes((GENERAL_SIGNING_TAG, TRANSACTION_ID_SIZE, header.cra_flag)),
         encode_uint(header.originator_counter, COUNTER_SIZE, "originator counter"),
-        bytes([ENTITY_ID_SIZE])
-        + require_size(header.originator_id, ENTITY_ID_SIZE, "originator ID"),
-        bytes([ENTITY_ID_SIZE]) + require_size(header.recipient_id, ENTITY_ID_SIZE, "recipient ID"),
+        _ENTITY_ID_LENGTH,
+        require_size(header.originator_id, ENTITY_ID_SIZE, "originator ID"),
+        _ENTITY_ID_LENGTH,
+        require_size(header.recipient_id, ENTITY_ID_SIZE, "recipient ID"),
         write_optional_date_time(header.date_time),
-        _with_length(_write_other_information(header)),
-        _with_length(payload),
+        encode_length(len(other)),
+        other,
+        encode_length(len(payload)),
+        payload,
     ]
     if signature is not None:
-        parts.append(_with_length(signature))
+        parts += (encode_length(len(signature)), signature)
     return b"".join(parts)
 
 
@@ -208,7 +246,7 @@ def _write_other_information(header: GbcsHeader) -> bytes:
     )
     srp_id, srp_counter, originator_counter, certificate = optional
     if srp_id is None:
-        if any(value is not None for value in optional):
+        if optional != _NO_SUPPLEMENTARY_FIELDS:
             raise GbcsEncodeError("supplementary fields need a supplementary remote party ID")
         return out
     out += require_size(srp_id, ENTITY_ID_SIZE, "supplementary remote party ID")
@@ -228,7 +266,3 @@ def _write_other_information(header: GbcsHeader) -> bytes:
             raise GbcsEncodeError(f"a {len(certificate)}-byte certificate cannot be told apart")
         out += certificate
     return out
-
-
-def _with_length(content: bytes) -> bytes:
-    return encode_length(len(content)) + content

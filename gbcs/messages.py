@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .codes import CraFlag, message_name, use_case
@@ -10,9 +9,12 @@ from .datetimes import iso
 from .envelope import Envelope, GbcsHeader, GeneralCiphering, read_envelope, write_envelope
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .payloads import PAYLOAD_CODECS, Payload, RawPayload
+from .records import record
+
+_KINDS = {flag: flag.name.lower() for flag in CraFlag}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GbcsMessage:
     """A decoded GBCS message.
 
@@ -38,7 +40,7 @@ class GbcsMessage:
     def kind(self) -> str:
         if self.is_precommand:
             return "precommand"
-        return self.header.cra_flag.name.lower()
+        return _KINDS[self.header.cra_flag]
 
 
 def decode(data: bytes | bytearray | memoryview) -> GbcsMessage:

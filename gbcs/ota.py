@@ -8,13 +8,13 @@ ZigBee sub-element framing; such a body is kept whole and `subelements` is None.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 import zigpy.types as zt
 from zigpy.ota.image import FieldControl, HWVersion, OTAImageHeader
 
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .reader import ByteReader
+from .records import record
 
 OTA_MAGIC = 0x0BEEF11E
 HEADER_VERSION = 0x0100
@@ -23,7 +23,7 @@ HEADER_STRING_SIZE = 32
 SUBELEMENT_HEADER_SIZE = 6
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OtaSubElement:
     tag: int
     data: bytes
@@ -32,7 +32,7 @@ class OtaSubElement:
         return self.tag.to_bytes(2, "little") + len(self.data).to_bytes(4, "little") + self.data
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OtaHeader:
     manufacturer_code: int
     image_type: int
@@ -64,7 +64,7 @@ class OtaHeader:
         return _to_zigpy(self, total_size).serialize()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OtaImage:
     header: OtaHeader
     body: bytes

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from struct import Struct
+from typing import Any
+
 from .errors import GbcsDecodeError, GbcsEncodeError
 
 _MAX_LENGTH_BYTES = 2
@@ -35,6 +38,16 @@ class ByteReader:
     def peek(self) -> int | None:
         return self._data[self._pos] if self._pos < self._end else None
 
+    def peek_struct(self, layout: Struct) -> tuple[Any, ...] | None:
+        """The next `layout.size` bytes unpacked, without moving; None if fewer are left."""
+        if self._pos + layout.size > self._end:
+            return None
+        return layout.unpack_from(self._data, self._pos)
+
+    def skip(self, count: int) -> None:
+        """Move past `count` bytes already read with `peek_struct`."""
+        self.take(count, "bytes already read")
+
     def take(self, count: int, what: str) -> bytes:
         pos = self._pos
         if pos + count > self._end:
@@ -57,6 +70,14 @@ class ByteReader:
         found = self.take(len(value), what)
         if found != value:
             raise GbcsDecodeError(start, f"{what} {value.hex().upper()}", found.hex().upper())
+
+    def expect_u8(self, value: int, what: str) -> None:
+        """`expect(bytes([value]), what)` without building the bytes (a hot path)."""
+        pos = self._pos
+        if pos < self._end and self._data[pos] == value:
+            self._pos = pos + 1
+        else:
+            self.expect(bytes([value]), what)  # raises, naming what was found
 
     def length(self, what: str) -> int:
         """A DER / A-XDR length: short form, or 0x81 / 0x82 and minimal long form."""

@@ -184,6 +184,9 @@ class CampaignModel:
     ) -> list[SendRequest]:
         if response.code == NO_RESPONSE:
             return self._lost(sent, now, e21=True)
+        if response.code == REPLAY:  # refused as a replay before any answer (C11)
+            log.info("%s refused as a replay; sending it again", sent.request_id)
+            return self._lost(sent, now, e21=False)
         match sent.job.purpose:
             case Purpose.DISTRIBUTE:
                 upgrade.on_distribution(self._state, sent, response, now)

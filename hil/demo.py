@@ -192,7 +192,7 @@ class DemoRun:
         return replace(summary, wall_s=time.monotonic() - started)
 
     async def _store(self, folder: Path) -> Store:
-        url = self.options.store_url or f"sqlite+aiosqlite:///{folder / 'dsp.sqlite'}"
+        url = self.options.store_url or f"sqlite:///{folder / 'dsp.sqlite'}"
         store = await SqlStore.open(url)
         seed = self.build.seed
         await store.seed(

@@ -1,7 +1,8 @@
-"""Stores behind one interface: load what an event needs, commit what it changed.
+"""Stores behind one interface: `await store.apply(scope, decide)` loads what an event
+needs, lets the core decide and commits what it changed, in one transaction.
 
 `MemoryStore` keeps everything in one `State` (tests, benchmarks); `SqlStore` keeps
-it in SQLite (file or in-memory) through SQLAlchemy 2 Core, written for PostgreSQL too.
+it in SQLite (file or in-memory) or PostgreSQL through SQLAlchemy 2 Core.
 """
 
 from .base import Store

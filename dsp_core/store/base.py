@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import TypeVar
 
 from dsp_core.model import CplEntry, Device, JournalEntry, Registration, User
 from dsp_core.state import Scope, State
 
+T = TypeVar("T")
+
 
 class Store(ABC):
     @abstractmethod
-    def transaction(self, scope: Scope) -> AbstractAsyncContextManager[State]:
-        """A `State` holding what `scope` names; its changes are committed together
-        (an SMI change and the alerts it causes in one transaction) when the block
-        ends without an exception."""
+    async def apply(self, scope: Scope, decide: Callable[[State], T]) -> T:
+        """One event's transaction: load what `scope` names into a `State`, call
+        `decide` on it, commit every change it made together (an SMI change and the
+        alerts it causes) and return what `decide` returned. When `decide` raises,
+        nothing is committed. Calls are serialised per store."""
 
     @abstractmethod
     async def seed(

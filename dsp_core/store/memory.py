@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import TypeVar
 
 from dsp_core.model import CplEntry, Device, JournalEntry, Registration, User
 from dsp_core.state import AddJournal, Scope, State
 
 from .base import Store
+
+T = TypeVar("T")
 
 
 class MemoryStore(Store):
@@ -17,12 +19,13 @@ class MemoryStore(Store):
         self.entries: list[JournalEntry] = []
         self.keep_journal = keep_journal
 
-    @asynccontextmanager
-    async def transaction(self, scope: Scope) -> AsyncIterator[State]:
-        yield self.state
+    async def apply(self, scope: Scope, decide: Callable[[State], T]) -> T:
+        # No await between deciding and committing: one event at a time by construction.
+        result = decide(self.state)
         changes = self.state.take_changes()
         if self.keep_journal:
             self.entries.extend(c.entry for c in changes if isinstance(c, AddJournal))
+        return result
 
     async def seed(
         self,

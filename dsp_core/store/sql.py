@@ -1,41 +1,53 @@
-"""The SQL store: SQLAlchemy 2 Core, async (aiosqlite now, asyncpg for PostgreSQL).
+"""The SQL store: SQLAlchemy 2 Core on a synchronous engine, in one database thread.
 
-One transaction per event: load the rows the event's `Scope` names, let the core
-decide, write every change (SMI, tracking, reports, journal) and commit together.
+SQLite through the standard library's sqlite3, PostgreSQL through psycopg 3. Every
+call runs in the store's own thread (D12), and an event is one call there: load the
+rows its `Scope` names, let the core decide, write every change (SMI, tracking,
+reports, journal) and commit, in one transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import asdict
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache, partial
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Table, and_, delete, event, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Delete,
+    Insert,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    false,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from dsp_core.errors import StoreError
 from dsp_core.model import (
     CplEntry,
-    CplStatus,
     Device,
-    DeviceType,
     JournalEntry,
-    JournalKind,
     Registration,
-    Role,
-    SmiStatus,
     User,
-    UserStatus,
 )
 from dsp_core.state import (
     AddJournal,
     AddReport,
     Change,
+    CplKey,
     PutCounter,
     PutCpl,
     PutDevice,
@@ -43,45 +55,48 @@ from dsp_core.state import (
     Scope,
     State,
 )
-from dsp_core.tracking import OPEN_PHASES, Phase, Tracked
+from dsp_core.tracking import OPEN_PHASES, Phase
 
-from . import schema
+from . import convert, schema
 from .base import Store
 
 _KEEP = [p.value for p in (*OPEN_PHASES, Phase.TIMED_OUT)]
+_JOURNAL_PAGE = 1000
+T = TypeVar("T")
 
 
 class SqlStore(Store):
-    """`SqlStore.open("sqlite+aiosqlite:///smi.db")`, or `sqlite+aiosqlite://` in memory."""
+    """`await SqlStore.open("sqlite:///smi.db")`, `sqlite://` in memory, or
+    `postgresql://user@host/db` (the `+aiosqlite` and `+asyncpg` forms of before are
+    read as these)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self._lock = asyncio.Lock()  # one event at a time per process (SQLite: one writer)
+    def __init__(self, connection: Connection, executor: ThreadPoolExecutor) -> None:
+        # One thread, and one connection used only in it: the store's calls run one at
+        # a time, in the order they were made.
+        self._conn = connection
+        self._executor = executor
 
     @classmethod
     async def open(cls, url: str) -> SqlStore:
-        in_memory = url.rstrip("/").endswith(":") or url.endswith(":memory:")
-        options: dict[str, Any] = {"poolclass": StaticPool} if in_memory else {}
-        engine = create_async_engine(url, **options)
-        if engine.dialect.name == "sqlite" and not in_memory:
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        async with engine.begin() as conn:
-            await conn.run_sync(schema.metadata.create_all)
-        return cls(engine)
+        executor = ThreadPoolExecutor(1, thread_name_prefix="smetslab-store")
+        try:
+            connection = await asyncio.get_running_loop().run_in_executor(
+                executor, _connect, sync_url(url)
+            )
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(connection, executor)
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        await self._call(self._close)
+        self._executor.shutdown()
 
-    @asynccontextmanager
-    async def transaction(self, scope: Scope) -> AsyncIterator[State]:
-        async with self._lock:
-            try:
-                async with self.engine.begin() as conn:
-                    state = await _load(conn, scope)
-                    yield state
-                    await _write(conn, state.take_changes())
-            except SQLAlchemyError as exc:
-                raise StoreError(f"store transaction failed: {exc}") from exc
+    async def apply(self, scope: Scope, decide: Callable[[State], T]) -> T:
+        try:
+            return await self._call(partial(self._apply, scope, decide))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store transaction failed: {exc}") from exc
 
     async def seed(
         self,
@@ -91,240 +106,341 @@ class SqlStore(Store):
         registrations: Iterable[Registration] = (),
         cpl: Iterable[CplEntry] = (),
     ) -> None:
-        async with self.engine.begin() as conn:
-            await _upsert(conn, schema.devices, [_device_row(d) for d in devices])
-            await _upsert(conn, schema.users, [_user_row(u) for u in users])
-            await _upsert(conn, schema.registrations, [asdict(r) for r in registrations])
-            await _upsert(conn, schema.cpl, [_cpl_row(e) for e in cpl])
+        rows = {
+            schema.devices: [convert.device_row(d) for d in devices],
+            schema.users: [convert.user_row(u) for u in users],
+            schema.registrations: [convert.registration_row(r) for r in registrations],
+            schema.cpl: [convert.cpl_row(e) for e in cpl],
+        }
+        await self._call(partial(self._seed, rows))
 
     async def journal(self) -> AsyncIterator[JournalEntry]:
-        async with self.engine.connect() as conn:
-            result = await conn.stream(select(schema.journal).order_by(schema.journal.c.id))
-            async for row in result:
-                yield _journal_entry(row)
+        after = 0
+        while True:
+            page = await self._call(partial(self._journal_page, after))
+            for _, entry in page:
+                yield entry
+            if len(page) < _JOURNAL_PAGE:
+                return
+            after = page[-1][0]
 
     async def devices(self) -> list[Device]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(select(schema.devices).order_by(schema.devices.c.device_id))
-            return [_device(row) for row in rows]
+        return await self._call(self._devices)
+
+    # ---- in the store's thread ----------------------------------------------------
+
+    async def _call(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    def _apply(self, scope: Scope, decide: Callable[[State], T]) -> T:
+        conn = self._conn
+        with conn.begin():
+            state = _load(conn, scope)
+            result = decide(state)
+            _write(conn, state.take_changes())
+        return result
+
+    def _seed(self, rows: dict[Table, list[dict[str, Any]]]) -> None:
+        with self._conn.begin():
+            for table, table_rows in rows.items():
+                _upsert(self._conn, table, table_rows)
+
+    def _journal_page(self, after: int) -> list[tuple[int, JournalEntry]]:
+        t = schema.journal
+        query = select(t).where(t.c.id > after).order_by(t.c.id).limit(_JOURNAL_PAGE)
+        with self._conn.begin():
+            return [(row.id, convert.journal_entry(row)) for row in self._conn.execute(query)]
+
+    def _devices(self) -> list[Device]:
+        with self._conn.begin():
+            rows = self._conn.execute(_ALL_DEVICES)
+            return [convert.device(row) for row in rows]
+
+    def _close(self) -> None:
+        engine = self._conn.engine
+        self._conn.close()
+        engine.dispose()
 
 
-def _sqlite_pragmas(connection: Any, record: Any) -> None:
+def sync_url(url: str) -> URL:
+    """The URL of the synchronous engine for `url`: SQLite through sqlite3, PostgreSQL
+    through psycopg 3, whichever driver `url` names."""
+    parsed = make_url(url)
+    match parsed.get_backend_name():
+        case "sqlite":
+            return parsed.set(drivername="sqlite")
+        case "postgresql":
+            return parsed.set(drivername="postgresql+psycopg")
+    shown = parsed.render_as_string(hide_password=True)
+    raise StoreError(f"store URL {shown}: expected sqlite:// or postgresql://")
+
+
+def _connect(url: URL) -> Connection:
+    engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else create_engine(url)
+    schema.metadata.create_all(engine)
+    return engine.connect()
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    """sqlite3 leaves SELECTs outside the transaction (its legacy mode); here SQLAlchemy
+    begins every transaction itself, with BEGIN IMMEDIATE, so an event's loads and
+    writes are one transaction even with another process on the file."""
+    in_memory = url.database in (None, "", ":memory:")
+    engine = create_engine(url, poolclass=StaticPool) if in_memory else create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(connection: Any, record: Any) -> None:
+        connection.isolation_level = None  # no implicit BEGIN from sqlite3
+        if not in_memory:
+            _sqlite_pragmas(connection)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _sqlite_pragmas(connection: Any) -> None:
     """WAL with synchronous=NORMAL: a commit survives a crash of the process (a DSP
     restart loses nothing); only a power cut can lose the last commits. Without it every
-    commit waits for an fsync (about 30 round trips a second instead of ~1,000)."""
+    commit waits for an fsync."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
+# ---- statements, built once per shape (building one costs more than running it) ----
+
+# An IN over up to this many values binds them one by one; a longer list is one
+# expanding parameter, which SQLAlchemy renders into the SQL again on every execution.
+_LISTED = 4
+
+
+def _size(values: Collection[Any]) -> int:
+    """A list's shape for the statement caches: its length, any length above
+    `_LISTED` being one shape."""
+    return min(len(values), _LISTED + 1)
+
+
+def _one_of(name: str, size: int, *columns: ColumnElement[Any]) -> ColumnElement[bool]:
+    """`columns IN (...)` over `size` values, bound as `_values(name, ...)` gives them."""
+    if size == 0:
+        return false()
+    target = columns[0] if len(columns) == 1 else tuple_(*columns)
+    if size > _LISTED:
+        return target.in_(bindparam(name, expanding=True))
+    if len(columns) == 1:
+        return target.in_([bindparam(f"{name}_{i}") for i in range(size)])
+    width = range(len(columns))
+    return target.in_([tuple_(*(bindparam(f"{name}_{i}_{j}") for j in width)) for i in range(size)])
+
+
+def _values(name: str, values: Collection[Any]) -> dict[str, Any]:
+    """The parameters of `_one_of(name, _size(values), ...)`."""
+    if len(values) > _LISTED:
+        return {name: list(values)}
+    bound: dict[str, Any] = {}
+    for i, value in enumerate(values):
+        if isinstance(value, tuple):
+            bound.update({f"{name}_{i}_{j}": part for j, part in enumerate(value)})
+        else:
+            bound[f"{name}_{i}"] = value
+    return bound
+
+
+_D, _R, _CPL = schema.devices, schema.registrations, schema.cpl
+_U, _C, _RQ, _RP = schema.users, schema.counters, schema.requests, schema.reports
+_REPORT_COLUMNS = ("device_id", "recipient_id", "cra_flag", "message_code", "counter")
+
+
+@cache
+def _devices_query(ids: int, hubs: int, by_version: bool) -> Select[Any]:
+    """Devices by ID, by hub or by version (R4), each with its registration."""
+    version = and_(
+        _D.c.manufacturer == bindparam("manufacturer"),
+        _D.c.model == bindparam("model"),
+        _D.c.firmware_version == bindparam("version"),
+    )
+    return (
+        select(_D, _R.c.supplier_id, _R.c.network_operator_id)
+        .outerjoin(_R, _R.c.mpxn == _D.c.mpxn)
+        .where(
+            or_(
+                _one_of("id", ids, _D.c.device_id),
+                _one_of("hub", hubs, _D.c.comms_hub_id),
+                version if by_version else false(),
+            )
+        )
+    )
+
+
+@cache
+def _cpl_query(manufacturers: int, models: int) -> Select[Any]:
+    """Every entry of the models named (a superset when there are several)."""
+    return select(_CPL).where(
+        _one_of("manufacturer", manufacturers, _CPL.c.manufacturer),
+        _one_of("model", models, _CPL.c.model),
+    )
+
+
+@cache
+def _users_query(ids: int) -> Select[Any]:
+    return select(_U).where(_one_of("id", ids, _U.c.user_id))
+
+
+@cache
+def _counters_query(originators: int) -> Select[Any]:
+    return select(_C).where(_one_of("originator", originators, _C.c.originator))
+
+
+@cache
+def _requests_query(keys: int, ids: int, due: bool) -> Select[Any]:
+    """Requests by key, the open requests of devices, and those due (R8)."""
+    overdue = and_(
+        _RQ.c.deadline <= bindparam("due"), _RQ.c.phase.in_([p.value for p in OPEN_PHASES])
+    )
+    return select(_RQ).where(
+        or_(
+            _one_of("key", keys, _RQ.c.originator, _RQ.c.counter),
+            _one_of("id", ids, _RQ.c.device_id),
+            overdue if due else false(),
+        )
+    )
+
+
+@cache
+def _reports_query(keys: int) -> Select[Any]:
+    return select(_RP).where(_one_of("key", keys, *(_RP.c[name] for name in _REPORT_COLUMNS)))
+
+
+@cache
+def _finished_statement(keys: int) -> Delete:
+    return delete(_RQ).where(_one_of("key", keys, _RQ.c.originator, _RQ.c.counter))
+
+
+_ALL_DEVICES = select(_D).order_by(_D.c.device_id)
+_ADD_REPORTS = _RP.insert()
+_ADD_JOURNAL = schema.journal.insert()
+
+
+@cache
+def _upsert_statement(dialect: str, table: Table) -> Insert:
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    keys = [c.name for c in table.primary_key.columns]
+    values = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    upsert: Insert = statement.on_conflict_do_update(index_elements=keys, set_=values)
+    return upsert
+
+
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_upsert_statement(conn.dialect.name, table), rows)
+
+
 # ---- loading ------------------------------------------------------------------------
 
 
-async def _load(conn: AsyncConnection, scope: Scope) -> State:
+def _load(conn: Connection, scope: Scope) -> State:
     state = State()
-    devices = await _load_devices(conn, scope)
-    state.load(devices=devices)
-    await _load_device_context(conn, state, devices)
+    devices = _load_devices(conn, state, scope)
+    _load_cpl(conn, state, devices, scope.version)
     if scope.user_ids:
-        rows = await conn.execute(
-            select(schema.users).where(schema.users.c.user_id.in_(scope.user_ids))
-        )
-        state.load(users=[_user(row) for row in rows])
+        users = conn.execute(_users_query(_size(scope.user_ids)), _values("id", scope.user_ids))
+        state.load(users=[convert.user(row) for row in users])
     if scope.originators:
-        t = schema.counters
-        for row in await conn.execute(select(t).where(t.c.originator.in_(scope.originators))):
+        originators = scope.originators
+        query = _counters_query(_size(originators))
+        for row in conn.execute(query, _values("originator", originators)):
             state.counters[row.originator] = row.counter
-    await _load_requests(conn, state, scope, [d.device_id for d in devices])
+    _load_requests(conn, state, scope, [d.device_id for d in devices])
     if scope.report_keys:
-        t = schema.reports
-        columns = tuple_(
-            t.c.device_id, t.c.recipient_id, t.c.cra_flag, t.c.message_code, t.c.counter
-        )
-        for row in await conn.execute(select(t).where(columns.in_(scope.report_keys))):
+        keys = scope.report_keys
+        for row in conn.execute(_reports_query(_size(keys)), _values("key", keys)):
             state.reports.add(tuple(row))
-    if scope.version is not None:
-        t = schema.cpl
-        key = (t.c.manufacturer, t.c.model, t.c.firmware_version)
-        rows = await conn.execute(select(t).where(tuple_(*key) == tuple_(*scope.version)))
-        state.load(cpl=[_cpl(row) for row in rows])
     return state
 
 
-async def _load_devices(conn: AsyncConnection, scope: Scope) -> list[Device]:
-    t = schema.devices
-    wanted: list[ColumnElement[bool]] = []
-    if scope.device_ids:
-        wanted.append(t.c.device_id.in_(scope.device_ids))
-    if scope.ch_ids:
-        wanted.append(t.c.comms_hub_id.in_(scope.ch_ids))
-    if scope.version is not None:
-        manufacturer, model, version = scope.version
-        wanted.append(
-            and_(
-                t.c.manufacturer == manufacturer,
-                t.c.model == model,
-                t.c.firmware_version == version,
-            )
-        )
-    if not wanted:
+def _load_devices(conn: Connection, state: State, scope: Scope) -> list[Device]:
+    """The devices the scope names, with their registrations."""
+    ids, hubs, version = scope.device_ids, scope.ch_ids, scope.version
+    if not (ids or hubs or version):
         return []
-    return [_device(row) for row in await conn.execute(select(t).where(or_(*wanted)))]
+    query = _devices_query(_size(ids), _size(hubs), version is not None)
+    parameters = {**_values("id", ids), **_values("hub", hubs)}
+    if version is not None:
+        parameters.update(zip(("manufacturer", "model", "version"), version, strict=True))
+    devices = []
+    for row in conn.execute(query, parameters):
+        devices.append(convert.device(row))
+        if row.supplier_id is not None:
+            state.registrations[row.mpxn] = Registration(
+                row.mpxn, row.supplier_id, row.network_operator_id
+            )
+    state.load(devices=devices)
+    return devices
 
 
-async def _load_device_context(conn: AsyncConnection, state: State, devices: list[Device]) -> None:
-    """With each device: its registration and its model's CPL entries."""
-    if not devices:
-        return
-    t = schema.registrations
-    rows = await conn.execute(select(t).where(t.c.mpxn.in_({d.mpxn for d in devices})))
-    state.load(registrations=[Registration(**row._asdict()) for row in rows])
-    t = schema.cpl
-    models = {(d.manufacturer, d.model) for d in devices}
-    rows = await conn.execute(select(t).where(tuple_(t.c.manufacturer, t.c.model).in_(models)))
-    state.load(cpl=[_cpl(row) for row in rows])
-
-
-async def _load_requests(
-    conn: AsyncConnection, state: State, scope: Scope, device_ids: Sequence[str]
+def _load_cpl(
+    conn: Connection, state: State, devices: list[Device], version: CplKey | None
 ) -> None:
-    t = schema.requests
-    wanted: list[ColumnElement[bool]] = []
-    if scope.request_keys:
-        wanted.append(tuple_(t.c.originator, t.c.counter).in_(scope.request_keys))
-    if device_ids:
-        wanted.append(t.c.device_id.in_(device_ids))
-    if scope.due_before is not None:
-        wanted.append(
-            and_(t.c.deadline <= scope.due_before, t.c.phase.in_([p.value for p in OPEN_PHASES]))
-        )
-    if not wanted:
+    """The CPL entries of the loaded devices' models, and the entry `version` names."""
+    models = {(d.manufacturer, d.model) for d in devices}
+    if version is not None:
+        models.add(version[:2])
+    if not models:
         return
-    for row in await conn.execute(select(t).where(or_(*wanted))):
-        state.load_request(_tracked(row))
+    manufacturers = {manufacturer for manufacturer, _ in models}
+    names = {name for _, name in models}
+    query = _cpl_query(_size(manufacturers), _size(names))
+    rows = conn.execute(
+        query, {**_values("manufacturer", manufacturers), **_values("model", names)}
+    )
+    state.load(cpl=[convert.cpl_entry(r) for r in rows if (r.manufacturer, r.model) in models])
+
+
+def _load_requests(conn: Connection, state: State, scope: Scope, device_ids: Sequence[str]) -> None:
+    keys, due = scope.request_keys, scope.due_before
+    if not (keys or device_ids or due):
+        return
+    query = _requests_query(_size(keys), _size(device_ids), due is not None)
+    parameters = {**_values("key", keys), **_values("id", device_ids), "due": due}
+    for row in conn.execute(query, parameters):
+        state.load_request(convert.tracked(row))
 
 
 # ---- writing ------------------------------------------------------------------------
 
 
-async def _write(conn: AsyncConnection, changes: list[Change]) -> None:
+def _write(conn: Connection, changes: list[Change]) -> None:
     devices: dict[str, dict[str, Any]] = {}
     cpl_rows, counters, keep, done, reports, journal = [], {}, {}, set(), [], []
     for change in changes:
         match change:
             case PutDevice(device=device):
-                devices[device.device_id] = _device_row(device)
+                devices[device.device_id] = convert.device_row(device)
             case PutCpl(entry=entry):
-                cpl_rows.append(_cpl_row(entry))
+                cpl_rows.append(convert.cpl_row(entry))
             case PutCounter(originator=originator, counter=counter):
                 counters[originator] = {"originator": originator, "counter": counter}
             case PutRequest(tracked=tracked) if tracked.phase.value in _KEEP:
-                keep[tracked.key] = _tracked_row(tracked)
+                keep[tracked.key] = convert.tracked_row(tracked)
                 done.discard(tracked.key)
             case PutRequest(tracked=tracked):
                 keep.pop(tracked.key, None)
                 done.add(tracked.key)
             case AddReport(key=key):
-                reports.append(
-                    dict(
-                        zip(
-                            ("device_id", "recipient_id", "cra_flag", "message_code", "counter"),
-                            key,
-                            strict=True,
-                        )
-                    )
-                )
+                reports.append(dict(zip(_REPORT_COLUMNS, key, strict=True)))
             case AddJournal(entry=entry):
-                journal.append(_journal_row(entry))
-    await _upsert(conn, schema.devices, list(devices.values()))
-    await _upsert(conn, schema.cpl, cpl_rows)
-    await _upsert(conn, schema.counters, list(counters.values()))
-    await _upsert(conn, schema.requests, list(keep.values()))
+                journal.append(convert.journal_row(entry))
+    _upsert(conn, schema.devices, list(devices.values()))
+    _upsert(conn, schema.cpl, cpl_rows)
+    _upsert(conn, schema.counters, list(counters.values()))
+    _upsert(conn, schema.requests, list(keep.values()))
     if done:
-        t = schema.requests
-        await conn.execute(delete(t).where(tuple_(t.c.originator, t.c.counter).in_(done)))
+        conn.execute(_finished_statement(_size(done)), _values("key", done))
     if reports:
-        await conn.execute(schema.reports.insert(), reports)
+        conn.execute(_ADD_REPORTS, reports)
     if journal:
-        await conn.execute(schema.journal.insert(), journal)
-
-
-async def _upsert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    keys = [c.name for c in table.primary_key.columns]
-    values = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
-    await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=values), rows)
-
-
-# ---- rows <-> records ---------------------------------------------------------------
-
-
-def _device_row(device: Device) -> dict[str, Any]:
-    row = asdict(device)
-    for name in ("device_type", "status", "status_before_suspension", "status_before_recovery"):
-        row[name] = None if row[name] is None else str(row[name])
-    return row
-
-
-def _device(row: Row[Any]) -> Device:
-    values = row._asdict()
-    before = values.pop("status_before_suspension")
-    recovery = values.pop("status_before_recovery")
-    return Device(
-        **{
-            **values,
-            "device_type": DeviceType(values["device_type"]),
-            "status": SmiStatus(values["status"]),
-        },
-        status_before_suspension=None if before is None else SmiStatus(before),
-        status_before_recovery=None if recovery is None else SmiStatus(recovery),
-    )
-
-
-def _user_row(user: User) -> dict[str, Any]:
-    return {
-        "user_id": user.user_id,
-        "roles": ",".join(sorted(user.roles)),
-        "status": str(user.status),
-    }
-
-
-def _user(row: Row[Any]) -> User:
-    roles = frozenset(Role(r) for r in row.roles.split(",") if r)
-    return User(row.user_id, roles, UserStatus(row.status))
-
-
-def _cpl_row(entry: CplEntry) -> dict[str, Any]:
-    return {**asdict(entry), "status": str(entry.status)}
-
-
-def _cpl(row: Row[Any]) -> CplEntry:
-    return CplEntry(
-        row.manufacturer, row.model, row.firmware_version, CplStatus(row.status), row.image_hash
-    )
-
-
-def _tracked_row(tracked: Tracked) -> dict[str, Any]:
-    row = asdict(tracked)
-    originator, counter = row.pop("key")
-    return {**row, "originator": originator, "counter": counter, "phase": tracked.phase.value}
-
-
-def _tracked(row: Row[Any]) -> Tracked:
-    values = row._asdict()
-    key = (values.pop("originator"), values.pop("counter"))
-    return Tracked(key=key, **{**values, "phase": Phase(values["phase"])})
-
-
-def _journal_row(entry: JournalEntry) -> dict[str, Any]:
-    return {**asdict(entry), "kind": entry.kind.value, "detail": dict(entry.detail)}
-
-
-def _journal_entry(row: Row[Any]) -> JournalEntry:
-    values = row._asdict()
-    values.pop("id")
-    return JournalEntry(**{**values, "kind": JournalKind(values["kind"])})
+        conn.execute(_ADD_JOURNAL, journal)

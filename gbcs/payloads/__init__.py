@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gbcs.codes import CraFlag, MessageCode
 from gbcs.reader import ByteReader
+from gbcs.records import record
 
 from . import cs05, cs06, cs08, ecs52, gcs38
 from .cs05 import FirmwareDistributionCommand, FirmwareReceiptAlert
@@ -47,7 +47,7 @@ Payload = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PayloadCodec:
     """How one (message code, CRA flag) payload is read, and which types may be written."""
 

@@ -16,17 +16,17 @@ file), the version is present when the device activated at once (a PPMID).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from gbcs import der
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, require_size
+from gbcs.records import record
 
 from .cs06 import FIRMWARE_VERSION_SIZE, IMAGE_HASH_SIZE
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FirmwareDistributionCommand:
     image: bytes
     activate: bool = False
@@ -38,7 +38,7 @@ class FirmwareDistributionCommand:
         return {"image_size": len(self.image), "activate": self.activate}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FirmwareReceiptAlert:
     image_hash: bytes
     firmware_version: bytes | None = None

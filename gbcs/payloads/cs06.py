@@ -11,7 +11,6 @@ SEQUENCE {response code} alone (smetslab's reading, docs/decisions.md D8).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ from gbcs.codes import ActivateImageResponseCode, AlertCode
 from gbcs.datetimes import iso
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, require_size
+from gbcs.records import record
 
 IMAGE_HASH_SIZE = 32
 FIRMWARE_VERSION_SIZE = 4
@@ -28,7 +28,7 @@ FIRMWARE_VERSION_SIZE = 4
 CANCELLATION_DATETIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ActivateFirmwareCommand:
     image_hash: bytes
     originator_counter: int
@@ -57,7 +57,7 @@ class ActivateFirmwareCommand:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ActivateFirmwareAccepted:
     """The immediate answer to a future-dated CS06: the command is accepted (R7)."""
 
@@ -68,7 +68,7 @@ class ActivateFirmwareAccepted:
         return {"command_accepted": True}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ActivateFirmwareOutcome:
     response_code: ActivateImageResponseCode
     firmware_version: bytes | None
@@ -80,7 +80,7 @@ class ActivateFirmwareOutcome:
         return _outcome_fields(self.response_code, self.firmware_version)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FirmwareActivationAlert:
     """Alert 0x8F66 (activated) or 0x8F67 (failed) with message code 0x00CA (R7)."""
 

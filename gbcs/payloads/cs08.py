@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from gbcs import der
 from gbcs.codes import ReadFirmwareResponseCode
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, require_size
+from gbcs.records import record
 
 from .cs06 import FIRMWARE_VERSION_SIZE
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReadDeviceFirmwareVersionCommand:
     def to_bytes(self) -> bytes:
         return der.null()
@@ -22,7 +22,7 @@ class ReadDeviceFirmwareVersionCommand:
         return {}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReadDeviceFirmwareVersionResponse:
     firmware_version: bytes
     response_code: ReadFirmwareResponseCode

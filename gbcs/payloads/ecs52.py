@@ -7,19 +7,21 @@ data item (the firmware version, or null-data) and one get result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+from struct import Struct
 from typing import Any
 
 from gbcs.codes import DataAccessResult
 from gbcs.datetimes import DlmsDateTime, read_optional_date_time, write_optional_date_time
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, encode_length, encode_uint, require_size
+from gbcs.records import record
 
 from .cs06 import FIRMWARE_VERSION_SIZE
 
 OBIS_SIZE = 6
 GET = 0x01
+_RESULTS = {int(result): result for result in DataAccessResult}
 
 
 class DlmsTag(IntEnum):
@@ -29,7 +31,7 @@ class DlmsTag(IntEnum):
     OCTET_STRING = 0x09
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CosemAttribute:
     class_id: int
     instance_id: bytes
@@ -43,24 +45,30 @@ class CosemAttribute:
         )
 
 
+# The usual response: access-response, invoke ID, no date-time, no access-request-
+# specification, one data item (an octet string of the 4-byte version), one get result.
+_USUAL_RESPONSE = Struct(">BIBBBBB4sBBB")
+_USUAL = (DlmsTag.ACCESS_RESPONSE, 0, 0, 1, DlmsTag.OCTET_STRING, FIRMWARE_VERSION_SIZE, 1, GET)
+_ONE_GET = encode_length(1) + bytes([GET])
+_ONE_NULL_DATA = encode_length(1) + bytes([DlmsTag.NULL_DATA])
 # The ESME / comms hub firmware version: class 1 (Data), 0-0:0.2.1.255, attribute 2.
 FIRMWARE_VERSION_ATTRIBUTE = CosemAttribute(1, bytes.fromhex("0000000201FF"), 2)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReadEsmeFirmwareVersionCommand:
     invoke_id: int
     attribute: CosemAttribute = FIRMWARE_VERSION_ATTRIBUTE
     date_time: DlmsDateTime | None = None
 
     def to_bytes(self) -> bytes:
-        return (
-            _head(DlmsTag.ACCESS_REQUEST, self.invoke_id, self.date_time)
-            + encode_length(1)
-            + bytes([GET])
-            + self.attribute.to_bytes()
-            + encode_length(1)
-            + bytes([DlmsTag.NULL_DATA])
+        return b"".join(
+            (
+                _head(DlmsTag.ACCESS_REQUEST, self.invoke_id, self.date_time),
+                _ONE_GET,
+                self.attribute.to_bytes(),
+                _ONE_NULL_DATA,
+            )
         )
 
     def fields(self) -> dict[str, Any]:
@@ -72,7 +80,7 @@ class ReadEsmeFirmwareVersionCommand:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReadEsmeFirmwareVersionResponse:
     invoke_id: int
     result: DataAccessResult
@@ -112,35 +120,55 @@ def _head(tag: DlmsTag, invoke_id: int, date_time: DlmsDateTime | None) -> bytes
 def read_command(reader: ByteReader) -> ReadEsmeFirmwareVersionCommand:
     invoke_id, date_time = _read_head(reader, DlmsTag.ACCESS_REQUEST, "access-request")
     _expect_count(reader, "access-request-specification")
-    _expect_byte(reader, GET, "access-request-get")
+    reader.expect_u8(GET, "access-request-get")
     attribute = CosemAttribute(
         reader.uint(2, "COSEM class ID"),
         reader.take(OBIS_SIZE, "OBIS instance ID"),
         reader.u8("attribute ID"),
     )
     _expect_count(reader, "access-request-list-of-data")
-    _expect_byte(reader, DlmsTag.NULL_DATA, "null-data")
+    reader.expect_u8(DlmsTag.NULL_DATA, "null-data")
     reader.finish("ECS52 command")
     return ReadEsmeFirmwareVersionCommand(invoke_id, attribute, date_time)
 
 
 def read_response(reader: ByteReader) -> ReadEsmeFirmwareVersionResponse:
+    usual = _read_usual_response(reader)
+    return usual if usual is not None else _read_response_by_field(reader)
+
+
+def _read_usual_response(reader: ByteReader) -> ReadEsmeFirmwareVersionResponse | None:
+    """A response of the usual shape in one unpack; None for any other (read field by
+    field, which names the first fault)."""
+    fields = reader.peek_struct(_USUAL_RESPONSE)
+    if fields is None or reader.remaining != _USUAL_RESPONSE.size:
+        return None
+    tag, invoke_id, stamp, spec, items, data_tag, size, version, results, get, value = fields
+    result = _RESULTS.get(value)
+    if result is None or (tag, stamp, spec, items, data_tag, size, results, get) != _USUAL:
+        return None
+    reader.skip(_USUAL_RESPONSE.size)
+    return ReadEsmeFirmwareVersionResponse(invoke_id, result, version)
+
+
+def _read_response_by_field(reader: ByteReader) -> ReadEsmeFirmwareVersionResponse:
     invoke_id, date_time = _read_head(reader, DlmsTag.ACCESS_RESPONSE, "access-response")
-    _expect_byte(reader, 0x00, "absent access-request-specification")
+    reader.expect_u8(0x00, "absent access-request-specification")
     _expect_count(reader, "access-response-list-of-data")
     version = _read_data(reader)
     _expect_count(reader, "access-response-specification")
-    _expect_byte(reader, GET, "access-response-get")
+    reader.expect_u8(GET, "access-response-get")
     result_offset = reader.offset
-    result = reader.u8("data-access-result")
-    if result not in DataAccessResult._value2member_map_:
-        raise GbcsDecodeError(result_offset, "a DLMS data-access-result", str(result))
+    value = reader.u8("data-access-result")
+    result = _RESULTS.get(value)
+    if result is None:
+        raise GbcsDecodeError(result_offset, "a DLMS data-access-result", str(value))
     reader.finish("ECS52 response")
-    return ReadEsmeFirmwareVersionResponse(invoke_id, DataAccessResult(result), version, date_time)
+    return ReadEsmeFirmwareVersionResponse(invoke_id, result, version, date_time)
 
 
 def _read_head(reader: ByteReader, tag: DlmsTag, what: str) -> tuple[int, DlmsDateTime | None]:
-    _expect_byte(reader, tag, what)
+    reader.expect_u8(tag, what)
     invoke_id = reader.uint(4, "long-invoke-id-and-priority")
     return invoke_id, read_optional_date_time(reader)
 
@@ -164,7 +192,3 @@ def _expect_count(reader: ByteReader, what: str) -> None:
     count = reader.length(f"{what} count")
     if count != 1:
         raise GbcsDecodeError(start, f"one {what} entry", str(count))
-
-
-def _expect_byte(reader: ByteReader, value: int, what: str) -> None:
-    reader.expect(bytes([value]), what)

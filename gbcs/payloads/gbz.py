@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from gbcs.reader import ByteReader, encode_uint
+from gbcs.records import record
 
 SMART_ENERGY_PROFILE = 0x0109
 ENCRYPTED = 0x02
@@ -12,7 +11,7 @@ FROM_DATE_TIME_PRESENT = 0x10
 LAST_COMPONENT = 0x01
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GbzComponent:
     """One GBZ use-case-specific component: its extended header and the ZCL frame it holds."""
 

@@ -6,7 +6,6 @@ checks that they are the one GCS38 read: Metering cluster 0x0702, attribute 0x02
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import zigpy.types as zt
@@ -14,6 +13,7 @@ from zigpy.zcl import foundation
 
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, require_size
+from gbcs.records import record
 
 from .cs06 import FIRMWARE_VERSION_SIZE
 from .gbz import (
@@ -34,7 +34,7 @@ ZclStatus = foundation.Status
 _READ_ATTRIBUTES = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Read_Attributes].schema
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReadGsmeFirmwareVersionCommand:
     zcl_sequence: int = 0
     frame_control: int = COMMAND_FRAME_CONTROL
@@ -54,7 +54,7 @@ class ReadGsmeFirmwareVersionCommand:
         return {"zcl_sequence": self.zcl_sequence, "zcl_attribute_id": FIRMWARE_VERSION_ATTRIBUTE}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReadGsmeFirmwareVersionResponse:
     status: foundation.Status
     firmware_version: bytes | None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from gbcs.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class RawPayload:
     data: bytes
 

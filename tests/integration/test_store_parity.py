@@ -11,14 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
 from dsp_core.model import CplStatus, JournalEntry
 from dsp_core.store import MemoryStore, SqlStore, Store
+from dsp_core.store.sql import sync_url
 from tests.unit.dsp_core import test_core_rules as rules
 from tests.unit.dsp_core.lab import (
     ESME,
@@ -129,18 +129,18 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
-async def _pg_database(name: str) -> str | None:
+def _pg_database(name: str) -> str | None:
     """A fresh PostgreSQL database, or None when no server answers (`.ci/run` starts
     the machine's PostgreSQL, so under CI a missing server fails instead)."""
-    engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    engine = create_engine(sync_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
     try:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     except (OSError, SQLAlchemyError):
         return None
     finally:
-        await engine.dispose()
+        engine.dispose()
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
@@ -148,7 +148,7 @@ async def _pg_database(name: str) -> str | None:
 async def test_postgresql_store_matches_the_in_memory_state(name: str) -> None:
     lab = Lab()
     SCENARIOS[name](lab)
-    url = await _pg_database(f"smetslab_parity_{os.getpid()}")
+    url = _pg_database(f"smetslab_parity_{os.getpid()}")
     if url is None:
         if os.environ.get("CI"):
             pytest.fail(f"no PostgreSQL at {PG_ADMIN_URL}; .ci/run should have started it")

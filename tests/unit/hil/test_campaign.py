@@ -13,6 +13,7 @@ import pytest
 
 from hil.campaign import CampaignModel, Phase
 from hil.campaign_report import Recovery
+from hil.campaign_requests import SendRequest
 from hil.errors import IllegalTransitionError
 
 from .bench import (
@@ -340,6 +341,25 @@ def test_s3_for_a_request_already_answered_is_noise() -> None:
     assert report.unexpected == ()
     assert report.totals.noise == 1
     assert report.device(ids[0]).state == "Activated"
+
+
+def test_s3_before_any_answer_sends_the_request_again_with_a_new_counter() -> None:
+    """C11: a request refused as a replay (its copy overtaken after a reconnection) was
+    not carried out; it is sent again, as after a lost answer, with the next counter."""
+    bench, ids = _one(1)
+    first = bench.distribute_all()[ids[0]]
+    assert bench.respond(response(first, "S3")) == []
+    (again,) = bench.tick_to_due()
+    assert again.srv == "11.3"
+    assert again.payload["body"] == first.payload["body"]
+    assert _counter_of(again) > _counter_of(first)
+    bench.respond(response(again, "I0", outcome(NEW)))
+    device = bench.model.report().device(ids[0])
+    assert (device.state, device.activation_attempts, device.e21_count) == ("Activated", 2, 0)
+
+
+def _counter_of(request: SendRequest) -> int:
+    return int(str(request.payload["request_id"]).rsplit(":", 1)[1])
 
 
 def test_a_response_for_an_unknown_request_id_is_recorded_not_raised(

@@ -12,25 +12,31 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import signal
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bus.adapter import LinkConfig, MqttAdapter
-from bus.clock import ClockSetting
+from bus.clock import ScaledClock
 from bus.mosquitto import Mosquitto, running_mosquitto
+from bus.topics import Topics
 from dsp_core.ids import to_compact
 from dsp_core.model import DeviceType
-from dsp_core.store import SqlStore
 from emulators.fleet import build_fleet
 from emulators.fleetspec import FleetSpec
+from emulators.runner import FleetRunner
 from hil.demo import DemoOptions, DemoRun
-from hil.stack import LabStack, StackConfig
 
 MESSAGES_PER_TRIP = 5
 EPOCH = datetime(2031, 1, 1, tzinfo=UTC)
@@ -101,47 +107,90 @@ def _esme_fleet(premises: int) -> FleetSpec:
 
 
 async def round_trip_rate(broker: Mosquitto, trips: int, work: Path) -> dict[str, Any]:
-    build = build_fleet(_esme_fleet(min(trips, 5_000)))
-    store = await SqlStore.open(f"sqlite:///{work / 'trips.sqlite'}")
-    seed = build.seed
-    await store.seed(
-        devices=seed.devices, users=seed.users, registrations=seed.registrations, cpl=seed.cpl
-    )
-    config = StackConfig(
-        broker.url, ClockSetting.starting_now(EPOCH, 1.0, time.time()), run_id="bench"
-    )
-    supplier = seed.users[0].user_id
-    esmes = [d.device_id for d in seed.devices if d.device_type is DeviceType.ESME]
-    try:
-        async with LabStack(config, build, store) as lab:
-            user = await lab.user_bus(supplier)
-            seconds = await _drive_reads(lab, user, supplier, esmes, trips)
-    finally:
-        await store.close()
+    """The DSP in a process of its own (`smetslab dsp`, as a lab runs it), the fleet and
+    the service user in this one: the two cores of the machine both work."""
+    spec = _esme_fleet(min(trips, 5_000))
+    fleet_file = work / "trips-fleet.yaml"
+    fleet_file.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
+    build = build_fleet(spec)
+    supplier = build.seed.users[0].user_id
+    esmes = [d.device_id for d in build.seed.devices if d.device_type is DeviceType.ESME]
+    topics = Topics()
+    with _dsp_process(broker, fleet_file, work):
+        async with (
+            _link(broker.url, "bench-fleet", topics.all_ch_down) as fleet_bus,
+            _link(broker.url, "bench-user", topics.responses(to_compact(supplier))) as user,
+        ):
+            stop = asyncio.Event()
+            runner = FleetRunner(build.fleet, fleet_bus, topics, ScaledClock.real_time())
+            fleet_task = asyncio.create_task(runner.run(stop), name="bench-fleet")
+            used = await _await_dsp(user, topics, supplier, esmes[0])
+            seconds = await _drive_reads(user, topics, supplier, esmes, trips, first=used + 1)
+            stop.set()
+            await fleet_task
     return {
         "round_trips": trips,
         "seconds": round(seconds, 3),
         "window": WINDOW,
         "round_trips_per_s": round(trips / seconds),
         "store": "SQLite file",
+        "processes": "DSP (smetslab dsp) | fleet + service user",
     }
+
+
+@contextmanager
+def _dsp_process(broker: Mosquitto, fleet_file: Path, work: Path) -> Iterator[None]:
+    command = [sys.executable, "-m", "smetslab", "dsp", "--broker", broker.url]
+    command += ["--store", f"sqlite:///{work / 'trips.sqlite'}", "--fleet", str(fleet_file)]
+    command += ["--client-id", "bench-dsp"]
+    with (work / "dsp.log").open("ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log)
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
 
 
 WINDOW = 256
 
 
+async def _await_dsp(user: MqttAdapter, topics: Topics, supplier: str, esme: str) -> int:
+    """Send an 11.2 a second until one is answered (the DSP process has subscribed);
+    returns the last originator counter used."""
+    stop = asyncio.Event()
+    for counter in range(1, 61):
+        request = {
+            "request_id": f"{supplier}:{esme}:{counter}",
+            "service_reference_variant": "11.2",
+            "command_variant": 1,
+            "body": {},
+        }
+        user.publish(topics.request(to_compact(supplier)), json.dumps(request).encode())
+        message = await user.next_message(stop, timeout=1.0)
+        if message is not None:
+            user.ack(message)
+            await asyncio.sleep(0.5)  # let the answers to earlier probes come in
+            while (late := await user.next_message(stop, timeout=0.2)) is not None:
+                user.ack(late)
+            return counter
+    raise RuntimeError("the DSP process did not answer within 60 s")
+
+
 async def _drive_reads(
-    lab: LabStack, user: MqttAdapter, supplier: str, esmes: list[str], trips: int
+    user: MqttAdapter, topics: Topics, supplier: str, esmes: list[str], trips: int, *, first: int
 ) -> float:
-    topic = lab.config.topics.request(to_compact(supplier))
+    """Keep WINDOW SR 11.2 requests outstanding until `trips` final answers came back."""
+    topic = topics.request(to_compact(supplier))
+    counter = itertools.count(first)
     sent = done = 0
 
     def send() -> None:
         nonlocal sent
-        sent += 1
         target = esmes[sent % len(esmes)]
+        sent += 1
         request = {
-            "request_id": f"{supplier}:{target}:{sent}",
+            "request_id": f"{supplier}:{target}:{next(counter)}",
             "service_reference_variant": "11.2",
             "command_variant": 1,
             "body": {},
@@ -151,9 +200,11 @@ async def _drive_reads(
     started = time.perf_counter()
     for _ in range(min(WINDOW, trips)):
         send()
-    async for message in user.messages():
-        user.ack(message)
-        if b'"I0"' in message.payload:
+    async with asyncio.timeout(120):
+        async for message in user.messages():
+            user.ack(message)
+            if b'"I0"' not in message.payload:
+                continue
             done += 1
             if done == trips:
                 break

@@ -1,0 +1,323 @@
+"""A simulated rig (`smetslab rig simulate`): one emulated premises (a comms hub and its
+devices, the emulator models of DESIGN §2) behind the rig-link protocol, on a pty pair,
+for tests and for trying the bridge without hardware.
+
+The bridge opens the pty's slave side as its serial port (`path`; with `link`, a
+symbolic link that follows the pty when it is plugged in again, as `/dev/serial/by-id/`
+names do). Faults a lab sees on a real line can be made on purpose: `unplug` and `plug`,
+`garbage` on the line, `stop_answering` (a hung rig) and `resume`, `restart` (a rig
+reboot: its link state is lost), and the hub switched off (`set_hub_online`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import tty
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import gbcs
+from bus.clock import Clock
+from bus.waiting import first_of
+from emulators.actions import Output
+from emulators.fleet import FleetBuild
+from emulators.journal import FleetJournal
+from emulators.premises import PremisesModel
+
+from .errors import BridgeError, PayloadError, ReassemblyError
+from .framing import Frame, FrameCodec, FrameType
+from .link_driver import SessionDriver
+from .messages import (
+    DevicePresence,
+    GbcsFragment,
+    PowerCommand,
+    Reassembler,
+    RigStatus,
+    fragments,
+)
+from .session import Deliver, LinkUp, RigSession, Role, SessionAction, SessionConfig
+
+log = logging.getLogger(__name__)
+WRITE_BUFFER = 256 * 1024  # bytes held for a slow reader; beyond, dropped as a UART would
+
+
+class PtyPort:
+    """The master side of a pty pair; the slave side is the bridge's serial port. The
+    slave stays open here too, so the master reads nothing but the bridge's bytes and
+    does not fail while the bridge has it closed."""
+
+    def __init__(self, on_data: Callable[[bytes], None], link: Path | None = None) -> None:
+        self._master, self._slave = os.openpty()
+        for fd in (self._master, self._slave):
+            tty.setraw(fd)
+        os.set_blocking(self._master, False)
+        self.name = os.ttyname(self._slave)
+        self.link = link
+        self.dropped = 0
+        self._pending = bytearray()
+        self._on_data = on_data
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self._master, self._readable)
+        if link is not None:
+            temporary = link.with_name(link.name + ".new")
+            temporary.unlink(missing_ok=True)
+            temporary.symlink_to(self.name)
+            temporary.replace(link)
+
+    @property
+    def path(self) -> str:
+        return str(self.link) if self.link is not None else self.name
+
+    def write(self, data: bytes) -> None:
+        if self._pending:
+            self._queue(data)
+            return
+        try:
+            written = os.write(self._master, data)
+        except BlockingIOError:
+            written = 0
+        if written < len(data):
+            self._queue(data[written:])
+            self._loop.add_writer(self._master, self._writable)
+
+    def close(self) -> None:
+        """Unplug: the bridge's port fails at once (EIO on the slave side)."""
+        self._loop.remove_reader(self._master)
+        self._loop.remove_writer(self._master)
+        os.close(self._master)
+        os.close(self._slave)
+        if self.link is not None:
+            self.link.unlink(missing_ok=True)
+
+    def _queue(self, data: bytes) -> None:
+        room = WRITE_BUFFER - len(self._pending)
+        self._pending += data[:room]
+        self.dropped += max(0, len(data) - room)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._master, 65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        if data:
+            self._on_data(data)
+
+    def _writable(self) -> None:
+        try:
+            written = os.write(self._master, self._pending)
+        except BlockingIOError:
+            return
+        del self._pending[:written]
+        if not self._pending:
+            self._loop.remove_writer(self._master)
+
+
+class RigSimulator:
+    """One emulated premises behind the rig link, on a pty."""
+
+    def __init__(
+        self,
+        build: FleetBuild,
+        clock: Clock,
+        *,
+        link: Path | None = None,
+        session: SessionConfig | None = None,
+        journal: FleetJournal | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if len(build.fleet.premises) != 1:
+            count = len(build.fleet.premises)
+            raise BridgeError(f"a rig holds one premises; the fleet has {count}")
+        self.fleet = build.fleet
+        self.premises: PremisesModel = next(iter(build.fleet.premises.values()))
+        self.clock = clock
+        self.journal = journal or FleetJournal()
+        self.link = link
+        self.hub_online = True
+        self.answering = True
+        self._acks_to_drop = 0
+        self.counts: dict[str, int] = {"commands": 0, "uplinks": 0, "power": 0, "dropped": 0}
+        self._rng = rng or random.Random()
+        self._config = session or SessionConfig()
+        self.driver = SessionDriver(self._new_session(), self._on_action)
+        self._reassembler = Reassembler()
+        self._port: PtyPort | None = None
+        self._rescheduled = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: asyncio.TaskGroup | None = None
+        self._running: list[asyncio.Task[None]] = []
+
+    @property
+    def session(self) -> RigSession:
+        return self.driver.session
+
+    @property
+    def ch_id(self) -> str:
+        return self.premises.hex_id
+
+    @property
+    def path(self) -> str:
+        if self._port is None:
+            raise BridgeError("the simulated rig is unplugged")
+        return self._port.path
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._tasks = asyncio.TaskGroup()
+        await self._tasks.__aenter__()
+        self._running = [
+            self._tasks.create_task(self.driver.run(self._stop), name="rig-link-timers"),
+            self._tasks.create_task(self._device_timers(), name="rig-device-timers"),
+        ]
+        self.plug()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._port is not None:
+            self.unplug()
+        assert self._tasks is not None
+        await self._tasks.__aexit__(exc_type, exc, tb)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` (the command line's way of running it)."""
+        async with self:
+            await stop.wait()
+
+    # ---- faults ---------------------------------------------------------------------
+
+    def plug(self) -> str:
+        """A new pty (the cable plugged in); returns the bridge's port path."""
+        if self._port is not None:
+            raise BridgeError("the simulated rig is already plugged in")
+        self._port = PtyPort(self._from_line, self.link)
+        self.driver.attach(self._to_line)
+        log.info("rig %s: plugged in at %s", self.ch_id, self._port.path)
+        return self._port.path
+
+    def unplug(self) -> None:
+        port, self._port = self._port, None
+        if port is None:
+            raise BridgeError("the simulated rig is already unplugged")
+        port.close()
+        self.driver.detach("unplugged")
+        log.info("rig %s: unplugged", self.ch_id)
+
+    def garbage(self, data: bytes) -> None:
+        """Bytes on the line that are not frames (noise, a half frame)."""
+        if self._port is not None:
+            self._port.write(data)
+
+    def stop_answering(self) -> None:
+        """The rig hangs: it reads nothing and says nothing until `resume`."""
+        self.answering = False
+
+    def resume(self) -> None:
+        self.answering = True
+
+    def drop_acks(self, count: int) -> None:
+        """Lose the rig's next `count` ACK frames on the line: the bridge sends those
+        frames again, and the rig must take each once."""
+        self._acks_to_drop = count
+
+    def restart(self) -> None:
+        """A rig reboot: a new boot ID, its link state and unsent frames gone (the devices
+        keep theirs: they are other hardware)."""
+        self.driver.restart(self._new_session(), "rig restart")
+        self._reassembler.reset()
+
+    def set_hub_online(self, online: bool) -> None:
+        """Switch the comms hub off or on: off, commands are taken and dropped."""
+        self.hub_online = online
+        self._send_status()
+
+    def power_cycle(self, device_id: bytes) -> None:
+        self._emit(self.premises.power_cycle(device_id, self.clock.now()))
+        self._send_status()
+
+    # ---- the line -------------------------------------------------------------------
+
+    def _new_session(self) -> RigSession:
+        return RigSession(Role.RIG, self._rng.randrange(1, 1 << 32), self._config)
+
+    def _from_line(self, data: bytes) -> None:
+        if self.answering:
+            self.driver.data(data)
+
+    def _to_line(self, data: bytes) -> None:
+        if self._acks_to_drop and self._is_ack(data):
+            self._acks_to_drop -= 1
+            return
+        if self.answering and self._port is not None:
+            self._port.write(data)
+
+    def _is_ack(self, data: bytes) -> bool:
+        frames = FrameCodec(self.session.config.max_frame).feed(data)
+        return any(isinstance(f, Frame) and f.kind is FrameType.ACK for f in frames)
+
+    def _on_action(self, action: SessionAction) -> None:
+        match action:
+            case Deliver(frame):
+                self._on_frame(frame)
+            case LinkUp(peer_restarted=restarted):
+                if restarted:
+                    self._reassembler.reset()
+                self._send_status()
+
+    def _on_frame(self, frame: Frame) -> None:
+        try:
+            if frame.kind is FrameType.POWER:
+                self.counts["power"] += 1
+                self.power_cycle(PowerCommand.parse(frame.payload).device_id)
+                return
+            message = self._reassembler.add(GbcsFragment.parse(frame.payload))
+        except (PayloadError, ReassemblyError, KeyError) as exc:
+            log.warning("rig %s: %s frame not taken: %s", self.ch_id, frame.kind.name, exc)
+            return
+        if message is not None:
+            self._command(message)
+
+    def _command(self, message: bytes) -> None:
+        self.counts["commands"] += 1
+        if not self.hub_online:
+            self.counts["dropped"] += 1
+            log.info("rig %s: hub off; command dropped", self.ch_id)
+            return
+        now = self.clock.now()
+        self._emit(self.fleet.handle_down(self.premises.ch_id, message, now))
+        self._rescheduled.set()
+
+    def _emit(self, outputs: list[Output]) -> None:
+        for uplink in self.journal.record(outputs):
+            device = gbcs.decode_header(uplink.data).header.originator_id
+            pieces = fragments(device, uplink.data, self.session.max_payload)
+            self.counts["uplinks"] += 1
+            self.driver.send(FrameType.GBCS_UP, [piece.to_bytes() for piece in pieces])
+
+    def _send_status(self) -> None:
+        devices = tuple(DevicePresence(device_id) for device_id in self.premises.devices)
+        status = RigStatus(self.hub_online, devices).to_bytes()
+        self.driver.send(FrameType.STATUS, [status])
+
+    # ---- time -----------------------------------------------------------------------
+
+    async def _device_timers(self) -> None:
+        while not self._stop.is_set():
+            self._rescheduled.clear()
+            await first_of(
+                self.clock.sleep_until(self.fleet.next_due()),
+                self._rescheduled.wait(),
+                self._stop.wait(),
+            )
+            self._emit(self.fleet.tick(self.clock.now()))

@@ -117,24 +117,39 @@ class PtyPort:
             self._loop.remove_writer(self._master)
 
 
+def pick_premises(build: FleetBuild, ch_id: str | None = None) -> PremisesModel:
+    """The premises of hub `ch_id` (16 hex digits), or the fleet's only one."""
+    premises = build.fleet.premises
+    if ch_id is not None:
+        try:
+            found = premises.get(bytes.fromhex(ch_id))
+        except ValueError:
+            found = None
+        if found is None:
+            raise BridgeError(f"no comms hub {ch_id} in the fleet")
+        return found
+    if len(premises) != 1:
+        raise BridgeError(f"a rig holds one premises; the fleet has {len(premises)}: name a hub")
+    return next(iter(premises.values()))
+
+
 class RigSimulator:
-    """One emulated premises behind the rig link, on a pty."""
+    """One emulated premises (of `build`: hub `ch_id`, or its only one) behind the rig
+    link, on a pty."""
 
     def __init__(
         self,
         build: FleetBuild,
         clock: Clock,
         *,
+        ch_id: str | None = None,
         link: Path | None = None,
         session: SessionConfig | None = None,
         journal: FleetJournal | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        if len(build.fleet.premises) != 1:
-            count = len(build.fleet.premises)
-            raise BridgeError(f"a rig holds one premises; the fleet has {count}")
         self.fleet = build.fleet
-        self.premises: PremisesModel = next(iter(build.fleet.premises.values()))
+        self.premises: PremisesModel = pick_premises(build, ch_id)
         self.clock = clock
         self.journal = journal or FleetJournal()
         self.link = link

@@ -1,6 +1,7 @@
 """A simulated rig (`smetslab rig simulate`): one emulated premises (a comms hub and its
-devices, the emulator models of DESIGN §2) behind the rig-link protocol, on a pty pair,
-for tests and for trying the bridge without hardware.
+devices, the emulator models of DESIGN §2) behind the rig-link protocol, on a pty pair
+(or exported on TCP as ser2net would, with `listen`), for tests and for trying the
+bridge without hardware.
 
 The bridge opens the pty's slave side as its serial port (`path`; with `link`, a
 symbolic link that follows the pty when it is plugged in again, as `/dev/serial/by-id/`
@@ -133,6 +134,72 @@ def pick_premises(build: FleetBuild, ch_id: str | None = None) -> PremisesModel:
     return next(iter(premises.values()))
 
 
+class TcpPort:
+    """The rig's line exported on TCP, as ser2net exports a serial port: the bridge
+    connects with `socket://host:port`, one client at a time. The line itself stays up
+    when a client goes: what the rig says meanwhile is lost, as on an unwatched UART."""
+
+    def __init__(self, on_data: Callable[[bytes], None]) -> None:
+        self._on_data = on_data
+        self._server: asyncio.Server | None = None
+        self._client: asyncio.Transport | None = None
+        self.path = ""
+
+    async def start(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _TcpClient(self), host, port)
+        bound_host, bound_port = self._server.sockets[0].getsockname()[:2]
+        self.path = f"socket://{bound_host}:{bound_port}"
+
+    def write(self, data: bytes) -> None:
+        if self._client is not None and not self._client.is_closing():
+            self._client.write(data)
+
+    def drop_client(self) -> None:
+        """The network drops the bridge's connection."""
+        if self._client is not None:
+            self._client.abort()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.drop_client()
+
+    def connected(self, transport: asyncio.Transport) -> bool:
+        if self._client is not None:
+            return False
+        self._client = transport
+        return True
+
+    def gone(self, transport: asyncio.Transport) -> None:
+        if self._client is transport:
+            self._client = None
+
+    def received(self, data: bytes) -> None:
+        self._on_data(data)
+
+
+class _TcpClient(asyncio.Protocol):
+    def __init__(self, port: TcpPort) -> None:
+        self._port = port
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        if self._port.connected(transport):
+            self._transport = transport
+        else:
+            transport.close()  # the port is taken, as a serial device would be
+
+    def data_received(self, data: bytes) -> None:
+        if self._transport is not None:
+            self._port.received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._port.gone(self._transport)
+
+
 class RigSimulator:
     """One emulated premises (of `build`: hub `ch_id`, or its only one) behind the rig
     link, on a pty."""
@@ -144,6 +211,7 @@ class RigSimulator:
         *,
         ch_id: str | None = None,
         link: Path | None = None,
+        listen: tuple[str, int] | None = None,
         session: SessionConfig | None = None,
         journal: FleetJournal | None = None,
         rng: random.Random | None = None,
@@ -153,6 +221,7 @@ class RigSimulator:
         self.clock = clock
         self.journal = journal or FleetJournal()
         self.link = link
+        self.listen = listen
         self.hub_online = True
         self.answering = True
         self._acks_to_drop = 0
@@ -161,7 +230,7 @@ class RigSimulator:
         self._config = session or SessionConfig()
         self.driver = SessionDriver(self._new_session(), self._on_action)
         self._reassembler = Reassembler()
-        self._port: PtyPort | None = None
+        self._port: PtyPort | TcpPort | None = None
         self._rescheduled = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: asyncio.TaskGroup | None = None
@@ -190,7 +259,10 @@ class RigSimulator:
             self._tasks.create_task(self.driver.run(self._stop), name="rig-link-timers"),
             self._tasks.create_task(self._device_timers(), name="rig-device-timers"),
         ]
-        self.plug()
+        if self.listen is None:
+            self.plug()
+        else:
+            await self._serve_tcp(*self.listen)
         return self
 
     async def __aexit__(
@@ -205,6 +277,13 @@ class RigSimulator:
         assert self._tasks is not None
         await self._tasks.__aexit__(exc_type, exc, tb)
 
+    async def _serve_tcp(self, host: str, port: int) -> None:
+        tcp = TcpPort(self._from_line)
+        await tcp.start(host, port)
+        self._port = tcp
+        self.driver.attach(self._to_line)
+        log.info("rig %s: serving its line on %s", self.ch_id, tcp.path)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until `stop` (the command line's way of running it)."""
         async with self:
@@ -214,8 +293,8 @@ class RigSimulator:
 
     def plug(self) -> str:
         """A new pty (the cable plugged in); returns the bridge's port path."""
-        if self._port is not None:
-            raise BridgeError("the simulated rig is already plugged in")
+        if self._port is not None or self.listen is not None:
+            raise BridgeError("the simulated rig is already plugged in (or served over TCP)")
         self._port = PtyPort(self._from_line, self.link)
         self.driver.attach(self._to_line)
         log.info("rig %s: plugged in at %s", self.ch_id, self._port.path)
@@ -225,9 +304,16 @@ class RigSimulator:
         port, self._port = self._port, None
         if port is None:
             raise BridgeError("the simulated rig is already unplugged")
-        port.close()
+        port.close()  # a pty closed, or the TCP export stopped
         self.driver.detach("unplugged")
         log.info("rig %s: unplugged", self.ch_id)
+
+    def drop_connection(self) -> None:
+        """Over TCP (`listen`): the network drops the bridge's connection; the rig's line
+        stays up and the bridge connects again by itself."""
+        if not isinstance(self._port, TcpPort):
+            raise BridgeError("only a rig served over TCP has a connection to drop")
+        self._port.drop_client()
 
     def garbage(self, data: bytes) -> None:
         """Bytes on the line that are not frames (noise, a half frame)."""

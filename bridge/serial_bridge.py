@@ -198,13 +198,20 @@ class SerialBridge:
             case Acked(tag):
                 self._acked(tag)
             case LinkUp(peer_boot_id=boot, peer_restarted=restarted):
-                if restarted:
-                    self._reassembler.reset()
                 log.info("hub %s: rig link up (rig boot %08X)", self.ch_id, boot)
-                self._set_status(link=LinkState.UP, hub_online=None, reason="rig link up")
+                self._link_up(restarted)
             case LinkDown(reason):
                 log.warning("hub %s offline: %s", self.ch_id, reason)
                 self._set_status(link=self.session.state, reason=reason)
+
+    def _link_up(self, rig_restarted: bool) -> None:
+        """STATUS is sequenced, so what the rig last said holds unless it restarted; a
+        restarted rig sends STATUS again at once (docs/rig-link.md §5)."""
+        hub_online = self.status.hub_online
+        if rig_restarted:
+            self._reassembler.reset()
+            hub_online = None
+        self._set_status(link=LinkState.UP, hub_online=hub_online, reason="rig link up")
 
     def _from_rig(self, frame: Frame) -> None:
         try:

@@ -73,6 +73,13 @@ async def run_serial_bridge(config: BridgeConfig, broker: str, topics: Topics, c
         await SerialBridge(config, bus, topics).run(stop_on_signals())
 
 
+def _address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter(f"{value!r}: use HOST:PORT", param_hint="--listen")
+    return host, int(port)
+
+
 @rig_app.command("simulate")
 def simulate(
     *,
@@ -82,6 +89,10 @@ def simulate(
     ] = None,
     link: Annotated[
         Path | None, typer.Option(help="also name the pty by this symbolic link")
+    ] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(help="HOST:PORT: serve the line on TCP (socket://) instead of a pty"),
     ] = None,
     broker: Annotated[
         str | None, typer.Option(help="follow the shared clock on this broker")
@@ -97,7 +108,14 @@ def simulate(
         raise typer.BadParameter(str(exc), param_hint="--fleet") from exc
     record = FleetJournal(journal)
     try:
-        rig = RigSimulator(build, ScaledClock.real_time(), ch_id=ch_id, link=link, journal=record)
+        rig = RigSimulator(
+            build,
+            ScaledClock.real_time(),
+            ch_id=ch_id,
+            link=link,
+            listen=None if listen is None else _address(listen),
+            journal=record,
+        )
         asyncio.run(run_rig(rig, broker, Topics(topic_root)))
     except BridgeError as exc:
         typer.echo(f"error: {exc}", err=True)

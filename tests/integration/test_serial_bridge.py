@@ -159,7 +159,12 @@ class Lab:
 
 @asynccontextmanager
 async def rig_lab(
-    url: str, version: str, tmp_path: Path, esme_status: SmiStatus = SmiStatus.COMMISSIONED
+    url: str,
+    version: str,
+    tmp_path: Path,
+    esme_status: SmiStatus = SmiStatus.COMMISSIONED,
+    *,
+    tcp: bool = False,
 ) -> AsyncIterator[Lab]:
     build = build_fleet(SPEC)
     store = await seeded_store(build, esme_status)
@@ -169,7 +174,8 @@ async def rig_lab(
         dsp_bus = await connected(stack, dsp_link(url, topics, "t-serial-dsp", version))
         dsp_bus.publish(topics.clock, setting.to_json(), retain=True)
         dsp = DspService(CoreDriver(DspCore(CORE), store), dsp_bus, topics, ScaledClock(setting))
-        rig = RigSimulator(build, ScaledClock(setting), link=tmp_path / "rig", session=FAST)
+        where = {"listen": ("127.0.0.1", 0)} if tcp else {"link": tmp_path / "rig"}
+        rig = RigSimulator(build, ScaledClock(setting), session=FAST, **where)
         await stack.enter_async_context(rig)
         user = await connected(stack, user_link(url, topics, build, rig.ch_id, version))
         stop = asyncio.Event()
@@ -332,6 +338,24 @@ async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
     assert answer["request_id"] == request_id
     assert lab.rig.counts["commands"] == 1
     assert lab.rig.session.stats.peer_restarts == 1
+
+
+async def test_a_rig_exported_on_tcp_like_ser2net_over_socket_urls(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """DESIGN §7: serialx's `socket://` for a lab port exported by ser2net; the network
+    drops the connection between two reads and the bridge connects again by itself."""
+    async with rig_lab(embedded_broker.url, "3.1.1", tmp_path, tcp=True) as lab:
+        assert lab.rig.path.startswith("socket://127.0.0.1:")
+        esme = lab.device(DeviceType.ESME).device_id
+        first = lab.request("11.2", esme, {})
+        await lab.wait_for("responses", final(first))
+        lab.rig.drop_connection()
+        await until(lambda: lab.bridge.link.connections == 2 and lab.bridge.status.online)
+        second = lab.request("11.2", esme, {})
+        answers = [await lab.wait_for("responses", final(r)) for r in (first, second)]
+    assert [a["response_code"] for a in answers] == ["I0", "I0"]
+    assert lab.rig.counts["commands"] == 2
 
 
 async def test_power_control_and_the_status_topic(

@@ -73,9 +73,9 @@ def test_bad_cobs_is_refused(stuffed: str) -> None:
 
 def test_a_frame_on_the_wire_byte_for_byte() -> None:
     # ACK of sequence number 5: type 03, seq 05, CRC-16/CCITT-FALSE of 0305 big-endian
-    crc = crc16_bitwise(b"\x03\x05")
+    assert crc16_bitwise(b"\x03\x05") == 0x18F9
     wire = FrameCodec().encode(Frame(FrameType.ACK, 5))
-    assert wire == b"\x00\x05\x03\x05" + crc.to_bytes(2, "big") + b"\x00"
+    assert wire.hex(" ") == "00 05 03 05 18 f9 00"  # docs/rig-link.md §2
     assert 0 not in wire[1:-1]
 
 

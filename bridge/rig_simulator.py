@@ -234,7 +234,6 @@ class RigSimulator:
         self._rescheduled = asyncio.Event()
         self._stop = asyncio.Event()
         self._tasks: asyncio.TaskGroup | None = None
-        self._running: list[asyncio.Task[None]] = []
 
     @property
     def session(self) -> RigSession:
@@ -255,10 +254,8 @@ class RigSimulator:
     async def __aenter__(self) -> Self:
         self._tasks = asyncio.TaskGroup()
         await self._tasks.__aenter__()
-        self._running = [
-            self._tasks.create_task(self.driver.run(self._stop), name="rig-link-timers"),
-            self._tasks.create_task(self._device_timers(), name="rig-device-timers"),
-        ]
+        self._tasks.create_task(self.driver.run(self._stop), name="rig-link-timers")
+        self._tasks.create_task(self._device_timers(), name="rig-device-timers")
         if self.listen is None:
             self.plug()
         else:

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
-from typing import Any
 
 import serialx
 
@@ -21,6 +20,7 @@ from bus.waiting import first_of
 from .link_driver import SessionDriver
 
 log = logging.getLogger(__name__)
+CLOSE_WAIT = 5.0  # seconds for a closing port to report itself closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,8 @@ class _Port(asyncio.Protocol):
         self._link.driver.data(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.lost.is_set():  # already told (a close that serialx did not report)
+            return
         if exc is not None:
             self.reason = f"the port failed: {exc}"
         self._link.driver.detach(self.reason)
@@ -88,11 +90,12 @@ class SerialLink:
     async def _connect(self) -> tuple[asyncio.Transport, _Port]:
         loop = asyncio.get_running_loop()
         settings = self.settings
-        options: dict[str, Any] = {"baudrate": settings.baudrate}
-        if not settings.url.startswith(("socket://", "rfc2217://", "tcp://")):
-            options["exclusive"] = settings.exclusive
         transport, protocol = await serialx.create_serial_connection(
-            loop, lambda: _Port(self), settings.url, **options
+            loop,
+            lambda: _Port(self),
+            settings.url,
+            baudrate=settings.baudrate,
+            exclusive=settings.exclusive,  # flock on device paths; no effect on sockets
         )
         assert isinstance(protocol, _Port)
         return transport, protocol
@@ -107,8 +110,16 @@ class SerialLink:
             self.open.clear()
             if not port.lost.is_set():
                 transport.close()
-                await port.lost.wait()
+                await self._closed(port)
         log.warning("serial port %s closed: %s", self._where, port.reason)
+
+    async def _closed(self, port: _Port) -> None:
+        """Wait for serialx to report the port closed; tell the session if it does not."""
+        try:
+            async with asyncio.timeout(CLOSE_WAIT):
+                await port.lost.wait()
+        except TimeoutError:
+            port.connection_lost(None)
 
     @property
     def _where(self) -> str:

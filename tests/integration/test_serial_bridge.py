@@ -340,6 +340,28 @@ async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
     assert lab.rig.session.stats.peer_restarts == 1
 
 
+async def test_a_rig_reboot_with_a_command_queued_delivers_it_once(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """The rig hangs with a command on its way, then reboots: the bridge sees the new
+    boot ID, numbers from 0 again, sends the command again whole, and the rig's fresh
+    STATUS brings the hub back online."""
+    async with rig_lab(embedded_broker.url, "3.1.1", tmp_path) as lab:
+        esme = lab.device(DeviceType.ESME)
+        lab.rig.stop_answering()
+        request_id = lab.request("11.2", esme.device_id, {})
+        await until(lambda: lab.bridge.session.pending == 1)
+        lab.rig.restart()
+        lab.rig.resume()
+        answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
+        await until(lambda: lab.bridge.status.online)
+        await asyncio.sleep(0.5)
+    assert answer["request_id"] == request_id
+    assert lab.rig.counts["commands"] == 1
+    assert lab.bridge.session.stats.peer_restarts == 1
+    assert lab.bridge.link.connections == 1
+
+
 async def test_a_rig_exported_on_tcp_like_ser2net_over_socket_urls(
     embedded_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:

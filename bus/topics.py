@@ -26,6 +26,8 @@ class TopicKind(StrEnum):
     CLOCK = "clock"  # {root}/clock
     CPL = "cpl"  # {root}/dsp/cpl (D11)
     CPL_RESULTS = "cpl_results"  # {root}/dsp/cpl/results (D11)
+    CH_STATUS = "ch_status"  # {root}/ch/{ch_id}/status (docs/rig-link.md §6)
+    CH_POWER = "ch_power"  # {root}/ch/{ch_id}/power (docs/rig-link.md §6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ _PATTERNS: tuple[tuple[tuple[str, ...], TopicKind], ...] = (
     (("users", "*", "alerts"), TopicKind.ALERTS),
     (("ch", "*", "down"), TopicKind.CH_DOWN),
     (("ch", "*", "up"), TopicKind.CH_UP),
+    (("ch", "*", "status"), TopicKind.CH_STATUS),
+    (("ch", "*", "power"), TopicKind.CH_POWER),
     (("clock",), TopicKind.CLOCK),
     (("dsp", "cpl"), TopicKind.CPL),
     (("dsp", "cpl", "results"), TopicKind.CPL_RESULTS),
@@ -80,6 +84,14 @@ class Topics:
 
     def ch_up(self, ch_id: str) -> str:
         return f"{self.root}/ch/{check_eui64(ch_id, 'comms hub ID')}/up"
+
+    def ch_status(self, ch_id: str) -> str:
+        """A bridged hub's link and rig state, retained (an addition to contract v1)."""
+        return f"{self.root}/ch/{check_eui64(ch_id, 'comms hub ID')}/status"
+
+    def ch_power(self, ch_id: str) -> str:
+        """Power control of a bridged rig's devices (an addition to contract v1)."""
+        return f"{self.root}/ch/{check_eui64(ch_id, 'comms hub ID')}/power"
 
     @property
     def clock(self) -> str:

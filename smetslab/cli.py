@@ -14,6 +14,7 @@ from rich.table import Table
 import gbcs
 from gbcs.ota import parse_ota_image
 
+from .bridge_commands import register_bridge
 from .commands import register_processes
 from .inputs import InputError, gbcs_bytes, ota_bytes
 from .views import ota_fields, summary_row
@@ -96,6 +97,7 @@ def _console() -> Console:
 
 
 register_processes(app)
+register_bridge(app)
 
 
 def main() -> None:

@@ -15,10 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from hil.campaign import CampaignModel
-from hil.campaign_plan import CampaignPlan
-from hil.campaign_report import CampaignReport
-
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.topics import Topics
@@ -33,6 +29,9 @@ from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import load_fleet_spec
 from emulators.journal import FleetJournal
 from emulators.runner import FleetRunner, fleet_link
+from hil.campaign import CampaignModel
+from hil.campaign_plan import CampaignPlan
+from hil.campaign_report import CampaignReport
 from hil.campaign_runner import CampaignRunner
 from hil.demo import targets
 

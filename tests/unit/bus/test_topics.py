@@ -19,6 +19,8 @@ HUB = "00DB1234567890A0"
         (lambda t: t.alerts(USER), TopicKind.ALERTS, USER),
         (lambda t: t.ch_down(HUB), TopicKind.CH_DOWN, HUB),
         (lambda t: t.ch_up(HUB), TopicKind.CH_UP, HUB),
+        (lambda t: t.ch_status(HUB), TopicKind.CH_STATUS, HUB),
+        (lambda t: t.ch_power(HUB), TopicKind.CH_POWER, HUB),
         (lambda t: t.clock, TopicKind.CLOCK, None),
         (lambda t: t.cpl, TopicKind.CPL, None),
         (lambda t: t.cpl_results, TopicKind.CPL_RESULTS, None),

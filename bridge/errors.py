@@ -1,0 +1,36 @@
+"""The exception tree of `bridge`."""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base class of every error `bridge` raises."""
+
+
+class RigLinkError(BridgeError):
+    """The serial rig link (docs/rig-link.md) was used against its rules."""
+
+
+class FramingError(RigLinkError, ValueError):
+    """A frame that cannot be encoded: a payload over the maximum frame size, a sequence
+    number out of range. Bad frames *received* are events (`framing.BadFrame`), never
+    raised: garbage on a line is normal."""
+
+
+class PayloadError(RigLinkError, ValueError):
+    """A frame payload that does not have the layout of its frame type; names the type."""
+
+
+class ReassemblyError(RigLinkError, ValueError):
+    """GBCS fragments that do not make one message (another device mid-message, too
+    large); the partial message is dropped."""
+
+
+class IllegalTransitionError(RigLinkError):
+    """An event the link session's state table does not allow; names role, state, event."""
+
+    def __init__(self, role: str, state: str, event: str) -> None:
+        self.role = role
+        self.state = state
+        self.event = event
+        super().__init__(f"{role}: event {event} is not allowed in state {state}")

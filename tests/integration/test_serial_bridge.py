@@ -1,0 +1,412 @@
+"""One premises behind the simulated serial rig (a real pty, docs/rig-link.md) and the
+DSP, on a real broker (DESIGN §1, §3, §7; issue 6): an SR 11.2 round trip to the rig's
+ESME checked in the SMI (R5, MP105), the cable pulled during a firmware download (R9)
+with the receipt arriving once, a hung rig and garbage on the line (E21, then the late
+response, R8), power control and the status topic."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bridge.rig_simulator import RigSimulator
+from bridge.serial_bridge import BridgeConfig, SerialBridge, bridge_link
+from bridge.serial_link import PortSettings
+from bridge.session import SessionConfig
+from bus.adapter import LinkConfig, MqttAdapter
+from bus.backoff import Backoff
+from bus.broker import EmbeddedBroker
+from bus.clock import ClockSetting, ScaledClock
+from bus.topics import Topics
+from dsp_core.core import DspCore
+from dsp_core.driver import CoreDriver
+from dsp_core.ids import to_compact
+from dsp_core.model import Device, DeviceType, JournalKind, SmiStatus
+from dsp_core.service import DspService, dsp_link
+from dsp_core.store import MemoryStore
+from dsp_core.turn import CoreConfig
+from emulators.fleet import FleetBuild, build_fleet
+from emulators.fleetspec import FleetSpec
+from tests.brokers import Mosquitto
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2031, 1, 1, tzinfo=UTC)
+SCALE = 10.0
+DCC = "90-B3-D5-1F-30-00-00-02"
+SPEC = FleetSpec.model_validate(
+    {
+        "seed": 21,
+        "templates": [
+            {
+                "name": "rig",
+                "count": 1,
+                "devices": [
+                    {"type": "CHF", "model": "CH-2", "firmware_versions": ["00010203"]},
+                    {
+                        "type": "ESME",
+                        "model": "E470",
+                        "firmware_versions": ["0123ABCD"],
+                        "upgrade_versions": ["0123ABCE"],
+                        "image_size": 3000,  # two GBCS_DOWN frames
+                        "ota_block_size": 100,
+                        "ota_block_seconds": 0.5,  # 15 s of device time: 1.5 s here
+                    },
+                ],
+            }
+        ],
+    }
+)
+# link time-outs short enough for a test; device time runs SCALE times faster
+FAST = SessionConfig(
+    window=8, retransmit_after=0.2, max_retries=3, heartbeat_every=0.2, silence_limit=1.0
+)
+CORE = CoreConfig(response_timeout=timedelta(seconds=15))  # 1.5 s here
+
+
+@dataclass
+class Lab:
+    build: FleetBuild
+    store: MemoryStore
+    rig: RigSimulator
+    user: MqttAdapter
+    topics: Topics
+    url: str
+    version: str
+    tasks: asyncio.TaskGroup
+    got: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    counter: int = 0
+    bridge_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    bridge_task: asyncio.Task[None] | None = None
+    _bridge: SerialBridge | None = None
+
+    @property
+    def bridge(self) -> SerialBridge:
+        assert self._bridge is not None
+        return self._bridge
+
+    @property
+    def supplier(self) -> str:
+        return self.build.seed.users[0].user_id
+
+    def device(self, device_type: DeviceType) -> Device:
+        return next(d for d in self.build.seed.devices if d.device_type is device_type)
+
+    def request(self, srv: str, target: str, body: dict[str, Any], variant: int = 1) -> str:
+        self.counter += 1
+        request_id = f"{self.supplier}:{target}:{self.counter}"
+        message = {
+            "request_id": request_id,
+            "service_reference_variant": srv,
+            "command_variant": variant,
+            "body": body,
+        }
+        topic = self.topics.request(to_compact(self.supplier))
+        self.user.publish(topic, json.dumps(message).encode())
+        return request_id
+
+    def seen(self, kind: str, test: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+        return [m for k, m in self.got if k == kind and test(m)]
+
+    async def wait_for(
+        self, kind: str, test: Callable[[dict[str, Any]], bool], timeout: float = 15
+    ) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while not (found := self.seen(kind, test)):
+                await asyncio.sleep(0.02)
+        return found[0]
+
+    async def collect(self) -> None:
+        async for message in self.user.messages():
+            self.user.ack(message)
+            kind = message.topic.rsplit("/", 1)[-1]
+            self.got.append((kind, json.loads(message.payload)))
+
+    def start_bridge(self) -> None:
+        """The bridge process: its own MQTT connection (a persistent session) and port."""
+        self.bridge_stop = asyncio.Event()
+        link = bridge_link(self.url, self.topics, self.rig.ch_id, "t-serial-bridge", self.version)
+        port = PortSettings(self.rig.path, backoff=Backoff(initial=0.05, cap=0.3))
+        self._bridge = SerialBridge(
+            BridgeConfig(self.rig.ch_id, port, FAST), MqttAdapter(link), self.topics
+        )
+        self.bridge_task = self.tasks.create_task(self._run_bridge(self._bridge, self.bridge_stop))
+
+    def stop_bridge_soon(self) -> None:
+        self.bridge_stop.set()
+
+    async def stop_bridge(self) -> None:
+        """As SIGTERM would: the port closed, the bus drained, the MQTT session kept."""
+        self.bridge_stop.set()
+        assert self.bridge_task is not None
+        await self.bridge_task
+
+    @staticmethod
+    async def _run_bridge(bridge: SerialBridge, stop: asyncio.Event) -> None:
+        async with bridge.bus:
+            await bridge.bus.wait_connected()
+            await bridge.run(stop)
+
+
+@asynccontextmanager
+async def rig_lab(
+    url: str,
+    version: str,
+    tmp_path: Path,
+    esme_status: SmiStatus = SmiStatus.COMMISSIONED,
+    *,
+    tcp: bool = False,
+) -> AsyncIterator[Lab]:
+    build = build_fleet(SPEC)
+    store = await seeded_store(build, esme_status)
+    setting = ClockSetting.starting_now(T0, SCALE, time.time())
+    topics = Topics()
+    async with AsyncExitStack() as stack:
+        dsp_bus = await connected(stack, dsp_link(url, topics, "t-serial-dsp", version))
+        dsp_bus.publish(topics.clock, setting.to_json(), retain=True)
+        dsp = DspService(CoreDriver(DspCore(CORE), store), dsp_bus, topics, ScaledClock(setting))
+        where = {"listen": ("127.0.0.1", 0)} if tcp else {"link": tmp_path / "rig"}
+        rig = RigSimulator(build, ScaledClock(setting), session=FAST, **where)
+        await stack.enter_async_context(rig)
+        user = await connected(stack, user_link(url, topics, build, rig.ch_id, version))
+        stop = asyncio.Event()
+        tasks = await stack.enter_async_context(asyncio.TaskGroup())
+        stack.callback(stop.set)
+        lab = Lab(build, store, rig, user, topics, url, version, tasks)
+        stack.callback(lab.stop_bridge_soon)
+        tasks.create_task(dsp.run(stop))
+        collector = tasks.create_task(lab.collect())
+        stack.callback(collector.cancel)
+        lab.start_bridge()
+        await lab.wait_for("status", lambda s: s["online"])
+        yield lab
+
+
+async def seeded_store(build: FleetBuild, esme_status: SmiStatus) -> MemoryStore:
+    devices = [
+        replace(d, status=esme_status, status_before_suspension=SmiStatus.COMMISSIONED)
+        if d.device_type is DeviceType.ESME and esme_status is SmiStatus.SUSPENDED
+        else d
+        for d in build.seed.devices
+    ]
+    store = MemoryStore()
+    seed = build.seed
+    await store.seed(
+        devices=devices, users=seed.users, registrations=seed.registrations, cpl=seed.cpl
+    )
+    return store
+
+
+def user_link(url: str, topics: Topics, build: FleetBuild, ch_id: str, version: str) -> LinkConfig:
+    user = to_compact(build.seed.users[0].user_id)
+    subscriptions = (topics.responses(user), topics.alerts(user), topics.ch_status(ch_id))
+    return LinkConfig(url, "t-serial-user", subscriptions, mqtt_version=version)
+
+
+async def connected(stack: AsyncExitStack, link: LinkConfig) -> MqttAdapter:
+    bus = await stack.enter_async_context(MqttAdapter(link))
+    await bus.wait_connected()
+    return bus
+
+
+def final(request_id: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda r: r["request_id"] == request_id and r["response_code"] != "I99"
+
+
+async def smi(store: MemoryStore, device_id: str) -> Device:
+    return next(d for d in await store.devices() if d.device_id == device_id)
+
+
+async def read_and_restore(lab: Lab) -> None:
+    esme = lab.device(DeviceType.ESME)
+    assert (await smi(lab.store, esme.device_id)).status is SmiStatus.SUSPENDED
+    request_id = lab.request("11.2", esme.device_id, {})
+    answer = await lab.wait_for("responses", final(request_id))
+    assert answer["response_code"] == "I0"
+    assert answer["body"]["firmware_version"] == "0123ABCD"
+    assert base64.b64decode(answer["body"]["gbcs_payload"])[0] == 0xDD  # the device's bytes
+    await lab.wait_for("alerts", lambda a: a["alert_code"] == "N29")
+    record = await smi(lab.store, esme.device_id)
+    assert (record.status, record.firmware_version) == (SmiStatus.COMMISSIONED, "0123ABCD")
+    assert lab.rig.counts["commands"] == 1
+    assert lab.bridge.counts["uplinks"] == 1
+
+
+async def test_an_11_2_round_trip_to_the_rigs_esme_restores_it_in_the_smi(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """MP105 through the serial rig: 11.2 to a Suspended ESME on a Current version
+    restores it (R3, R5) and the supplier gets N29."""
+    async with rig_lab(embedded_broker.url, "3.1.1", tmp_path, SmiStatus.SUSPENDED) as lab:
+        await read_and_restore(lab)
+
+
+async def test_the_same_on_mosquitto(mosquitto_broker: Mosquitto, tmp_path: Path) -> None:
+    async with rig_lab(mosquitto_broker.url, "auto", tmp_path, SmiStatus.SUSPENDED) as lab:
+        await read_and_restore(lab)
+
+
+async def test_the_cable_pulled_during_a_firmware_download_loses_and_repeats_nothing(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """R9 across a disconnection: the rig is unplugged as the ESME starts its download,
+    the receipt is made while the bridge is away, and arrives once when the bridge has
+    opened the port again by itself."""
+    async with rig_lab(embedded_broker.url, "3.1.1", tmp_path) as lab:
+        esme = lab.device(DeviceType.ESME)
+        image = upgrade_image(lab)
+        body = {
+            "firmware_image": base64.b64encode(image).decode(),
+            "firmware_version": "0123ABCE",
+            "device_ids": [esme.device_id],
+        }
+        lab.rig.drop_acks(2)  # the image reaches the rig; the bridge does not know it
+        lab.request("11.1", DCC, body, variant=8)
+        await until(lambda: lab.rig.journal.events["download_started"] == 1)
+        lab.rig.unplug()
+        await lab.wait_for("status", lambda s: not s["online"] and s["link"] == "closed")
+        await until(lambda: lab.rig.journal.events["download_complete"] == 1)
+        assert lab.seen("alerts", lambda a: a["alert_code"] == "FirmwareReceipt") == []
+        await asyncio.sleep(0.5)  # the bridge tries the missing port, backing off
+        lab.rig.plug()
+        receipt = await lab.wait_for("alerts", lambda a: a["alert_code"] == "FirmwareReceipt")
+        await asyncio.sleep(1.0)  # time for a duplicate to show, if one were coming
+    assert receipt["body"]["hash_matches"] is True
+    assert len(lab.seen("alerts", lambda a: a["alert_code"] == "FirmwareReceipt")) == 1
+    journal = [e async for e in lab.store.journal()]
+    assert [e for e in journal if e.kind is JournalKind.DUPLICATE] == []
+    assert lab.rig.journal.events["download_started"] == 1  # the image went down once
+    assert lab.rig.session.stats.duplicates >= 1  # ... though it was sent twice
+    assert lab.bridge.link.connections == 2
+    statuses = [s["online"] for s in lab.seen("status", lambda s: True)]
+    assert statuses.count(True) >= 2
+    assert False in statuses
+
+
+async def test_a_hung_rig_ends_in_e21_and_the_late_response_arrives_once_it_is_back(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """A rig that stops answering, with garbage on the line: the bridge reports the hub
+    offline, the DSP answers E21 (R8), the command waits at the bridge (unacknowledged on
+    the bus) and reaches the device once the rig answers again; its response is then
+    processed late, once (D10)."""
+    async with rig_lab(embedded_broker.url, "3.1.1", tmp_path) as lab:
+        esme = lab.device(DeviceType.ESME)
+        lab.rig.garbage(b"\x13\x37 noise \xff" * 10 + b"\x00")
+        lab.rig.stop_answering()
+        await lab.wait_for("status", lambda s: not s["online"] and s["link"] == "syncing")
+        request_id = lab.request("11.2", esme.device_id, {})
+        await lab.wait_for("responses", lambda r: r["response_code"] == "E21")
+        assert lab.rig.counts["commands"] == 0
+        assert lab.bridge.session.pending == 1
+        lab.rig.resume()
+        late = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
+        await asyncio.sleep(0.5)
+    assert late["request_id"] == request_id
+    assert late["body"]["late"] is True
+    assert len(lab.seen("responses", final(request_id))) == 2  # E21, then the late I0
+    assert lab.rig.counts["commands"] == 1
+    assert lab.bridge.session.stats.bad_frames.total() > 0  # the garbage, resynchronised
+    assert lab.bridge.link.connections == 1  # the port never closed
+
+
+async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
+    mosquitto_broker: Mosquitto, tmp_path: Path
+) -> None:
+    """The bus message of a command is acknowledged only when the rig has it: a bridge
+    stopped while the rig is hung leaves it with the broker, and the next bridge takes
+    it (a new boot ID: the rig numbers from 0 again) and delivers it once."""
+    async with rig_lab(mosquitto_broker.url, "auto", tmp_path) as lab:
+        esme = lab.device(DeviceType.ESME)
+        lab.rig.stop_answering()
+        request_id = lab.request("11.2", esme.device_id, {})
+        await until(lambda: lab.bridge.session.pending == 1)
+        await lab.stop_bridge()
+        lab.rig.resume()
+        lab.start_bridge()
+        answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
+        await asyncio.sleep(0.5)
+    assert answer["request_id"] == request_id
+    assert lab.rig.counts["commands"] == 1
+    assert lab.rig.session.stats.peer_restarts == 1
+
+
+async def test_a_rig_reboot_with_a_command_queued_delivers_it_once(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """The rig hangs with a command on its way, then reboots: the bridge sees the new
+    boot ID, numbers from 0 again, sends the command again whole, and the rig's fresh
+    STATUS brings the hub back online."""
+    async with rig_lab(embedded_broker.url, "3.1.1", tmp_path) as lab:
+        esme = lab.device(DeviceType.ESME)
+        lab.rig.stop_answering()
+        request_id = lab.request("11.2", esme.device_id, {})
+        await until(lambda: lab.bridge.session.pending == 1)
+        lab.rig.restart()
+        lab.rig.resume()
+        answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
+        await until(lambda: lab.bridge.status.online)
+        await asyncio.sleep(0.5)
+    assert answer["request_id"] == request_id
+    assert lab.rig.counts["commands"] == 1
+    assert lab.bridge.session.stats.peer_restarts == 1
+    assert lab.bridge.link.connections == 1
+
+
+async def test_a_rig_exported_on_tcp_like_ser2net_over_socket_urls(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """DESIGN §7: serialx's `socket://` for a lab port exported by ser2net; the network
+    drops the connection between two reads and the bridge connects again by itself."""
+    async with rig_lab(embedded_broker.url, "3.1.1", tmp_path, tcp=True) as lab:
+        assert lab.rig.path.startswith("socket://127.0.0.1:")
+        esme = lab.device(DeviceType.ESME).device_id
+        first = lab.request("11.2", esme, {})
+        await lab.wait_for("responses", final(first))
+        lab.rig.drop_connection()
+        await until(lambda: lab.bridge.link.connections == 2 and lab.bridge.status.online)
+        second = lab.request("11.2", esme, {})
+        answers = [await lab.wait_for("responses", final(r)) for r in (first, second)]
+    assert [a["response_code"] for a in answers] == ["I0", "I0"]
+    assert lab.rig.counts["commands"] == 2
+
+
+async def test_power_control_and_the_status_topic(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    async with rig_lab(embedded_broker.url, "3.1.1", tmp_path) as lab:
+        status = lab.seen("status", lambda s: s["online"])[-1]
+        ids = {d.device_id.replace("-", "") for d in lab.build.seed.devices}
+        assert {d["device_id"] for d in status["devices"]} == ids
+        assert status["hub"] == "online"
+        esme = lab.device(DeviceType.ESME).device_id
+        topic = lab.topics.ch_power(lab.rig.ch_id)
+        lab.user.publish(topic, json.dumps({"device_id": esme, "action": "cycle"}).encode())
+        await until(lambda: lab.rig.journal.events["power_cycled"] == 1)
+        lab.rig.set_hub_online(False)
+        await lab.wait_for("status", lambda s: s["hub"] == "offline" and not s["online"])
+        lab.user.publish(topic, b'{"device_id": "nobody"}')
+        await until(lambda: lab.bridge.counts["refused"] == 1)
+
+
+def upgrade_image(lab: Lab) -> bytes:
+    return next(
+        image.to_bytes()
+        for (_, model, version), image in lab.build.images.items()
+        if (model, version) == ("E470", "0123ABCE")
+    )
+
+
+async def until(test: Callable[[], bool], timeout: float = 15) -> None:
+    async with asyncio.timeout(timeout):
+        while not test():
+            await asyncio.sleep(0.02)

@@ -61,6 +61,7 @@ class DemoOptions:
     fleet_file: Path = DEMO_FLEET
     topic_root: str = "smetslab"
     future_dated: timedelta | None = None  # activate at now + this instead of at once
+    patience: float = 1.0  # multiplies the campaign's waits (large fleets: the DSP lags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +262,8 @@ class DemoRun:
             targets=targets(self.build),
             execution_delay=options.future_dated,
             max_retries=1,  # one 11.3 retry; what is still Suspended then is read (11.2)
-            response_wait=timedelta(minutes=30),
-            receipt_wait=timedelta(minutes=15),  # a GSME takes its image when it wakes
+            response_wait=timedelta(minutes=30) * options.patience,
+            receipt_wait=timedelta(minutes=15) * options.patience,  # a GSME wakes to take it
             read_gpfs=True,
             gpf_ids=gpfs,
         )

@@ -221,7 +221,10 @@ def _response_body(message: GbcsMessage, data: bytes) -> dict[str, Any]:
 
 
 def _device_body(fields: dict[str, Any], data: bytes) -> dict[str, Any]:
-    return {"gbcs_payload": base64.b64encode(data).decode("ascii"), **fields}
+    body = {"gbcs_payload": base64.b64encode(data).decode("ascii"), **fields}
+    if "response_code" in fields:  # the DUIS name of a CS06 outcome's code (DESIGN §3)
+        body["activate_image_response_code"] = fields["response_code"]
+    return body
 
 
 def _fields(message: GbcsMessage) -> dict[str, Any]:

@@ -150,7 +150,9 @@ def test_r5_smets1_response_without_version_changes_nothing() -> None:
     before = lab.smi(smets1)
     actions = lab.reply_activate(lab.activate(smets1), None, code=3)
     assert codes(actions) == ["I0"]
-    assert responses(actions)[0].response.body["firmware_version"] is None
+    body = responses(actions)[0].response.body
+    assert body["firmware_version"] is None
+    assert body["activate_image_response_code"] == 3  # DESIGN §3's name for the CS06 code
     assert lab.smi(smets1) == before
     assert not alerts(actions)
 

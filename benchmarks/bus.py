@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import signal
 import subprocess
 import sys
@@ -36,6 +35,8 @@ from dsp_core.model import DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import FleetSpec
 from emulators.runner import FleetRunner
+from hil.campaign_requests import Srv
+from hil.campaign_requests import build as build_request
 from hil.demo import DemoOptions, DemoRun
 
 MESSAGES_PER_TRIP = 5
@@ -165,13 +166,8 @@ async def _await_dsp(user: MqttAdapter, topics: Topics, supplier: str, esme: str
     returns the last originator counter used."""
     stop = asyncio.Event()
     for counter in range(1, 61):
-        request = {
-            "request_id": f"{supplier}:{esme}:{counter}",
-            "service_reference_variant": "11.2",
-            "command_variant": 1,
-            "body": {},
-        }
-        user.publish(topics.request(to_compact(supplier)), json.dumps(request).encode())
+        request = build_request(supplier, Srv.READ_FIRMWARE, esme, counter, {})
+        user.publish(topics.request(to_compact(supplier)), request.to_bytes())
         message = await user.next_message(stop, timeout=1.0)
         if message is not None:
             user.ack(message)
@@ -194,13 +190,8 @@ async def _drive_reads(
         nonlocal sent
         target = esmes[sent % len(esmes)]
         sent += 1
-        request = {
-            "request_id": f"{supplier}:{target}:{next(counter)}",
-            "service_reference_variant": "11.2",
-            "command_variant": 1,
-            "body": {},
-        }
-        user.publish(topic, json.dumps(request).encode())
+        request = build_request(supplier, Srv.READ_FIRMWARE, target, next(counter), {})
+        user.publish(topic, request.to_bytes())
 
     started = time.perf_counter()
     for _ in range(min(WINDOW, trips)):

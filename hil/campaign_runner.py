@@ -81,4 +81,4 @@ class CampaignRunner:
     def _send(self, requests: list[SendRequest]) -> None:
         for request in requests:
             topic = self.topics.request(to_compact(request.user_id))
-            self.bus.publish(topic, json.dumps(request.payload).encode())
+            self.bus.publish(topic, request.to_bytes())

@@ -29,19 +29,20 @@ from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting
 from bus.topics import TopicKind, Topics
 from dsp_core.admin import cpl_change_json
-from dsp_core.model import CplEntry, CplStatus, DeviceType, SmiStatus
+from dsp_core.model import CplEntry, CplStatus, Device, DeviceType, SmiStatus
 from dsp_core.store import SqlStore, Store
 from dsp_core.turn import CoreConfig
 from emulators.faults import FaultKind, FaultPlan, FaultRule
-from emulators.fleet import FleetBuild, build_fleet
+from emulators.fleet import FleetBuild, ImageKey, build_fleet
 from emulators.fleetspec import FleetSpec, load_fleet_spec
 from emulators.journal import FleetJournal
+from gbcs import format_entity_id
 
 from .campaign import CampaignModel
 from .campaign_plan import CampaignPlan, FirmwareTarget
 from .campaign_report import CampaignReport
 from .campaign_runner import CampaignRunner
-from .stack import LabStack, StackConfig
+from .stack import LabStack, StackConfig, seed_store
 
 DEMO_FLEET = Path(__file__).resolve().parents[1] / "configs" / "demo-fleet.yaml"
 EPOCH = datetime(2031, 1, 1, tzinfo=UTC)
@@ -128,18 +129,25 @@ def scale_spec(spec: FleetSpec, premises: int) -> FleetSpec:
 def removals(build: FleetBuild) -> list[CplEntry]:
     """The CPL entries of every version running on a device that has an upgrade on offer."""
     upgradable = {(m, model) for (m, model, _) in upgrade_versions(build)}
-    running = {(d.manufacturer, d.model, d.firmware_version) for d in build.seed.devices}
+    running = running_versions(build)
     return [
         replace(entry, status=CplStatus.REMOVED)
         for entry in build.seed.cpl
-        if (entry.manufacturer, entry.model) in upgradable
-        and (entry.manufacturer, entry.model, entry.firmware_version) in running
+        if (entry.manufacturer, entry.model) in upgradable and _version_key(entry) in running
     ]
 
 
-def upgrade_versions(build: FleetBuild) -> set[tuple[str, str, str]]:
-    running = {(d.manufacturer, d.model, d.firmware_version) for d in build.seed.devices}
+def upgrade_versions(build: FleetBuild) -> set[ImageKey]:
+    running = running_versions(build)
     return {key for key in build.images if key not in running}
+
+
+def running_versions(build: FleetBuild) -> set[ImageKey]:
+    return {_version_key(d) for d in build.seed.devices}
+
+
+def _version_key(record: Device | CplEntry) -> ImageKey:
+    return (record.manufacturer, record.model, record.firmware_version)
 
 
 def targets(build: FleetBuild) -> tuple[FirmwareTarget, ...]:
@@ -195,10 +203,7 @@ class DemoRun:
     async def _store(self, folder: Path) -> Store:
         url = self.options.store_url or f"sqlite:///{folder / 'dsp.sqlite'}"
         store = await SqlStore.open(url)
-        seed = self.build.seed
-        await store.seed(
-            devices=seed.devices, users=seed.users, registrations=seed.registrations, cpl=seed.cpl
-        )
+        await seed_store(store, self.build.seed)
         return store
 
     def _broker(self) -> _BrokerContext:
@@ -231,12 +236,8 @@ class DemoRun:
         self.say(f"removing {len(entries)} firmware versions from the CPL (R4)")
         for entry in entries:
             user.publish(lab.config.topics.cpl, cpl_change_json(entry))
-        expected = sum(
-            1
-            for d in self.build.seed.devices
-            if (d.manufacturer, d.model, d.firmware_version)
-            in {(e.manufacturer, e.model, e.firmware_version) for e in entries}
-        )
+        removed = {_version_key(entry) for entry in entries}
+        expected = sum(1 for d in self.build.seed.devices if _version_key(d) in removed)
         await self._await_alerts(lab, user, "N28", expected)
         suspended = sum(1 for d in await lab.store.devices() if d.status is SmiStatus.SUSPENDED)
         self.say(f"{suspended} devices Suspended")
@@ -294,7 +295,7 @@ class DemoRun:
         activated = 0
         wanted = {t.version for t in targets(self.build)}
         for model in self.build.fleet.devices():
-            record = smi[_duis(model.device_id)]
+            record = smi[format_entity_id(model.device_id)]
             running = model.running_version.hex().upper()
             activated += running in wanted
             if record.firmware_version != running:
@@ -344,7 +345,3 @@ def _alert_code(payload: bytes) -> str:
         return str(json.loads(payload).get("alert_code", "?"))
     except (ValueError, AttributeError):
         return "?"
-
-
-def _duis(device_id: bytes) -> str:
-    return device_id.hex("-").upper()

@@ -25,7 +25,7 @@ from dsp_core.ids import to_compact
 from dsp_core.service import DspService, ServiceLimits, dsp_link
 from dsp_core.store import Store
 from dsp_core.turn import CoreConfig
-from emulators.fleet import FleetBuild
+from emulators.fleet import DspSeed, FleetBuild
 from emulators.journal import FleetJournal
 from emulators.runner import FleetRunner, fleet_link
 
@@ -39,6 +39,13 @@ class StackConfig:
     core: CoreConfig = field(default_factory=CoreConfig)
     limits: ServiceLimits = field(default_factory=ServiceLimits)
     run_id: str = "lab"  # client IDs: smetslab-{run_id}-dsp, -fleet, -user-{id}
+
+
+async def seed_store(store: Store, seed: DspSeed) -> None:
+    """Load a fleet's SMI, CPL, users and registration data into a DSP store."""
+    await store.seed(
+        devices=seed.devices, users=seed.users, registrations=seed.registrations, cpl=seed.cpl
+    )
 
 
 class LabStack:

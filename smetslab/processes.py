@@ -34,6 +34,7 @@ from hil.campaign_plan import CampaignPlan
 from hil.campaign_report import CampaignReport
 from hil.campaign_runner import CampaignRunner
 from hil.demo import targets
+from hil.stack import seed_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +66,7 @@ async def run_dsp(
     store = await SqlStore.open(store_url)
     try:
         if fleet is not None:
-            seed = load_build(fleet).seed
-            await store.seed(
-                devices=seed.devices,
-                users=seed.users,
-                registrations=seed.registrations,
-                cpl=seed.cpl,
-            )
+            await seed_store(store, load_build(fleet).seed)
         async with AsyncExitStack() as stack:
             link = dsp_link(options.broker, topics, options.client_id, options.mqtt_version)
             bus = await _connected(stack, link)

@@ -23,7 +23,9 @@ from dsp_core.service import ServiceLimits
 from dsp_core.store import MemoryStore
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
-from hil.stack import LabStack, StackConfig
+from hil.campaign_requests import Srv
+from hil.campaign_requests import build as build_request
+from hil.stack import LabStack, StackConfig, seed_store
 from tests.brokers import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -49,10 +51,7 @@ SPEC = FleetSpec.model_validate(
 async def lab(url: str, version: str) -> AsyncIterator[tuple[LabStack, MqttAdapter]]:
     build = build_fleet(SPEC)
     store = MemoryStore()
-    seed = build.seed
-    await store.seed(
-        devices=seed.devices, users=seed.users, registrations=seed.registrations, cpl=seed.cpl
-    )
+    await seed_store(store, build.seed)
     config = StackConfig(
         url,
         ClockSetting.starting_now(T0, 10.0, time.time()),
@@ -60,21 +59,15 @@ async def lab(url: str, version: str) -> AsyncIterator[tuple[LabStack, MqttAdapt
         limits=ServiceLimits(max_request_bytes=4096, max_apdu_bytes=512),
     )
     async with LabStack(config, build, store) as stack:
-        yield stack, await stack.user_bus(seed.users[0].user_id)
+        yield stack, await stack.user_bus(build.seed.users[0].user_id)
 
 
 def esme(build: FleetBuild) -> str:
     return next(d.device_id for d in build.seed.devices if d.device_type is DeviceType.ESME)
 
 
-def request(user: str, target: str, counter: int, srv: str = "11.2") -> bytes:
-    message = {
-        "request_id": f"{user}:{target}:{counter}",
-        "service_reference_variant": srv,
-        "command_variant": 1,
-        "body": {},
-    }
-    return json.dumps(message).encode()
+def request(user: str, target: str, counter: int) -> bytes:
+    return build_request(user, Srv.READ_FIRMWARE, target, counter, {}).to_bytes()
 
 
 async def responses(user: MqttAdapter, count: int) -> list[dict[str, Any]]:

@@ -213,6 +213,11 @@ class MqttAdapter:
             return None
         return self._inbox.popleft()
 
+    def take(self, limit: int) -> list[BusMessage]:
+        """Up to `limit` messages already received, oldest first, without waiting."""
+        inbox = self._inbox
+        return [inbox.popleft() for _ in range(min(limit, len(inbox)))]
+
     def pending(self) -> int:
         """Messages received and not yet taken by the consumer."""
         return len(self._inbox)

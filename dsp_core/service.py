@@ -4,8 +4,9 @@ It subscribes to `{root}/dsp/requests/+`, `{root}/ch/+/up` (shared as `$share/ds
 on an MQTT 5 broker, so several workers split the load), `{root}/dsp/cpl` and the
 retained `{root}/clock`. Each message becomes one event; the core decides, the store
 commits, the actions are published, and only then is the message acknowledged, so a
-DSP stopped or killed mid-way gets it again. A clock tick every `tick` seconds of wall
-time drives the time-outs (E21, E30, receipts) on the shared clock.
+DSP stopped or killed mid-way gets it again. Messages already waiting are taken together,
+up to `ServiceLimits.batch`, and committed in one transaction (D17). A clock tick every
+`tick` seconds of wall time drives the time-outs (E21, E30, receipts) on the shared clock.
 
 A message that cannot be turned into an event (an unknown topic, an oversized payload,
 a bad clock or CPL message) is journalled and answered where there is someone to answer;
@@ -51,6 +52,7 @@ class ServiceLimits:
     max_request_bytes: int = 8 * 1024 * 1024  # an 11.1 carries a whole OTA image
     max_apdu_bytes: int = 64 * 1024
     tick_seconds: float = 0.1  # wall time between clock ticks
+    batch: int = 64  # messages already received, handled in one store transaction (D17)
 
 
 def dsp_link(url: str, topics: Topics, client_id: str, mqtt_version: str = "auto") -> LinkConfig:
@@ -95,7 +97,7 @@ class DspService:
         while not stop.is_set():
             message = await self.bus.next_message(stop, timeout=period)
             if message is not None:
-                await self.handle(message)
+                await self.handle_batch([message, *self.bus.take(self.limits.batch - 1)])
             since = loop.time() - last_tick
             if since >= period and (self.bus.pending() == 0 or since >= STARVED * period):
                 await self.tick()
@@ -112,11 +114,17 @@ class DspService:
 
     async def handle(self, message: BusMessage) -> None:
         """One bus message: decide, commit, publish, then acknowledge."""
-        event = self._event(message)
-        if event is not None:
-            self._publish(await self.driver.handle(event))
-        self.handled += 1
-        self.bus.ack(message)
+        await self.handle_batch([message])
+
+    async def handle_batch(self, messages: list[BusMessage]) -> None:
+        """Messages in arrival order: decide on each, commit them together, publish
+        every action in order, then acknowledge them all (D17)."""
+        events = [event for event in map(self._event, messages) if event is not None]
+        for actions in await self.driver.handle_all(events) if events else ():
+            self._publish(actions)
+        self.handled += len(messages)
+        for message in messages:
+            self.bus.ack(message)
 
     # ---- bus message -> event ---------------------------------------------------
 

@@ -63,6 +63,7 @@ class DemoOptions:
     topic_root: str = "smetslab"
     future_dated: timedelta | None = None  # activate at now + this instead of at once
     patience: float = 1.0  # multiplies the campaign's waits (large fleets: the DSP lags)
+    dsp_processes: int = 0  # DSP workers in processes of their own (D18); 0: in this one
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,16 +193,17 @@ class DemoRun:
     async def run(self) -> DemoSummary:
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="smetslab-demo-") as folder:
-            store = await self._store(Path(folder))
+            workdir = Path(folder)
+            store_url = self.options.store_url or f"sqlite:///{workdir / 'dsp.sqlite'}"
+            store = await self._store(store_url)
             try:
                 async with self._broker() as url:
-                    summary = await self._story(url, store)
+                    summary = await self._story(self._config(url, store_url, workdir), store)
             finally:
                 await store.close()
         return replace(summary, wall_s=time.monotonic() - started)
 
-    async def _store(self, folder: Path) -> Store:
-        url = self.options.store_url or f"sqlite:///{folder / 'dsp.sqlite'}"
+    async def _store(self, url: str) -> Store:
         store = await SqlStore.open(url)
         await seed_store(store, self.build.seed)
         return store
@@ -209,7 +211,7 @@ class DemoRun:
     def _broker(self) -> _BrokerContext:
         return _BrokerContext(self.options.broker)
 
-    def _config(self, url: str) -> StackConfig:
+    def _config(self, url: str, store_url: str, workdir: Path) -> StackConfig:
         options = self.options
         return StackConfig(
             url,
@@ -218,10 +220,12 @@ class DemoRun:
             mqtt_version="auto" if options.broker else "3.1.1",
             core=CoreConfig(mp105=options.mp105, gsme_response_timeout=timedelta(minutes=15)),
             run_id=f"demo-{uuid.uuid4().hex[:8]}",
+            dsp_processes=options.dsp_processes,
+            store_url=store_url,
+            workdir=workdir,
         )
 
-    async def _story(self, url: str, store: Store) -> DemoSummary:
-        config = self._config(url)
+    async def _story(self, config: StackConfig, store: Store) -> DemoSummary:
         supplier = self.build.seed.users[0].user_id
         async with LabStack(config, self.build, store, self.journal) as lab:
             user = await lab.user_bus(supplier, "campaign")

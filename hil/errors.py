@@ -31,3 +31,7 @@ class IllegalTransitionError(CampaignError):
 
 class MalformedMessageError(CampaignError):
     """A response or alert dict without the fields of DESIGN §3; recorded as unexpected."""
+
+
+class LabError(HilError):
+    """A part of a lab (a DSP worker, a fleet, a bridge) could not start or stopped."""

@@ -10,9 +10,12 @@ campaign benchmark and the end-to-end tests start one of these.
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
@@ -29,6 +32,11 @@ from emulators.fleet import DspSeed, FleetBuild
 from emulators.journal import FleetJournal
 from emulators.runner import FleetRunner, fleet_link
 
+from .dsp_process import DspCommand, DspProcess
+from .errors import LabError
+
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class StackConfig:
@@ -39,6 +47,11 @@ class StackConfig:
     core: CoreConfig = field(default_factory=CoreConfig)
     limits: ServiceLimits = field(default_factory=ServiceLimits)
     run_id: str = "lab"  # client IDs: smetslab-{run_id}-dsp, -fleet, -user-{id}
+    # DSP workers in processes of their own (`smetslab dsp`, D18) on `store_url`;
+    # 0 runs the DSP in this process on the store given to the stack
+    dsp_processes: int = 0
+    store_url: str | None = None
+    workdir: Path | None = None  # the workers' logs and ready files
 
 
 async def seed_store(store: Store, seed: DspSeed) -> None:
@@ -64,7 +77,7 @@ class LabStack:
         self.fleet: FleetRunner | None = None
         self._exit = AsyncExitStack()
         self._tasks: asyncio.TaskGroup | None = None
-        self._running: dict[str, _Running] = {}
+        self._running: dict[str, _Running | _Workers] = {}
 
     async def __aenter__(self) -> Self:
         self._tasks = await self._exit.enter_async_context(asyncio.TaskGroup())
@@ -82,10 +95,14 @@ class LabStack:
             await self.stop_part(name)
         await self._exit.__aexit__(exc_type, exc, tb)
 
-    async def start_dsp(self, store: Store | None = None) -> DspService:
-        """Start (or start again) the DSP worker, on `store` if given."""
+    async def start_dsp(self, store: Store | None = None) -> DspService | None:
+        """Start (or start again) the DSP worker, on `store` if given; or the DSP
+        worker processes when the config asks for them (then None)."""
         config = self.config
         self.store = store or self.store
+        if config.dsp_processes:
+            await self._start_dsp_processes()
+            return None
         link = dsp_link(config.url, config.topics, self._client("dsp"), config.mqtt_version)
         part = await self._start_part("dsp", link)
         part.bus.publish(config.topics.clock, config.clock.to_json(), retain=True)
@@ -107,11 +124,42 @@ class LabStack:
     async def stop_part(self, name: str) -> None:
         """Stop one part as SIGTERM would: finish the message in hand, wait for what it
         published to be acknowledged, disconnect (its session stays on the broker)."""
-        part = self._running.pop(name)
-        part.stop.set()
-        if part.task is not None:
-            await part.task
-        await part.exit.aclose()
+        await self._running.pop(name).close()
+
+    @property
+    def workers(self) -> list[DspProcess]:
+        """The DSP worker processes, when the DSP runs in its own processes."""
+        part = self._running.get("dsp")
+        return part.workers if isinstance(part, _Workers) else []
+
+    async def _start_dsp_processes(self) -> None:
+        config = self.config
+        if config.store_url is None or config.workdir is None:
+            raise LabError("DSP worker processes need the stack's store_url and workdir")
+        async with MqttAdapter(self._control_link()) as control:
+            await control.wait_connected()
+            control.publish(config.topics.clock, config.clock.to_json(), retain=True)
+            await control.drain()
+        part = _Workers()
+        self._running["dsp"] = part
+        for index in range(config.dsp_processes):
+            command = DspCommand(
+                config.url,
+                config.store_url,
+                config.topics,
+                self._client(f"dsp-{index}"),
+                config.core,
+                config.limits,
+                config.mqtt_version,
+            )
+            worker = DspProcess(command, config.workdir)
+            part.workers.append(worker)
+            await worker.start()
+
+    def _control_link(self) -> LinkConfig:
+        return LinkConfig(
+            self.config.url, self._client("control"), (), mqtt_version=self.config.mqtt_version
+        )
 
     def user_link(self, user_id: str, name: str = "user") -> LinkConfig:
         """A service user's connection: its responses and alerts, and CPL results."""
@@ -162,3 +210,24 @@ class _Running:
 
     def run(self, tasks: asyncio.TaskGroup, work: Coroutine[Any, Any, None], name: str) -> None:
         self.task = tasks.create_task(work, name=name)
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.task is not None:
+            await self.task
+        await self.exit.aclose()
+
+
+class _Workers:
+    """The DSP as worker processes: stopped with SIGTERM, each in turn."""
+
+    __slots__ = ("workers",)
+
+    def __init__(self) -> None:
+        self.workers: list[DspProcess] = []
+
+    async def close(self) -> None:
+        for worker in self.workers:
+            code = await worker.stop()
+            if code not in (0, -signal.SIGTERM):
+                log.warning("DSP worker %s ended with code %d", worker.command.client_id, code)

@@ -15,16 +15,33 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dsp_core.service import ServiceLimits
 from dsp_core.turn import CoreConfig
 from hil.demo import DEMO_FLEET, DemoOptions, DemoRun, DemoSummary
 
-from .processes import BusOptions, CampaignOptions, run_campaign, run_dsp, run_fleet
+from .processes import (
+    BusOptions,
+    CampaignOptions,
+    DspOptions,
+    run_campaign,
+    run_dsp,
+    run_fleet,
+)
 
 Broker = Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")]
 Root = Annotated[str, typer.Option("--topic-root", help="topic root of the contract")]
 Fleet = Annotated[Path, typer.Option(help="a fleet file (configs/fleet.yaml)")]
 LOCAL = "mqtt://127.0.0.1:1883"
 SWITCH = {"on": True, "off": False}
+MQTT_VERSIONS = ("auto", "5", "3.1.1")
+DEFAULT_CORE = CoreConfig()
+DEFAULT_LIMITS = ServiceLimits()
+
+
+def _mqtt_version(value: str) -> str:
+    if value not in MQTT_VERSIONS:
+        raise typer.BadParameter(f"{value!r}: use one of {', '.join(MQTT_VERSIONS)}")
+    return value
 
 
 def _switch(value: str) -> bool:
@@ -134,15 +151,34 @@ def dsp(
     scale: Annotated[
         float | None, typer.Option(help="publish the shared clock at this scale")
     ] = None,
+    response_timeout: Annotated[
+        float, typer.Option(min=1.0, help="device seconds before E21 (R8)")
+    ] = DEFAULT_CORE.response_timeout.total_seconds(),
+    gsme_response_timeout: Annotated[
+        float, typer.Option(min=1.0, help="device seconds before E21 for a GSME")
+    ] = DEFAULT_CORE.gsme_response_timeout.total_seconds(),
+    batch: Annotated[
+        int, typer.Option(min=1, help="waiting messages committed in one transaction")
+    ] = DEFAULT_LIMITS.batch,
     topic_root: Root = "smetslab",
     client_id: Annotated[
         str, typer.Option(help="MQTT client ID (one per worker)")
     ] = "smetslab-dsp",
+    mqtt_version: Annotated[str, typer.Option(help="auto, 5 or 3.1.1")] = "auto",
+    ready_file: Annotated[
+        Path | None, typer.Option(help="written once the DSP is connected and subscribed")
+    ] = None,
 ) -> None:
     """The DSP: authorises service requests, keeps the SMI and CPL, raises alerts."""
     logging.basicConfig(level=logging.INFO)
-    core = CoreConfig(mp105=_switch(mp105))
-    asyncio.run(run_dsp(_bus(broker, topic_root, client_id), store, fleet_file, core, scale))
+    core = CoreConfig(
+        mp105=_switch(mp105),
+        response_timeout=timedelta(seconds=response_timeout),
+        gsme_response_timeout=timedelta(seconds=gsme_response_timeout),
+    )
+    bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version))
+    how = DspOptions(store, fleet_file, core, scale, ServiceLimits(batch=batch), ready_file)
+    asyncio.run(run_dsp(bus, how))
 
 
 def fleet(

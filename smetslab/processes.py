@@ -8,10 +8,11 @@ lost: what it had not taken is delivered again to its next session.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
 from dsp_core.ids import to_compact
 from dsp_core.model import DeviceType
-from dsp_core.service import DspService, dsp_link
+from dsp_core.service import DspService, ServiceLimits, dsp_link
 from dsp_core.store import SqlStore
 from dsp_core.turn import CoreConfig
 from emulators.fleet import FleetBuild, build_fleet
@@ -59,22 +60,33 @@ async def _connected(stack: AsyncExitStack, link: LinkConfig) -> MqttAdapter:
     return bus
 
 
-async def run_dsp(
-    options: BusOptions, store_url: str, fleet: Path | None, core: CoreConfig, scale: float | None
-) -> None:
+@dataclass(frozen=True, slots=True)
+class DspOptions:
+    store_url: str
+    fleet: Path | None = None  # seed the store from this fleet file first
+    core: CoreConfig = field(default_factory=CoreConfig)
+    scale: float | None = None  # publish the shared clock at this scale
+    limits: ServiceLimits = field(default_factory=ServiceLimits)
+    ready_file: Path | None = None  # written once connected and subscribed
+
+
+async def run_dsp(options: BusOptions, how: DspOptions) -> None:
     topics = Topics(options.topic_root)
-    store = await SqlStore.open(store_url)
+    store = await SqlStore.open(how.store_url)
     try:
-        if fleet is not None:
-            await seed_store(store, load_build(fleet).seed)
+        if how.fleet is not None:
+            await seed_store(store, load_build(how.fleet).seed)
         async with AsyncExitStack() as stack:
             link = dsp_link(options.broker, topics, options.client_id, options.mqtt_version)
             bus = await _connected(stack, link)
             clock = ScaledClock.real_time()
-            if scale is not None:
-                clock.update(ClockSetting.starting_now(datetime.now(UTC), scale, time.time()))
+            if how.scale is not None:
+                clock.update(ClockSetting.starting_now(datetime.now(UTC), how.scale, time.time()))
                 bus.publish(topics.clock, clock.setting.to_json(), retain=True)
-            service = DspService(CoreDriver(DspCore(core), store), bus, topics, clock)
+            driver = CoreDriver(DspCore(how.core), store)
+            service = DspService(driver, bus, topics, clock, how.limits)
+            if how.ready_file is not None:
+                how.ready_file.write_text(f"{os.getpid()}\n")
             await service.run(stop_on_signals())
     finally:
         await store.close()

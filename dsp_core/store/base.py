@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import TypeVar
 
 from dsp_core.model import CplEntry, Device, JournalEntry, Registration, User
@@ -19,6 +19,13 @@ class Store(ABC):
         `decide` on it, commit every change it made together (an SMI change and the
         alerts it causes) and return what `decide` returned. When `decide` raises,
         nothing is committed. Calls are serialised per store."""
+
+    async def apply_all(self, work: Sequence[tuple[Scope, Callable[[State], T]]]) -> list[T]:
+        """Several events' `apply`, in order, each seeing what the ones before it wrote;
+        a store may commit them together (group commit). When any `decide` raises,
+        nothing of the batch is committed and the error propagates: the caller then
+        applies them one at a time. This default is one `apply` after another."""
+        return [await self.apply(scope, decide) for scope, decide in work]
 
     @abstractmethod
     async def seed(

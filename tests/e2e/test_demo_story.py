@@ -145,3 +145,16 @@ async def _devices(url: str) -> list:  # type: ignore[type-arg]
         return await store.devices()
     finally:
         await store.close()
+
+
+async def test_the_story_with_the_dsp_in_a_process_of_its_own(
+    tmp_path: Path, mosquitto_broker: Mosquitto
+) -> None:
+    """D18: `smetslab dsp` as a worker process on the seeded SQLite file, the fleet and
+    the campaign in this one: the same story, the same journal."""
+    run = DemoRun(options(tmp_path, broker=mosquitto_broker.url, dsp_processes=1))
+    summary = await run.run()
+    assert_recovered(summary)
+    await assert_alerted_once(tmp_path, summary)
+    journal = await journal_counts(tmp_path)
+    assert journal[JournalKind.RESPONSE, "E21"] == summary.responses_lost  # D14 holds there too

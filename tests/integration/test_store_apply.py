@@ -5,18 +5,21 @@ nothing; store URLs in the plain and the old async forms."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
-from dsp_core.core import DspCore
+from dsp_core.core import DspCore, Prepared
 from dsp_core.driver import CoreDriver
 from dsp_core.errors import StoreError
+from dsp_core.events import Action
 from dsp_core.model import JournalEntry, JournalKind
 from dsp_core.state import Scope, State
 from dsp_core.store import MemoryStore, SqlStore, Store, sql
 from dsp_core.store.sql import sync_url
+from dsp_core.turn import CoreConfig
 from tests.unit.dsp_core.lab import ESME, NEW, SEED, T0, Lab
 
 
@@ -143,3 +146,78 @@ async def test_scopes_of_any_size_load_what_they_name(count: int, tmp_path: Path
         assert loaded == keys
     finally:
         await store.close()
+
+
+def _read_then_fail(fail: bool) -> Callable[[State], None]:
+    def decide(state: State) -> None:
+        state.put_device(state.devices[ESME.device_id].with_firmware_version(NEW))
+        state.journal(JournalEntry(T0, JournalKind.FIRMWARE_CHANGE, ESME.device_id))
+        if fail:
+            raise RuntimeError("the core failed on the second event")
+
+    return decide
+
+
+async def test_a_batch_commits_all_or_nothing(tmp_path: Path) -> None:
+    """D17: `apply_all` is one transaction; an event that raises takes the batch back."""
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'smi.db'}")
+    scope = Scope(device_ids=frozenset({ESME.device_id}))
+    try:
+        await store.seed(**SEED)
+        with pytest.raises(RuntimeError, match="second event"):
+            await store.apply_all([(scope, _read_then_fail(False)), (scope, _read_then_fail(True))])
+        assert [entry async for entry in store.journal()] == []
+        assert [d.firmware_version for d in await store.devices() if d == ESME] == [
+            ESME.firmware_version
+        ]
+    finally:
+        await store.close()
+
+
+async def test_later_events_of_a_batch_see_what_earlier_ones_wrote(tmp_path: Path) -> None:
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'smi.db'}")
+    scope = Scope(device_ids=frozenset({ESME.device_id}))
+    try:
+        await store.seed(**SEED)
+        seen = await store.apply_all(
+            [
+                (scope, _read_then_fail(False)),
+                (scope, lambda state: state.devices[ESME.device_id].firmware_version),
+            ]
+        )
+        assert seen == [None, NEW]
+    finally:
+        await store.close()
+
+
+async def test_the_driver_falls_back_to_one_event_at_a_time(tmp_path: Path) -> None:
+    """A batch that fails is handled again event by event: the events before the bad one
+    are committed, and the bad one's error is raised as `handle` raises it."""
+    lab = Lab()
+    lab.read(ESME, counter=7000)
+    lab.read(ESME, counter=7001)
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'smi.db'}")
+    try:
+        await store.seed(**SEED)
+        driver = CoreDriver(_FailingCore(lab.config, fail_on=2), store)
+        with pytest.raises(RuntimeError, match="event 2"):
+            await driver.handle_all(lab.events)
+        kinds = [entry.kind async for entry in store.journal()]
+        assert kinds.count(JournalKind.REQUEST) == 1  # the first read only, committed once
+    finally:
+        await store.close()
+
+
+class _FailingCore(DspCore):
+    """The real core, failing on its `fail_on`-th decision of each pass."""
+
+    def __init__(self, config: CoreConfig, fail_on: int) -> None:
+        super().__init__(config)
+        self.fail_on = fail_on
+        self.calls = 0
+
+    def handle(self, prepared: Prepared, state: State) -> list[Action]:
+        self.calls += 1
+        if self.calls % self.fail_on == 0:
+            raise RuntimeError(f"event {self.fail_on} failed")
+        return super().handle(prepared, state)

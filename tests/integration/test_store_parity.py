@@ -71,20 +71,31 @@ SCENARIOS: dict[str, Callable[[Lab], object]] = {
 }
 
 
-async def _replay(store: Store, lab: Lab) -> tuple[list[object], list[JournalEntry]]:
+async def _replay(
+    store: Store, lab: Lab, batch: int = 1
+) -> tuple[list[object], list[JournalEntry]]:
+    """The lab's events through the driver, `batch` at a time in one transaction (D17)."""
     await store.seed(**SEED)
     driver = CoreDriver(DspCore(lab.config), store)
-    outputs: list[object] = [await driver.handle(event) for event in lab.events]
+    outputs: list[object] = []
+    for start in range(0, len(lab.events), batch):
+        outputs.extend(await driver.handle_all(lab.events[start : start + batch]))
     return outputs, [entry async for entry in store.journal()]
 
 
+BATCHES = [1, 3, 1000]  # one event per transaction, a few, every event in one
+
+
+@pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("name", SCENARIOS)
-async def test_sqlite_file_store_matches_the_in_memory_state(name: str, tmp_path: Path) -> None:
+async def test_sqlite_file_store_matches_the_in_memory_state(
+    name: str, batch: int, tmp_path: Path
+) -> None:
     lab = Lab()
     SCENARIOS[name](lab)
     store = await SqlStore.open(f"sqlite+aiosqlite:///{tmp_path / 'smi.db'}")
     try:
-        outputs, journal = await _replay(store, lab)
+        outputs, journal = await _replay(store, lab, batch)
         assert outputs == lab.outputs
         assert await store.devices() == sorted(
             lab.state.devices.values(), key=lambda d: d.device_id
@@ -144,8 +155,9 @@ def _pg_database(name: str) -> str | None:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
+@pytest.mark.parametrize("batch", [1, 1000])
 @pytest.mark.parametrize("name", SCENARIOS)
-async def test_postgresql_store_matches_the_in_memory_state(name: str) -> None:
+async def test_postgresql_store_matches_the_in_memory_state(name: str, batch: int) -> None:
     lab = Lab()
     SCENARIOS[name](lab)
     url = _pg_database(f"smetslab_parity_{os.getpid()}")
@@ -155,7 +167,7 @@ async def test_postgresql_store_matches_the_in_memory_state(name: str) -> None:
         pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL}")
     store = await SqlStore.open(url)
     try:
-        outputs, journal = await _replay(store, lab)
+        outputs, journal = await _replay(store, lab, batch)
         assert outputs == lab.outputs
         assert await store.devices() == sorted(
             lab.state.devices.values(), key=lambda d: d.device_id

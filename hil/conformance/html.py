@@ -9,6 +9,7 @@ piece of text is escaped.
 
 from __future__ import annotations
 
+import json
 from html import escape
 from pathlib import Path
 
@@ -23,7 +24,9 @@ h1 { font-size: 1.5rem; } h2 { border-bottom: 2px solid #ccc; padding-bottom: .2
 table { border-collapse: collapse; margin: .5rem 0; }
 th, td { border: 1px solid #ccc; padding: .2rem .5rem; text-align: left; vertical-align: top; }
 .verdict { font-weight: bold; padding: .1rem .5rem; border-radius: .3rem; color: #fff; }
-.PASS { background: #1f7a1f; } .FAIL { background: #b00020; } .SKIPPED { background: #777; }
+.verdict.PASS { background: #1f7a1f; } .verdict.FAIL { background: #b00020; }
+.verdict.SKIPPED { background: #777; }
+table.decoding td { word-break: break-all; font-family: monospace; }
 article.check { border: 1px solid #ccc; border-left-width: 6px; margin: 1rem 0;
   padding: .5rem 1rem; }
 article.check.PASS { border-left-color: #1f7a1f; }
@@ -91,7 +94,13 @@ def _check(result: CheckResult) -> str:
     check, outcome = result.check, result.outcome
     verdict = str(outcome.verdict)
     evidence = "".join(_evidence(entry) for entry in outcome.evidence)
-    if not evidence and outcome.verdict is not Verdict.SKIPPED:
+    if evidence:
+        shown = " open" if outcome.verdict is Verdict.FAIL else ""
+        count = len(outcome.evidence)
+        evidence = (
+            f"<details{shown}><summary>{count} message(s) judged</summary>{evidence}</details>"
+        )
+    elif outcome.verdict is not Verdict.SKIPPED:
         evidence = "<p>No message to show: nothing was received for this check.</p>"
     return (
         f'<article class="check {verdict}" id="check-{_e(check.id)}">'
@@ -117,9 +126,16 @@ def _gbcs(entry: Entry) -> str:
     if view.fields is None:
         decoding = f'<p class="decode-error">Does not decode: {_e(view.error)}</p>'
     else:
-        rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in view.fields.items())
+        rows = "".join(
+            f"<tr><th>{_e(k)}</th><td>{_e(_value(v))}</td></tr>" for k, v in view.fields.items()
+        )
         decoding = f'<table class="decoding">{rows}</table>'
     return f'<pre class="gbcs-hex">{_e(hex_lines(view.hex))}</pre>{decoding}'
+
+
+def _value(value: object) -> str:
+    """A decoded field as `smetslab gbcs decode` prints it (JSON; strings bare)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _timeline(report: ConformanceReport) -> str:

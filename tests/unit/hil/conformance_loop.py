@@ -66,9 +66,14 @@ def spec(device_type: DeviceType = DeviceType.ESME, seed: int = 11) -> FleetSpec
         "upgrade_versions": [FIRST, SECOND],
         "image_size": 1024,
     }
-    devices = [device]
-    if device_type is not DeviceType.CHF:
-        devices.insert(0, {"type": "CHF", "model": "CH-2", "firmware_versions": ["00010203"]})
+    hub = {"type": "CHF", "model": "CH-2", "firmware_versions": ["00010203"]}
+    meter = {"type": "ESME", "model": "E470", "firmware_versions": [RUNNING]}
+    # an ESME gives the premises its MPAN, for the 11.2's registration check (R2: E4)
+    devices = {
+        DeviceType.ESME: [hub, device],
+        DeviceType.CHF: [device, meter],
+        DeviceType.HCALCS: [hub, meter, device],
+    }[device_type]
     return FleetSpec.model_validate(
         {"seed": seed, "templates": [{"name": "dut", "count": 1, "devices": devices}]}
     )
@@ -96,14 +101,17 @@ def target(
     *,
     first: FirmwareImage | None = None,
     second: FirmwareImage | None = None,
+    broker: str = BROKER,
+    mqtt_version: str = "auto",
 ) -> ConformanceTarget:
     device_id = device_under_test(build, device_type)
     return ConformanceTarget(
-        BROKER,
+        broker,
         build.seed.users[0].user_id,
         device_id,
         first or firmware(build, device_id, FIRST),
         second or firmware(build, device_id, SECOND),
+        mqtt_version=mqtt_version,
     )
 
 

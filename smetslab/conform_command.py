@@ -144,6 +144,8 @@ def _firmware(
     if (image is None) == (held is None):
         raise TargetError(f"give exactly one of --{image_option} and --{held_option}")
     if image is not None:
+        if not Path(image).is_file():
+            raise TargetError(f"--{image_option} {image}: no such file")
         return FirmwareImage.from_image(ota_bytes(image), image)
     assert held is not None
     version, _, image_hash = held.partition(":")

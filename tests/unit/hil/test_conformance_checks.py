@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from dsp_core.model import DeviceType
-from emulators.faults import Direction, FaultKind, FaultRule
+from emulators.faults import FaultKind, FaultRule
 from emulators.models.firmware import pending_image
 from hil.conformance import (
     CHECKS,
@@ -110,7 +110,9 @@ def test_a_device_defect_fails_exactly_its_checks(
 
 
 def test_the_failing_check_shows_the_gbcs_it_judged() -> None:
-    report = run_conformance(lab_build(rules=[FaultRule(FaultKind.ALERT_COUNTER_MISMATCH, count=1)]))
+    report = run_conformance(
+        lab_build(rules=[FaultRule(FaultKind.ALERT_COUNTER_MISMATCH, count=1)])
+    )
     result = next(r for r in report.results if r.check.id == "counter-echo")
     alerts = [e for e in result.outcome.evidence if e.source is Source.ALERT]
     assert [e.code for e in alerts] == ["8F66"]

@@ -113,7 +113,7 @@ def test_the_first_request_is_registered_before_it_is_sent() -> None:
 
 def test_what_does_not_fit_is_recorded_and_changes_nothing() -> None:
     run = sequence()
-    (request,) = run.start(NOW)
+    assert len(run.start(NOW)) == 1
     assert run.on_response(answer("someone:else:1", "I0"), NOW) == []
     assert run.on_response({"response_code": "I0"}, NOW) == []  # no request ID
     assert run.on_alert({"alert_code": "8F66", "device_id": DEVICE, "body": []}, NOW) == []
@@ -154,9 +154,7 @@ def test_a_future_dated_execution_is_a_whole_second_ahead() -> None:
     build = lab_build()
     device_id = device_under_test(build)
     held = FirmwareImage.held(FIRST, firmware(build, device_id, FIRST).image_hash)
-    run = ConformanceSequence(
-        target(build, first=held, second=held), ConformanceOptions(), 1
-    )
+    run = ConformanceSequence(target(build, first=held, second=held), ConformanceOptions(), 1)
     (inventory,) = run.start(NOW)
     (activate,) = run.on_response(answer(inventory.request_id, "I0", devices=[]), NOW)
     (future,) = run.on_response(answer(activate.request_id, "I0"), NOW)

@@ -81,7 +81,10 @@ def test_the_html_page_escapes_what_it_shows(defective: ConformanceReport) -> No
     hostile = "<script>alert('x')</script> & <img src=http://evil/>"
     report = replace(
         defective,
-        results=(replace(first, outcome=replace(first.outcome, reason=hostile)), *defective.results[1:]),
+        results=(
+            replace(first, outcome=replace(first.outcome, reason=hostile)),
+            *defective.results[1:],
+        ),
     )
     page = report_html(report)
     assert "<script>" not in page

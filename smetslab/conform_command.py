@@ -82,6 +82,9 @@ def conform(
     answer_wait: Annotated[
         float, typer.Option(min=1.0, help="device seconds to wait for each final answer")
     ] = 600.0,
+    first_counter: Annotated[
+        int | None, typer.Option(min=1, help="first originator counter (default: unix ms)")
+    ] = None,
     junit: Annotated[Path | None, typer.Option(help="write JUnit XML here")] = Path(
         "conformance.xml"
     ),
@@ -105,6 +108,7 @@ def conform(
             future_delay=timedelta(seconds=future_delay),
             tolerance=timedelta(seconds=tolerance),
             answer_wait=timedelta(seconds=answer_wait),
+            first_counter=first_counter,
         )
     except (TargetError, InputError) as exc:
         raise _fail(str(exc)) from exc

@@ -10,7 +10,7 @@ from typing import Any
 
 import gbcs
 from dsp_core.model import DeviceType
-from hil.campaign_messages import ACK
+from hil.campaign_messages import ACK, SUCCESS
 
 from .recording import Entry, Recording, Source, Step
 
@@ -54,18 +54,17 @@ def decode(data: bytes) -> Decoded:
 
 
 def final_answer(recording: Recording, step: Step) -> Entry | None:
-    """The first answer other than I99 to the step's request, late ones included (R8)."""
+    """The step's final answer: its first I0, late ones included (R8: an I0 after E21
+    carries what the device said), else its first answer other than I99."""
     run = recording.step(step)
     if run is None or run.request_id is None:
         return None
-    return next(
-        (
-            e
-            for e in recording.entries
-            if e.source is Source.RESPONSE and e.request_id == run.request_id and e.code != ACK
-        ),
-        None,
-    )
+    answers = [
+        e
+        for e in recording.entries
+        if e.source is Source.RESPONSE and e.request_id == run.request_id and e.code != ACK
+    ]
+    return next((e for e in answers if e.code == SUCCESS), answers[0] if answers else None)
 
 
 def device_alerts(

@@ -73,7 +73,7 @@ class ConformanceOptions:
     tolerance: timedelta = timedelta(seconds=30)  # alert arrival vs execution time (R7)
     answer_wait: timedelta = timedelta(minutes=10)  # a request's final answer (E21 is 60 s)
     receipt_wait: timedelta = timedelta(minutes=30)  # an 11.1's receipt (R9)
-    first_counter: int | None = None  # None: the wall clock in microseconds (D-CF3)
+    first_counter: int | None = None  # None: the wall clock in milliseconds (D-CF3)
     observe_hub: bool = True  # record the hub's down/up traffic for the device too
     clock_wait: float = 10.0  # wall seconds to wait for the retained {root}/clock
 

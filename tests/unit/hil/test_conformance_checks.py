@@ -205,3 +205,19 @@ def test_an_unknown_device_fails_every_check_and_the_run_ends() -> None:
     assert failed(report) == ALL
     assert "E19" in reason(report, "cs06-response")
     assert "no SMI record" in reason(report, "smi-updated")
+
+
+def test_a_late_response_after_e21_still_counts() -> None:
+    """R8: the immediate response is delayed past the DSP's time-out (E21); the late I0
+    that follows carries the device's response, and the checks judge that."""
+    delay = FaultRule(FaultKind.DELAY, message_code=CS06, count=1, seconds=90)
+    report = run_conformance(lab_build(rules=[delay]))
+    assert report.passed, report.summary()["failed"]
+    activate = report.recording.step(Step.ACTIVATE)
+    assert activate is not None
+    answers = [
+        (e.code, e.body.get("late"))
+        for e in report.recording.entries
+        if e.source is Source.RESPONSE and e.request_id == activate.request_id
+    ]
+    assert answers == [("I99", None), ("E21", None), ("I0", True)]

@@ -25,6 +25,8 @@ from enum import StrEnum
 from typing import Any
 
 import gbcs
+from dsp_core.errors import InvalidRequestError
+from dsp_core.ids import to_duis
 from dsp_core.model import DeviceType
 from hil.campaign_messages import ACK, RECEIPT_ALERT, SUCCESS
 from hil.campaign_requests import (
@@ -253,9 +255,8 @@ class ConformanceSequence:
         for record in devices if isinstance(devices, list) else []:
             if isinstance(record, Mapping) and record.get("device_id") == self.target.device_id:
                 self.device_type = device_type_of(record)
-                hub = record.get("comms_hub_id")
-                if self.ch_id is None and isinstance(hub, str):
-                    self.ch_id = hub
+                if self.ch_id is None:
+                    self.ch_id = _eui64_or_none(record.get("comms_hub_id"))
 
     def _advance_if_done(self, current: _Current, now: datetime) -> list[SendRequest]:
         if current.waiting or current is not self._current:
@@ -346,6 +347,13 @@ class ConformanceSequence:
 def _text(content: Mapping[str, Any], key: str) -> str | None:
     found = content.get(key)
     return found if isinstance(found, str) else None
+
+
+def _eui64_or_none(value: object) -> str | None:
+    try:
+        return to_duis(value) if isinstance(value, str) else None
+    except InvalidRequestError:
+        return None
 
 
 def _whole_second(when: datetime) -> datetime:

@@ -159,3 +159,15 @@ def test_a_future_dated_execution_is_a_whole_second_ahead() -> None:
     (activate,) = run.on_response(answer(inventory.request_id, "I0", devices=[]), NOW)
     (future,) = run.on_response(answer(activate.request_id, "I0"), NOW)
     assert future.payload["body"]["execution_datetime"] == "2031-01-01T00:02:01Z"
+
+
+@pytest.mark.parametrize(
+    ("hub", "observed"), [("00DB120000000099", "00-DB-12-00-00-00-00-99"), ("a/+/#", None)]
+)
+def test_the_hub_to_observe_comes_from_the_first_inventory(hub: str, observed: str | None) -> None:
+    run = sequence()
+    (inventory,) = run.start(NOW)
+    record = {"device_id": run.target.device_id, "device_type": "ESME", "comms_hub_id": hub}
+    run.on_response(answer(inventory.request_id, "I0", devices=[record]), NOW)
+    assert run.ch_id == observed  # a hub ID that is not an EUI-64 is not subscribed to
+    assert run.device_type == "ESME"

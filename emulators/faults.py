@@ -38,6 +38,9 @@ class FaultKind(StrEnum):
     STALE_GPF_MIRROR = "stale_gpf_mirror"
     CLOCK_SKEW = "clock_skew"
     READ_FAILURE = "read_failure"
+    # A device defect, for conformance tests: the 0x00CA alert names the wrong command
+    # originator counter (the command's + 1).
+    ALERT_COUNTER_MISMATCH = "alert_counter_mismatch"
 
 
 class Direction(StrEnum):

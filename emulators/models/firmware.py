@@ -342,19 +342,33 @@ class FirmwareDeviceModel(DeviceModel):
         self.scheduled = None
         actions: list[Action] = []
         code, version = self._activate(scheduled.image_hash, now, actions)
-        actions.append(self.activation_alert(scheduled, code, version, now))
+        actions.extend(self.activation_alert(scheduled, code, version, now))
         return actions
 
     def activation_alert(
         self, scheduled: ScheduledActivation, code: Code, version: bytes | None, now: datetime
-    ) -> Action:
+    ) -> list[Action]:
+        """The 0x00CA alert (R7), with the command's originator counter inside, unless an
+        `alert_counter_mismatch` fault makes the device get it wrong."""
         success = code is Code.SUCCESS
         alert_code = AlertCode.FUTURE_DATED_EXECUTION_SUCCESS
         if not success:
             alert_code = AlertCode.FUTURE_DATED_EXECUTION_FAILURE
-        counter = scheduled.command.originator_counter
+        actions: list[Action] = []
+        counter = self._alert_counter(scheduled.command.originator_counter, now, actions)
         payload = FirmwareActivationAlert(alert_code, scheduled.execution, counter, code, version)
-        return self.raise_alert(scheduled.command.originator_id, ACTIVATION_ALERT, payload, now)
+        recipient = scheduled.command.originator_id
+        actions.append(self.raise_alert(recipient, ACTIVATION_ALERT, payload, now))
+        return actions
+
+    def _alert_counter(self, counter: int, now: datetime, actions: list[Action]) -> int:
+        rule = self.fault(FaultKind.ALERT_COUNTER_MISMATCH, ACTIVATION_ALERT)
+        if rule is None:
+            return counter
+        wrong = (counter + 1) % (1 << 64)
+        detail = f"0x00CA alert names counter {wrong}, the command's is {counter}"
+        actions.append(self.fired(rule, ACTIVATION_ALERT, now, detail))
+        return wrong
 
     def _activate(
         self, image_hash: bytes, now: datetime, actions: list[Action]

@@ -131,14 +131,14 @@ class Smets1FirmwareModel(FirmwareDeviceModel):
         code = self._precheck(scheduled.image_hash)
         if code is None:
             return self._start(scheduled.command, scheduled.image_hash, scheduled, now)
-        return [self.activation_alert(scheduled, code, self.running_version, now)]
+        return self.activation_alert(scheduled, code, self.running_version, now)
 
     def on_activation_done(self, activation: Smets1Activation, now: datetime) -> list[Action]:
         self.activation = None
         actions: list[Action] = []
         code, version = self._finish(now, actions)
         if activation.scheduled is not None:
-            actions.append(self.activation_alert(activation.scheduled, code, version, now))
+            actions.extend(self.activation_alert(activation.scheduled, code, version, now))
         else:
             outcome = ActivateFirmwareOutcome(code, version)
             actions.append(self.reply(activation.command, outcome, now))

@@ -178,6 +178,25 @@ def test_r7_future_dated_failure_raises_8f67_with_the_code() -> None:
     )
 
 
+@pytest.mark.parametrize("count", [0, 1])
+def test_r7_an_alert_counter_mismatch_fault_puts_the_wrong_counter_in_0x8f66(count: int) -> None:
+    """A device defect for conformance tests (docs/conformance.md): off by one, and only
+    where the plan says; without it the alert carries the command's counter (R7)."""
+    rules = [FaultRule(FaultKind.ALERT_COUNTER_MISMATCH, count=count)] if count else []
+    build = one_premises(rules)
+    _distribute(build, DeviceType.ESME)
+    esme = device(build, DeviceType.ESME)
+    when = T0 + timedelta(hours=1)
+    down(build, cs06(esme.device_id, IMAGE.sha256, 1001, when), T0 + timedelta(minutes=1))
+    out = build.fleet.tick(when)
+    (alert,) = uplinks(out)
+    assert isinstance(alert.payload, FirmwareActivationAlert)
+    assert alert.payload.originator_counter == 1001 + count
+    assert alert.payload.alert_code is AlertCode.FUTURE_DATED_EXECUTION_SUCCESS
+    assert [f.fault for f in faults_fired(out)] == [FaultKind.ALERT_COUNTER_MISMATCH] * count
+    assert esme.running_version == NEW
+
+
 def test_r7_cancellation_stops_the_pending_activation() -> None:
     build = one_premises()
     _distribute(build, DeviceType.ESME)

@@ -1,0 +1,179 @@
+"""`smetslab conform` (to become `smetslab hil conform`): the firmware-activation
+conformance checks against one device of a running lab; JUnit XML and an HTML report.
+
+Wiring only: options in, a `ConformanceTarget`, one run, the reports written. The lab
+environment file will give broker, topic root, user and firmware (`run_conform` takes a
+target built from it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hil.conformance import (
+    ConformanceError,
+    ConformanceOptions,
+    ConformanceReport,
+    ConformanceRunner,
+    ConformanceTarget,
+    FirmwareImage,
+    TargetError,
+    Verdict,
+    write_html,
+    write_junit,
+)
+
+from .inputs import InputError, ota_bytes
+
+EXIT_FAILED = 2  # a check failed
+EXIT_ERROR = 1  # bad input, or the run could not start
+STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.SKIPPED: "dim"}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportPaths:
+    junit: Path | None
+    html: Path | None
+
+
+def register_conform(app: typer.Typer, name: str = "conform") -> None:
+    """Attach the command to `app` (the lead moves it to the `hil` sub-app)."""
+    app.command(name)(conform)
+
+
+def conform(
+    *,
+    device: Annotated[str, typer.Option(help="the device under test (EUI-64)")],
+    user: Annotated[str, typer.Option(help="the supplier user ID the run acts as")],
+    image: Annotated[
+        str | None, typer.Option(help="OTA file activated at once; distributed by SR 11.1")
+    ] = None,
+    held: Annotated[
+        str | None,
+        typer.Option(help="VERSION:SHA256 of an image the device already holds, instead"),
+    ] = None,
+    second_image: Annotated[
+        str | None, typer.Option(help="OTA file activated future-dated, then repeated")
+    ] = None,
+    second_held: Annotated[
+        str | None, typer.Option(help="VERSION:SHA256 of a second image the device holds")
+    ] = None,
+    broker: Annotated[str, typer.Option(help="the lab's broker, mqtt://host:port")] = (
+        "mqtt://127.0.0.1:1883"
+    ),
+    topic_root: Annotated[str, typer.Option("--topic-root", help="topic root")] = "smetslab",
+    future_delay: Annotated[
+        float, typer.Option(min=1.0, help="device seconds to the future-dated execution")
+    ] = 120.0,
+    tolerance: Annotated[
+        float, typer.Option(min=0.001, help="device seconds the 0x00CA alert may be off by")
+    ] = 30.0,
+    answer_wait: Annotated[
+        float, typer.Option(min=1.0, help="device seconds to wait for each final answer")
+    ] = 600.0,
+    first_counter: Annotated[
+        int | None, typer.Option(min=1, help="first originator counter (default: unix ms)")
+    ] = None,
+    junit: Annotated[Path | None, typer.Option(help="write JUnit XML here")] = Path(
+        "conformance.xml"
+    ),
+    html: Annotated[Path | None, typer.Option(help="write the HTML report here")] = Path(
+        "conformance.html"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Run the firmware-activation conformance checks against one device (exit 2 if any
+    check fails, 1 if the run cannot start)."""
+    try:
+        target = ConformanceTarget(
+            broker,
+            user,
+            device,
+            _firmware("image", image, "held", held),
+            _second(second_image, second_held),
+            topic_root=topic_root,
+        )
+        options = ConformanceOptions(
+            future_delay=timedelta(seconds=future_delay),
+            tolerance=timedelta(seconds=tolerance),
+            answer_wait=timedelta(seconds=answer_wait),
+            first_counter=first_counter,
+        )
+    except (TargetError, InputError) as exc:
+        raise _fail(str(exc)) from exc
+    run_conform(target, options, ReportPaths(junit, html), as_json=as_json)
+
+
+def run_conform(
+    target: ConformanceTarget,
+    options: ConformanceOptions,
+    paths: ReportPaths,
+    *,
+    as_json: bool = False,
+) -> ConformanceReport:
+    """One run, its reports written and its verdict as the exit code (for the lead's
+    `--env` form too)."""
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        report = asyncio.run(ConformanceRunner(target, options).run())
+    except ConformanceError as exc:
+        raise _fail(str(exc)) from exc
+    if paths.junit is not None:
+        write_junit(report, paths.junit)
+    if paths.html is not None:
+        write_html(report, paths.html)
+    if as_json:
+        typer.echo(json.dumps(report.summary()))
+    else:
+        Console().print(_table(report))
+    if not report.passed:
+        raise typer.Exit(code=EXIT_FAILED)
+    return report
+
+
+def _firmware(
+    image_option: str, image: str | None, held_option: str, held: str | None
+) -> FirmwareImage:
+    if (image is None) == (held is None):
+        raise TargetError(f"give exactly one of --{image_option} and --{held_option}")
+    if image is not None:
+        if not Path(image).is_file():
+            raise TargetError(f"--{image_option} {image}: no such file")
+        return FirmwareImage.from_image(ota_bytes(image), image)
+    assert held is not None
+    version, _, image_hash = held.partition(":")
+    return FirmwareImage.held(version, image_hash)
+
+
+def _second(image: str | None, held: str | None) -> FirmwareImage | None:
+    if image is None and held is None:
+        return None
+    return _firmware("second-image", image, "second-held", held)
+
+
+def _table(report: ConformanceReport) -> Table:
+    recording = report.recording
+    table = Table(title=f"conformance of {recording.device_id}")
+    for column in ("check", "verdict", "rules", "reason"):
+        table.add_column(column)
+    for result in report.results:
+        check, outcome = result.check, result.outcome
+        verdict = Text(str(outcome.verdict), style=STYLE[outcome.verdict])
+        table.add_row(Text(check.id), verdict, Text(", ".join(check.rules)), Text(outcome.reason))
+    return table
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=EXIT_ERROR)

@@ -1,0 +1,79 @@
+"""`smetslab conform` in its own process against a lab on the embedded broker (the DSP
+and the emulated device in this process): a device with a wrong originator counter in
+its 0x8F66 alert (R7) makes it exit 2 with the JUnit failure and the HTML page written.
+Bad input exits 1 with one line naming what was wrong."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bus.broker import EmbeddedBroker
+from emulators.faults import FaultKind, FaultRule
+from smetslab.cli import app
+from tests.conftest import ROOT
+from tests.integration.test_conformance_over_bus import lab
+from tests.unit.hil.html_sections import read_page
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_conform_exits_2_and_writes_both_reports(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    rules = [FaultRule(FaultKind.ALERT_COUNTER_MISMATCH, count=1)]
+    async with lab(embedded_broker.url, rules) as conforming:
+        first, second = conforming.firmware, conforming.second_firmware
+        assert first.image is not None
+        assert second.image is not None
+        (tmp_path / "a.ota").write_bytes(first.image)
+        (tmp_path / "b.ota").write_bytes(second.image)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "smetslab",
+            "conform",
+            *("--device", conforming.device_id, "--user", conforming.user_id),
+            *("--image", str(tmp_path / "a.ota"), "--second-image", str(tmp_path / "b.ota")),
+            *("--broker", embedded_broker.url, "--future-delay", "60", "--json"),
+            *("--junit", str(tmp_path / "c.xml"), "--html", str(tmp_path / "c.html")),
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )
+        async with asyncio.timeout(100):
+            out, _ = await process.communicate()
+    assert process.returncode == 2, out
+    summary = json.loads(out)
+    assert summary["failed"].keys() == {"counter-echo"}
+    assert summary["counts"] == {"PASS": 7, "FAIL": 1, "SKIPPED": 0}
+    suite = ET.parse(tmp_path / "c.xml").getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("8", "1")
+    page = read_page((tmp_path / "c.html").read_text(encoding="utf-8"))
+    assert page.articles["check-counter-echo"][0] == {"check", "FAIL"}
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--device", "00DB12", "--held", "0123ABCE:" + "AB" * 32], "device_id"),
+        (["--device", "00DB120000000001"], "exactly one of --image and --held"),
+        (["--device", "00DB120000000001", "--image", "/nonexistent.ota"], "/nonexistent.ota"),
+        (["--device", "00DB120000000001", "--held", "0123ABCE"], "image_hash"),
+        (
+            ["--device", "00DB120000000001", "--held", "0123ABCE:" + "AB" * 32],
+            "future_firmware: give a second image",
+        ),
+    ],
+)
+def test_bad_input_exits_1_naming_what_was_wrong(args: list[str], says: str) -> None:
+    result = CliRunner().invoke(app, ["conform", "--user", "90B3D51F30010000", *args])
+    assert result.exit_code == 1, result.output
+    assert says in result.output
+    assert result.output.startswith("error: ")

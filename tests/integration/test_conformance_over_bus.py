@@ -1,0 +1,103 @@
+"""A conformance run as a service user on a real broker (the embedded amqtt): the lab is
+a `LabStack` (the DSP service and the fleet runner, each on its own connection) with one
+emulated premises; the run sees only its user's topics, the clock and the device's hub.
+A conforming device passes every check; the same device with a wrong originator counter
+in its 0x8F66 alert (R7) fails the counter-echo check and no other."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import pytest
+
+from bus.broker import EmbeddedBroker
+from bus.clock import ClockSetting
+from dsp_core.store import MemoryStore
+from emulators.faults import FaultKind, FaultRule
+from hil.conformance import (
+    CHECKS,
+    ConformanceError,
+    ConformanceOptions,
+    ConformanceReport,
+    ConformanceRunner,
+    ConformanceTarget,
+    Source,
+    Step,
+    Verdict,
+)
+from hil.stack import LabStack, StackConfig, seed_store
+from tests.unit.hil.conformance_loop import T0, lab_build, target
+
+pytestmark = pytest.mark.integration
+SCALE = 10.0  # device seconds per wall second
+OPTIONS = ConformanceOptions(future_delay=timedelta(seconds=60))
+
+
+@asynccontextmanager
+async def lab(url: str, rules: Sequence[FaultRule] = ()) -> AsyncIterator[ConformanceTarget]:
+    build = lab_build(rules=rules)
+    store = MemoryStore()
+    await seed_store(store, build.seed)
+    config = StackConfig(
+        url,
+        ClockSetting.starting_now(T0, SCALE, time.time()),
+        mqtt_version="3.1.1",
+        run_id=f"conform-{uuid.uuid4().hex[:6]}",
+    )
+    async with LabStack(config, build, store):
+        yield target(build, broker=url, mqtt_version="3.1.1")
+
+
+async def conformance(url: str, rules: Sequence[FaultRule] = ()) -> ConformanceReport:
+    async with lab(url, rules) as conforming:
+        return await ConformanceRunner(conforming, OPTIONS).run()
+
+
+def verdicts(report: ConformanceReport) -> dict[str, Verdict]:
+    return {r.check.id: r.outcome.verdict for r in report.results}
+
+
+async def test_a_conforming_device_passes_every_check_over_the_bus(
+    embedded_broker: EmbeddedBroker,
+) -> None:
+    report = await conformance(embedded_broker.url)
+    assert verdicts(report) == {c.id: Verdict.PASS for c in CHECKS}, report.summary()["failed"]
+    entries = report.recording.entries
+    sources = {e.source for e in entries}
+    assert {
+        Source.REQUEST,
+        Source.RESPONSE,
+        Source.ALERT,
+        Source.HUB_DOWN,
+        Source.HUB_UP,
+    } <= sources
+    assert [run.step for run in report.recording.steps] == list(Step)
+    assert entries == tuple(sorted(entries, key=lambda e: (e.at, e.index)))  # one timeline
+
+
+async def test_a_wrong_counter_in_0x8f66_fails_exactly_the_counter_check(
+    embedded_broker: EmbeddedBroker,
+) -> None:
+    rules = [FaultRule(FaultKind.ALERT_COUNTER_MISMATCH, count=1)]
+    report = await conformance(embedded_broker.url, rules)
+    assert report.failed() == ["counter-echo"], report.summary()["failed"]
+    reason = next(r.outcome.reason for r in report.results if r.check.id == "counter-echo")
+    future = report.recording.step(Step.ACTIVATE_FUTURE)
+    assert future is not None
+    assert future.counter is not None
+    assert reason == (
+        f"0x00CA alert: command originator counter {future.counter + 1}, "
+        f"the future-dated command's is {future.counter}"
+    )
+
+
+async def test_a_run_with_no_lab_on_the_broker_says_so(embedded_broker: EmbeddedBroker) -> None:
+    """No DSP, so no retained clock (DESIGN §6): a clear error, not a hang."""
+    conforming = target(lab_build(), broker=embedded_broker.url, mqtt_version="3.1.1")
+    runner = ConformanceRunner(conforming, ConformanceOptions(clock_wait=1.0))
+    with pytest.raises(ConformanceError, match=r"no clock on smetslab/clock within 1 s"):
+        await runner.run()

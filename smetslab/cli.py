@@ -16,6 +16,7 @@ from gbcs.ota import parse_ota_image
 
 from .bridge_commands import register_bridge
 from .commands import register_processes
+from .hil_commands import register_hil
 from .inputs import InputError, gbcs_bytes, ota_bytes
 from .views import ota_fields, summary_row
 
@@ -98,6 +99,7 @@ def _console() -> Console:
 
 register_processes(app)
 register_bridge(app)
+register_hil(app)
 
 
 def main() -> None:

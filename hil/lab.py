@@ -31,6 +31,7 @@ from bus.mosquitto import running_mosquitto
 from bus.topics import Topics
 from dsp_core.ids import to_bytes, to_duis
 from dsp_core.model import Device, JournalEntry
+from dsp_core.service import DspService
 from dsp_core.store import MemoryStore, SqlStore, Store
 from emulators.errors import ConfigError
 from emulators.faults import FaultPlan, FaultRule
@@ -243,6 +244,10 @@ class Lab:
         await stack.start_dsp()
         log.info("lab %s: DSP restarted with MP105 %s", self.run_id, "on" if on else "off")
 
+    @property
+    def dsp(self) -> LabDsp:
+        return LabDsp(self)
+
     def _emulated(self, name: str, what: str) -> FleetRunner:
         plan = self.hub(name)
         if plan.bridged:
@@ -251,6 +256,36 @@ class Lab:
         if runner is None:
             raise LabError(f"lab {self.env.name}: the fleet runner is not running")
         return runner
+
+
+class LabDsp:
+    """The lab's DSP as a test sees it: its SMI and journal, and its MP105 switch."""
+
+    __slots__ = ("_lab",)
+
+    def __init__(self, lab: Lab) -> None:
+        self._lab = lab
+
+    @property
+    def store(self) -> Store:
+        return self._lab.stack.store
+
+    @property
+    def service(self) -> DspService | None:
+        return self._lab.stack.dsp
+
+    @property
+    def mp105(self) -> bool:
+        return self._lab.mp105
+
+    async def smi(self, device_id: str) -> Device:
+        return await self._lab.smi(device_id)
+
+    async def journal(self) -> list[JournalEntry]:
+        return await self._lab.dsp_journal()
+
+    async def set_mp105(self, on: bool) -> None:
+        await self._lab.set_mp105(on)
 
 
 def _load_fleet(env: LabEnv) -> tuple[FleetSpec, FaultPlan, FleetBuild]:

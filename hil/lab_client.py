@@ -211,3 +211,61 @@ _KINDS = {
     TopicKind.ALERTS: ObservationKind.ALERT,
     TopicKind.CPL_RESULTS: ObservationKind.CPL_RESULT,
 }
+
+
+class ServiceUser:
+    """One lab user on a `LabClient`, for tests written in Python (the pytest plugin's
+    `service_user`): send a request, then wait for its answer or an alert."""
+
+    def __init__(self, client: LabClient, user_id: str) -> None:
+        self.client = client
+        self.user_id = to_duis(user_id)
+
+    def send(
+        self,
+        srv: Srv | str,
+        target: str | None = None,
+        body: dict[str, Any] | None = None,
+        *,
+        command_variant: int | None = None,
+    ) -> str:
+        """Send a request; returns its request ID."""
+        request = self.client.request(
+            self.user_id, Srv(srv), target, body or {}, command_variant=command_variant
+        )
+        self.client.send(request)
+        return request.request_id
+
+    def change_cpl(self, entry: CplEntry) -> None:
+        self.client.change_cpl(entry)
+
+    async def response(
+        self, request_id: str, *, within: float = 300.0, final: bool = True
+    ) -> dict[str, Any]:
+        """The first response to `request_id` (with `final`, the first but I99)."""
+
+        def fits(observation: Observation) -> bool:
+            content = observation.content
+            if observation.kind is not ObservationKind.RESPONSE:
+                return False
+            acknowledgement = content.get("response_code") == "I99"
+            return content.get("request_id") == request_id and not (final and acknowledgement)
+
+        return (await self.client.wait_for(fits, within)).content
+
+    async def alert(
+        self, code: str, device_id: str | None = None, *, within: float = 300.0
+    ) -> dict[str, Any]:
+        """The first alert `code` (about `device_id`) this user received."""
+        device = None if device_id is None else to_duis(device_id)
+
+        def fits(observation: Observation) -> bool:
+            content = observation.content
+            return (
+                observation.kind is ObservationKind.ALERT
+                and observation.user_id == self.user_id
+                and content.get("alert_code") == code
+                and (device is None or content.get("device_id") == device)
+            )
+
+        return (await self.client.wait_for(fits, within)).content

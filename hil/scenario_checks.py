@@ -142,6 +142,11 @@ def describe(observation: Observation) -> str:
             return f"{content.get('response_code')} to {content.get('request_id')}"
         case ObservationKind.ALERT:
             return f"alert {content.get('alert_code')} about {content.get('device_id')}"
+        case ObservationKind.CPL_RESULT:
+            applied = content.get("applied") is True
+            return (
+                "CPL change applied" if applied else f"CPL change refused: {content.get('reason')}"
+            )
         case _:
             return f"{observation.kind} {content}"
 

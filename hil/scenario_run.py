@@ -214,6 +214,7 @@ class ScenarioRun:
             self.index += 1
             if self.index == len(self.scenario.steps):
                 self._move("end")
+                self.index -= 1  # the last step stays the one the transcript ends on
                 self._note("end", outcome="passed")
                 break
             self.step_started.append(now)
@@ -359,12 +360,13 @@ class ScenarioRun:
         return step.rule_spec(compact).to_rule()
 
     def _no_alert(self, step: AssertNoAlertStep, now: datetime) -> list[Instruction]:
-        failed = self._no_alert_check(step)
-        if failed or step.during == 0:
-            if not failed:
-                self._pass()
-            return failed
-        self._wait(now, step.during)
+        self._no_alert_check(step)
+        if self.state is RunState.FAILED:
+            return []
+        if step.during == 0:
+            self._pass()
+        else:
+            self._wait(now, step.during)
         return []
 
     def _no_alert_check(self, step: AssertNoAlertStep) -> list[Instruction]:

@@ -12,7 +12,7 @@ from emulators.fleetspec import load_fleet_spec
 from hil.lab_client import Observation, ObservationKind
 from hil.lab_env import HubPlan, LabEnv, load_lab_env, plan_hubs
 from hil.scenario import Scenario
-from hil.scenario_run import Instruction, Publish, ScenarioRun
+from hil.scenario_run import Instruction, Publish, RunState, ScenarioRun
 from hil.scenario_target import ScenarioTarget
 from tests.conftest import ROOT
 
@@ -82,6 +82,9 @@ class Bench:
             "status": str(entry.status),
         }
         return self.see(ObservationKind.CPL_RESULT, content, None)
+
+    def state(self) -> RunState:
+        return self.run.state
 
     def smi(self, record: Device) -> list[Instruction]:
         return self._keep(self.run.on_smi(record, self.now))

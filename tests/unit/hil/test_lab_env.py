@@ -169,5 +169,5 @@ def test_a_hub_that_is_no_premises_of_the_fleet_is_refused(
 
 
 def test_a_missing_environment_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(LabError, match="nowhere.yaml: cannot read YAML"):
+    with pytest.raises(LabError, match=r"nowhere\.yaml: cannot read YAML"):
         load_lab_env(tmp_path / "nowhere.yaml")

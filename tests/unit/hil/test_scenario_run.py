@@ -13,7 +13,6 @@ import pytest
 from dsp_core.model import CplStatus, DeviceType, SmiStatus
 from emulators.faults import FaultKind
 from hil.errors import IllegalTransitionError, ScenarioError
-from hil.lab_client import ObservationKind
 from hil.lab_env import HubKind
 from hil.scenario import load_scenario
 from hil.scenario_run import (
@@ -83,7 +82,7 @@ def test_r4_r5_r8_the_shipped_retry_scenario_runs_to_the_end_on_the_dsps_answers
     assert bench.alert("N29", ESME, USERS["network_operator"]) == [ReadSmi(ESME.device_id)]
     restored = replace(ESME, firmware_version=UPGRADE)
     assert bench.smi(restored) == []
-    assert bench.run.state is RunState.PASSED
+    assert bench.state() is RunState.PASSED
     assert bench.run.failure is None
     assert bench.run.added_faults == [fault.rule]
     assert bench.run.last_counter == 1003
@@ -96,7 +95,7 @@ def test_r5_a_response_with_the_wrong_code_fails_naming_the_step_and_what_was_se
     )
     bench.start()
     bench.respond("I99")
-    assert bench.run.state is RunState.WAITING  # I99 is not the answer waited for
+    assert bench.state() is RunState.WAITING  # I99 is not the answer waited for
     bench.respond("E5", {"reason": "device status Suspended"})
     failure = bench.run.failure
     assert failure is not None
@@ -152,9 +151,9 @@ def test_r5_an_alert_that_comes_before_the_response_waits_for_its_step() -> None
     bench.start()
     bench.alert("N29", ESME, USERS["network_operator"])  # not the user waited for
     bench.alert("N29", ESME)
-    assert bench.run.state is RunState.WAITING
+    assert bench.state() is RunState.WAITING
     bench.respond("I0")
-    assert bench.run.state is RunState.PASSED
+    assert bench.state() is RunState.PASSED
     assert len(bench.run.pending) == 1  # the network operator's N29, never taken
 
 
@@ -179,9 +178,9 @@ def test_r5_assert_no_alert_fails_on_one_that_comes_during_its_time_and_passes_a
     bench.start()
     bench.later(29)
     bench.alert("N28", ESME)
-    assert bench.run.state is RunState.WAITING
+    assert bench.state() is RunState.WAITING
     bench.later(1)
-    assert bench.run.state is RunState.PASSED
+    assert bench.state() is RunState.PASSED
     failing = Bench.of({"assert_no_alert": {"code": "N29", "for": 30}})
     failing.start()
     failing.later(10)

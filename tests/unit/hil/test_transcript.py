@@ -128,7 +128,7 @@ def test_order_within_a_step_does_not_matter_but_a_missing_line_does() -> None:
 def test_transcripts_of_two_scenarios_are_not_compared() -> None:
     other = run("00-DB-07-00-00-00-00-02", 1)
     other[0] = {**other[0], "scenario": "t"}
-    with pytest.raises(TranscriptError, match="is scenario s, .* is t"):
+    with pytest.raises(TranscriptError, match=r"is scenario s, .* is t"):
         diff_transcripts(parsed(run("00-DB-07-00-00-00-00-02", 1)), parsed(other))
 
 

@@ -13,9 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -28,27 +26,10 @@ from dsp_core.ids import to_compact, to_duis
 from dsp_core.model import CplEntry
 
 from .campaign_requests import SendRequest, Srv, build_request
+from .observations import Observation, ObservationKind
 from .taskgroups import unwrap_body_error
 
 log = logging.getLogger(__name__)
-
-
-class ObservationKind(StrEnum):
-    RESPONSE = "response"
-    ALERT = "alert"
-    CPL_RESULT = "cpl_result"
-    UNREADABLE = "unreadable"  # kept, never dropped: the content says what it was
-
-
-@dataclass(frozen=True, slots=True)
-class Observation:
-    kind: ObservationKind
-    user_id: str | None  # DUIS form; None for CPL results
-    content: dict[str, Any]
-    at: datetime  # device time it arrived
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": str(self.kind), "user_id": self.user_id, "content": self.content}
 
 
 class Counters:

@@ -16,7 +16,7 @@ from typing import Any
 from dsp_core.model import CplEntry
 
 from .campaign_messages import ACK, activation_code, firmware_version
-from .lab_client import Observation, ObservationKind
+from .observations import Observation, ObservationKind
 from .scenario import AssertNoAlertStep, ExpectAlertStep, ExpectResponseStep
 
 

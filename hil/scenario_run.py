@@ -37,7 +37,7 @@ from .campaign_requests import (
     update_firmware_body,
 )
 from .errors import IllegalTransitionError, ScenarioError, ScenarioFailedError
-from .lab_client import Observation
+from .observations import Observation
 from .scenario import (
     AssertNoAlertStep,
     AssertSmiStep,

@@ -9,8 +9,8 @@ from typing import Any
 from dsp_core.model import CplEntry, Device, DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
-from hil.lab_client import Observation, ObservationKind
 from hil.lab_env import HubPlan, LabEnv, load_lab_env, plan_hubs
+from hil.observations import Observation, ObservationKind
 from hil.scenario import Scenario
 from hil.scenario_run import Instruction, Publish, RunState, ScenarioRun
 from hil.scenario_target import ScenarioTarget

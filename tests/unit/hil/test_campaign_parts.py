@@ -24,7 +24,11 @@ from .bench import IMAGE, NEW, T0, USER, Bench, device_ids, make_plan, target
 
 # the runners that do I/O for the models: on the bus, the lab in one process, the demo
 ADAPTERS = {"campaign_runner.py", "stack.py", "demo.py"}
-HIL_SOURCES = sorted(p for p in (ROOT / "hil").rglob("*.py") if p.name not in ADAPTERS)
+HIL_SOURCES = sorted(
+    p
+    for p in (ROOT / "hil").glob("*.py")
+    if p.name.startswith(("campaign", "timers")) and p.name not in ADAPTERS
+)
 CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "sleep"}
 
 # ---- the plan ---------------------------------------------------------------------

@@ -76,7 +76,7 @@ class Lab:
         try:
             await self._start()
         except BaseException as exc:
-            await self._exit.__aexit__(type(exc), exc, exc.__traceback__)
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         return self
 

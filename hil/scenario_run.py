@@ -147,7 +147,6 @@ class ScenarioRun:
         self.pending: list[Observation] = []  # observed, not taken by a step
         self.deadline: datetime | None = None
         self.step_started: list[datetime] = []
-        self.added_faults: list[FaultRule] = []
         self._counter = first_counter
         self._check_names()
 
@@ -249,9 +248,7 @@ class ScenarioRun:
         self._pass()
         match step:
             case InjectFaultStep():
-                rule = self._fault_rule(step)
-                self.added_faults.append(rule)
-                return [AddFault(rule)]
+                return [AddFault(self._fault_rule(step))]
             case FlashStep():
                 device = self.target.device(step.device)
                 version = self.target.version(device, step.version)

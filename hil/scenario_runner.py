@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dsp_core.model import JournalEntry
+from emulators.faults import FaultRule
 from gbcs.datetimes import iso
 
 from .errors import ScenarioFailedError
@@ -101,6 +102,7 @@ class ScenarioRunner:
         self.run_model = run
         self.clock = lab.clock()
         self._mp105 = lab.mp105
+        self._faults: list[FaultRule] = []  # added to the lab, to take out at the end
         self._seen = 0
 
     async def run(self) -> None:
@@ -131,6 +133,7 @@ class ScenarioRunner:
                 self.client.change_cpl(entry)
             case AddFault(rule):
                 lab.inject_fault(hub, rule)
+                self._faults.append(rule)
             case Flash(device_id, version, image_hash):
                 lab.flash(hub, device_id, version, image_hash)
             case SwitchMp105(on):
@@ -143,7 +146,7 @@ class ScenarioRunner:
 
     async def restore(self) -> None:
         """Put back the DSP switch and take out the faults this run added."""
-        for rule in self.run_model.added_faults:
+        for rule in self._faults:
             self.lab.remove_fault(self.plan.name, rule)
         await self.lab.set_mp105(self._mp105)
 

@@ -33,30 +33,37 @@ def choose_hub(plans: list[HubPlan], scenario: Scenario, name: str | None = None
             raise ScenarioError(f"scenario {scenario.name}: no hub {name} in the lab ({known})")
         _check_fits(scenario, plan, wanted)
         return plan
-    for plan in plans:
-        if _fits(plan, wanted):
+    problems = [_problem(scenario, plan, wanted) for plan in plans]
+    for plan, problem in zip(plans, problems, strict=True):
+        if problem is None:
             return plan
-    raise ScenarioError(f"scenario {scenario.name}: no hub of the lab has {_describe(wanted)}")
-
-
-def _fits(plan: HubPlan, wanted: PremisesWanted) -> bool:
-    types = {device.device_type for device in plan.devices}
-    smets_ok = wanted.smets is None or plan.smets == wanted.smets
-    return smets_ok and set(wanted.devices) <= types
+    raise ScenarioError(
+        f"scenario {scenario.name}: no hub of the lab fits: " + "; ".join(map(str, problems))
+    )
 
 
 def _check_fits(scenario: Scenario, plan: HubPlan, wanted: PremisesWanted) -> None:
-    if not _fits(plan, wanted):
-        raise ScenarioError(
-            f"scenario {scenario.name} needs {_describe(wanted)}; hub {plan.name} is a "
-            f"SMETS{plan.smets} premises with {', '.join(d.device_type for d in plan.devices)}"
+    problem = _problem(scenario, plan, wanted)
+    if problem is not None:
+        raise ScenarioError(f"scenario {scenario.name}: {problem}")
+
+
+def _problem(scenario: Scenario, plan: HubPlan, wanted: PremisesWanted) -> str | None:
+    """Why `plan` cannot run `scenario`, or None when it can."""
+    types = {device.device_type for device in plan.devices}
+    if (wanted.smets not in (None, plan.smets)) or not set(wanted.devices) <= types:
+        return (
+            f"it needs {_describe(wanted)}, hub {plan.name} is a SMETS{plan.smets} premises "
+            f"with {', '.join(d.device_type for d in plan.devices)}"
         )
     steps = scenario.emulated_only
     if plan.bridged and steps:
-        raise ScenarioError(
-            f"scenario {scenario.name}: step {steps[0]} ({scenario.steps[steps[0] - 1].action}) "
-            f"needs an emulated hub; hub {plan.name} is bridged ({plan.kind})"
+        action = scenario.steps[steps[0] - 1].action
+        return (
+            f"step {steps[0]} ({action}) needs an emulated hub, "
+            f"hub {plan.name} is bridged ({plan.kind})"
         )
+    return None
 
 
 def _describe(wanted: PremisesWanted) -> str:

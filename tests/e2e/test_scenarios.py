@@ -7,12 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from hil.lab import Lab
 from hil.lab_env import LabEnv, load_lab_env
 from hil.scenario import load_scenario
 from hil.scenario_runner import run_scenario
 from hil.transcript import load_transcript
+from smetslab.cli import app
 from tests.brokers import Mosquitto, require_mosquitto
 from tests.conftest import ROOT
 
@@ -71,3 +73,30 @@ async def test_a_lab_can_start_its_own_mosquitto() -> None:
     async with Lab(emulated(broker="mosquitto")) as lab:
         assert lab.stack.config.url.startswith("mqtt://127.0.0.1:")
         (await run_scenario(lab, scenario)).raise_for_failure()
+
+
+def test_smetslab_hil_run_prints_the_results_and_writes_transcripts(tmp_path: Path) -> None:
+    scenarios = [
+        str(SCENARIOS[0]),
+        str(ROOT / "configs" / "scenarios" / "unknown-version-n51.yaml"),
+    ]
+    result = CliRunner().invoke(
+        app, ["hil", "run", "--env", str(EMULATED), "--transcripts", str(tmp_path), *scenarios]
+    )
+    assert result.exit_code == 0, result.output
+    assert "cpl-removed-n50" in result.output
+    assert result.output.count("passed") == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "cpl-removed-n50.jsonl",
+        "unknown-version-n51.jsonl",
+    ]
+
+
+def test_smetslab_hil_run_exits_1_and_names_the_failed_step(tmp_path: Path) -> None:
+    failing = tmp_path / "wrong.yaml"
+    failing.write_text(
+        'rules: [R5]\nsteps:\n  - send: {srv: "11.2", to: ESME}\n  - expect_response: {code: E21}\n'
+    )
+    result = CliRunner().invoke(app, ["hil", "run", "--env", str(EMULATED), str(failing)])
+    assert result.exit_code == 1
+    assert "FAILED scenario wrong, step 2 (expect_response): expected E21, saw I0" in result.output

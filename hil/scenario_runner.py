@@ -23,14 +23,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dsp_core.model import JournalEntry
+from dsp_core.model import JournalEntry, JournalKind
 from emulators.faults import FaultRule
 from gbcs.datetimes import iso
 
 from .errors import ScenarioFailedError
 from .lab import Lab
 from .lab_client import LabClient
-from .lab_env import HubPlan
+from .lab_env import HubPlan, LabEnv
 from .scenario import Scenario
 from .scenario_run import (
     AddFault,
@@ -90,6 +90,24 @@ async def run_scenario(
     return ScenarioResult(
         scenario.name, plan.name, run.failure, lines, time.monotonic() - wall, device_s
     )
+
+
+async def run_scenarios(
+    env: LabEnv,
+    scenarios: list[Scenario],
+    *,
+    hub: str | None = None,
+    transcripts: Path | None = None,
+    journal_dir: Path | None = None,
+) -> list[ScenarioResult]:
+    """Each scenario on a fresh lab of `env` (D-HIL2), one after the other; transcripts
+    written to `transcripts/{name}.jsonl` when a folder is given."""
+    results = []
+    for scenario in scenarios:
+        path = None if transcripts is None else transcripts / f"{scenario.name}.jsonl"
+        async with Lab(env, journal_dir=journal_dir) as lab:
+            results.append(await run_scenario(lab, scenario, hub=hub, transcript=path))
+    return results
 
 
 class ScenarioRunner:
@@ -173,11 +191,8 @@ def _ours(
 ) -> bool:
     if entry.device_id in devices or entry.request_id in requests:
         return True
-    detail = entry.detail
-    return (
-        str(entry.kind) == "cpl-change"
-        and (detail.get("manufacturer"), detail.get("model")) in models
-    )
+    model = (entry.detail.get("manufacturer"), entry.detail.get("model"))
+    return entry.kind is JournalKind.CPL_CHANGE and model in models
 
 
 def _entry_json(entry: JournalEntry) -> dict[str, Any]:

@@ -16,10 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hil.errors import HilError
-from hil.lab import Lab
-from hil.lab_env import LabEnv, load_lab_env
-from hil.scenario import Scenario, load_scenario
-from hil.scenario_runner import ScenarioResult, run_scenario
+from hil.lab_env import load_lab_env
+from hil.scenario import load_scenario
+from hil.scenario_runner import ScenarioResult, run_scenarios
 from hil.transcript import diff_transcripts, format_diff, load_transcript
 
 hil_app = typer.Typer(no_args_is_help=True, help="Scenarios on a lab, emulated or bridged.")
@@ -48,12 +47,13 @@ def run(
         Path | None, typer.Option(help="write the fleet's and rigs' device journals here")
     ] = None,
 ) -> None:
-    """Run scenarios on one lab, one after the other; exit 1 if any fails."""
+    """Run scenarios, each on a fresh lab of the environment; exit 1 if any fails."""
     logging.basicConfig(level=logging.WARNING)
     try:
         lab_env = load_lab_env(env)
         loaded = [load_scenario(path) for path in scenarios]
-        results = asyncio.run(_run_all(lab_env, loaded, hub, transcripts, journal))
+        run = run_scenarios(lab_env, loaded, hub=hub, transcripts=transcripts, journal_dir=journal)
+        results = asyncio.run(run)
     except HilError as exc:
         raise _fail(str(exc)) from exc
     _console().print(results_table(results))
@@ -62,21 +62,6 @@ def run(
             typer.echo(f"FAILED {result.failure}", err=True)
     if any(not result.passed for result in results):
         raise typer.Exit(code=1)
-
-
-async def _run_all(
-    env: LabEnv,
-    scenarios: list[Scenario],
-    hub: str | None,
-    transcripts: Path | None,
-    journal: Path | None,
-) -> list[ScenarioResult]:
-    results = []
-    for scenario in scenarios:  # a fresh lab each: a scenario starts from the fleet file
-        path = None if transcripts is None else transcripts / f"{scenario.name}.jsonl"
-        async with Lab(env, journal_dir=journal) as lab:
-            results.append(await run_scenario(lab, scenario, hub=hub, transcript=path))
-    return results
 
 
 def results_table(results: list[ScenarioResult]) -> Table:

@@ -130,11 +130,11 @@ class ScenarioRunner:
             due = run.next_due()
             timeout = None if due is None else self.clock.seconds_until(due)
             await self.client.wait_beyond(self._seen, timeout)
-            now = self.clock.now()
             while self._seen < len(self.client.received) and not run.finished:
                 observation = self.client.received[self._seen]
                 self._seen += 1
-                await self._carry_out(run.on_observation(observation, now))
+                await self._carry_out(run.on_observation(observation, self.clock.now()))
+            now = self.clock.now()
             if (due := run.next_due()) is not None and due <= now:
                 await self._carry_out(run.on_tick(now))
 

@@ -40,11 +40,12 @@ from hil.campaign_requests import build as build_request
 from hil.demo import DemoOptions, DemoRun
 
 MESSAGES_PER_TRIP = 5
-# A 10,000-premises campaign keeps the DSP busy for minutes: the clock runs slower than
-# the demo's, and the campaign waits longer, so that a busy DSP is not taken for a lost
-# answer (the campaign's waits are device time).
-CAMPAIGN_SCALE = 60.0
+# A 10,000-premises campaign keeps the DSP busy throughout: the clock runs at the demo's
+# scale, and the campaign waits eight times longer, so that a busy DSP is not taken for
+# a lost answer (the campaign's waits are device time).
+CAMPAIGN_SCALE = 120.0
 CAMPAIGN_PATIENCE = 8.0
+CAMPAIGN_DSP_PROCESSES = 1  # the DSP as `smetslab dsp` on the other core (D18)
 EPOCH = datetime(2031, 1, 1, tzinfo=UTC)
 
 
@@ -217,6 +218,7 @@ async def campaign_run(broker: Mosquitto, premises: int, work: Path) -> dict[str
         store_url=f"sqlite:///{work / 'campaign.sqlite'}",
         scale=CAMPAIGN_SCALE,
         patience=CAMPAIGN_PATIENCE,
+        dsp_processes=CAMPAIGN_DSP_PROCESSES,
     )
     summary = await DemoRun(options).run()
     return {
@@ -234,4 +236,5 @@ async def campaign_run(broker: Mosquitto, premises: int, work: Path) -> dict[str
         "recovered_by_read": summary.recovered_by_read,
         "store": "SQLite file",
         "scale": options.scale,
+        "dsp_processes": options.dsp_processes,
     }

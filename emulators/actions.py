@@ -43,6 +43,7 @@ class EventKind(StrEnum):
     UNROUTABLE = "unroutable"
     UNDECODABLE = "undecodable"
     COMMAND_REJECTED = "command_rejected"
+    FLASHED = "flashed"  # firmware changed outside the DCC (a site visit, a lab's tool)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -102,8 +102,32 @@ class FaultInjector:
         self.plan = plan
         self.rng = random.Random(plan.seed if seed is None else seed)
         self._remaining = [rule.count for rule in plan.rules]
+        self._by_kind: dict[FaultKind, tuple[tuple[int, FaultRule], ...]] = {}
+        self._index()
+
+    def add(self, rule: FaultRule) -> None:
+        """A rule added while the fleet runs (a scenario's fault): tried after the plan's
+        rules, with its own count budget, drawing from the same RNG."""
+        self.plan = replace(self.plan, rules=(*self.plan.rules, rule))
+        self._remaining.append(rule.count)
+        self._index()
+        logger.info("fault rule added at run time: %s", rule)
+
+    def remove(self, rule: FaultRule) -> None:
+        """Take out the last rule equal to `rule` (one `add` put in), spent or not;
+        `ValueError` when the plan has no such rule."""
+        rules = list(self.plan.rules)
+        matches = [i for i, found in enumerate(rules) if found == rule]
+        if not matches:
+            raise ValueError(f"no fault rule {rule} in the plan")
+        del rules[matches[-1]]
+        del self._remaining[matches[-1]]
+        self.plan = replace(self.plan, rules=tuple(rules))
+        self._index()
+
+    def _index(self) -> None:
         by_kind: dict[FaultKind, list[tuple[int, FaultRule]]] = {}
-        for index, rule in enumerate(plan.rules):
+        for index, rule in enumerate(self.plan.rules):
             by_kind.setdefault(rule.kind, []).append((index, rule))
         self._by_kind = {kind: tuple(rules) for kind, rules in by_kind.items()}
 

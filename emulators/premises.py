@@ -79,6 +79,8 @@ class ReleaseHeld:
     held: Held
 
 
+_NEW_FIRMWARE = frozenset({EventKind.ACTIVATED, EventKind.FLASHED})
+
 ScheduledEvent = DeviceTimer | Transmit | Deliver | GsmeWake | ReleaseHeld
 FleetScheduler = Scheduler["PremisesModel", ScheduledEvent]
 
@@ -204,7 +206,7 @@ class PremisesModel:
     def _after_event(
         self, device: FirmwareDeviceModel, event: DeviceEvent, now: datetime, out: list[Output]
     ) -> None:
-        if event.kind is not EventKind.ACTIVATED or device is not self.gsme:
+        if event.kind not in _NEW_FIRMWARE or device is not self.gsme:
             return
         if isinstance(device, GsmeModel) and device.profile.smets == 2:
             self._ensure_wake(device, now)  # the GPF mirror follows at the next sync (R6)
@@ -318,6 +320,14 @@ class PremisesModel:
             out.extend(self.absorb(self.gpf, self.gpf.sync_mirror(gsme.running_version, now), now))
         self.wake_at = None  # only now: what the GSME did in this wake needs no other wake
         return out
+
+    def flash(
+        self, device_id: bytes, version: bytes, image_hash: bytes, now: datetime
+    ) -> list[Output]:
+        """Firmware written on a device outside the DCC; a GSME's GPF mirror follows at its
+        next sync, as after an activation (R6)."""
+        device = self.devices[device_id]
+        return self.absorb(device, device.flash(version, image_hash, now), now)
 
     def power_cycle(self, device_id: bytes, now: datetime) -> list[Output]:
         """Power a device off and on (its running version survives; R10)."""

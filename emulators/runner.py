@@ -17,6 +17,7 @@ from bus.topics import Route, TopicKind, Topics
 from bus.waiting import first_of
 
 from .actions import Output
+from .faults import FaultRule
 from .fleet import FleetModel
 from .journal import FleetJournal
 
@@ -81,6 +82,22 @@ class FleetRunner:
             case _:
                 self._refuse(message, "a fleet takes only hub commands and the clock")
         self.bus.ack(message)
+
+    # ---- changes made while it runs (a scenario's faults, hil/lab.py) ----------------
+
+    def add_fault(self, rule: FaultRule) -> None:
+        """A fault rule for every premises of this fleet, from now on (after the plan's)."""
+        self.fleet.faults.add(rule)
+
+    def remove_fault(self, rule: FaultRule) -> None:
+        self.fleet.faults.remove(rule)
+
+    def flash(self, device_id: bytes, version: bytes, image_hash: bytes) -> None:
+        """Firmware written on one device outside the DCC; journalled as `flashed`.
+        `KeyError` names a device this fleet does not run."""
+        premises = self.fleet.premises_of(device_id)
+        self._send(premises.flash(device_id, version, image_hash, self.clock.now()))
+        self._rescheduled.set()
 
     def _clock(self, message: BusMessage) -> None:
         try:

@@ -70,6 +70,23 @@ def build(user_id: str, srv: Srv, target: str, counter: int, body: dict[str, Any
     )
 
 
+def build_request(
+    user_id: str,
+    srv: Srv,
+    target: str | None,
+    counter: int,
+    body: dict[str, Any],
+    *,
+    command_variant: int | None = None,
+) -> SendRequest:
+    """Any of the SRVs above; a non-device SR goes to the DCC whatever `target` says, and
+    `command_variant` overrides the SRV's own (to see E12)."""
+    request = build(user_id, srv, DCC if srv in NON_DEVICE else str(target), counter, body)
+    if command_variant is None:
+        return request
+    return SendRequest(user_id, {**request.payload, "command_variant": command_variant})
+
+
 def update_firmware_body(image: bytes, version: str, device_ids: tuple[str, ...]) -> dict[str, Any]:
     """SR 11.1 and 11.4 (R9)."""
     return {

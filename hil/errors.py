@@ -34,4 +34,26 @@ class MalformedMessageError(CampaignError):
 
 
 class LabError(HilError):
-    """A part of a lab (a DSP worker, a fleet, a bridge) could not start or stopped."""
+    """A lab environment that cannot be loaded or started (a DSP worker, a fleet, a
+    bridge), or asked for something its hubs cannot do (a fault on a bridged hub); the
+    message names the file, the hub or the worker."""
+
+
+class ScenarioError(HilError, ValueError):
+    """A scenario file that cannot be run: names the file, the step and the field."""
+
+
+class ScenarioFailedError(HilError):
+    """A scenario step whose expectation was not met: names the scenario, the step and
+    what was expected against what was seen."""
+
+    def __init__(self, scenario: str, step: int, action: str, detail: str) -> None:
+        self.scenario = scenario
+        self.step = step
+        self.action = action
+        self.detail = detail
+        super().__init__(f"scenario {scenario}, step {step} ({action}): {detail}")
+
+
+class TranscriptError(HilError, ValueError):
+    """A journal that is not a scenario transcript; names the file and the line."""

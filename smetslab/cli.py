@@ -16,7 +16,7 @@ from gbcs.ota import parse_ota_image
 
 from .bridge_commands import register_bridge
 from .commands import register_processes
-from .conform_command import register_conform
+from .hil_commands import register_hil
 from .inputs import InputError, gbcs_bytes, ota_bytes
 from .views import ota_fields, summary_row
 
@@ -99,7 +99,7 @@ def _console() -> Console:
 
 register_processes(app)
 register_bridge(app)
-register_conform(app)  # temporary: the lead moves it to `smetslab hil conform`
+register_hil(app)
 
 
 def main() -> None:

@@ -1,9 +1,10 @@
-"""`smetslab conform` (to become `smetslab hil conform`): the firmware-activation
-conformance checks against one device of a running lab; JUnit XML and an HTML report.
+"""`smetslab hil conform`: the firmware-activation conformance checks against one
+device; JUnit XML and an HTML report.
 
-Wiring only: options in, a `ConformanceTarget`, one run, the reports written. The lab
-environment file will give broker, topic root, user and firmware (`run_conform` takes a
-target built from it).
+With `--env lab.yaml` the lab of that environment file is started for the run and gives
+the broker, topic root, supplier and firmware images; without it the run joins a lab
+already running on `--broker`, as `--user`, with the images given. Wiring only: options
+in, one run, the reports written.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,6 +35,9 @@ from hil.conformance import (
     write_html,
     write_junit,
 )
+from hil.conformance.on_lab import conform_on_lab
+from hil.errors import HilError
+from hil.lab_env import load_lab_env
 
 from .inputs import InputError, ota_bytes
 
@@ -48,14 +53,20 @@ class ReportPaths:
 
 
 def register_conform(app: typer.Typer, name: str = "conform") -> None:
-    """Attach the command to `app` (the lead moves it to the `hil` sub-app)."""
+    """Attach the command to `app` (the `hil` sub-app)."""
     app.command(name)(conform)
 
 
 def conform(
     *,
     device: Annotated[str, typer.Option(help="the device under test (EUI-64)")],
-    user: Annotated[str, typer.Option(help="the supplier user ID the run acts as")],
+    env: Annotated[
+        Path | None,
+        typer.Option(help="start this lab environment for the run; it gives the rest"),
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="the supplier user ID the run acts as (without --env)")
+    ] = None,
     image: Annotated[
         str | None, typer.Option(help="OTA file activated at once; distributed by SR 11.1")
     ] = None,
@@ -93,9 +104,24 @@ def conform(
     ),
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
+    paths = ReportPaths(junit, html)
     """Run the firmware-activation conformance checks against one device (exit 2 if any
     check fails, 1 if the run cannot start)."""
     try:
+        options = ConformanceOptions(
+            future_delay=timedelta(seconds=future_delay),
+            tolerance=timedelta(seconds=tolerance),
+            answer_wait=timedelta(seconds=answer_wait),
+            first_counter=first_counter,
+        )
+        if env is not None:
+            if user or image or held or second_image or second_held:
+                raise TargetError("--env gives the user and the images: leave those out")
+            lab_env = load_lab_env(env)
+            _conclude(_report(conform_on_lab(lab_env, device, options)), paths, as_json)
+            return
+        if user is None:
+            raise TargetError("give --env, or --user with --image or --held")
         target = ConformanceTarget(
             broker,
             user,
@@ -104,15 +130,9 @@ def conform(
             _second(second_image, second_held),
             topic_root=topic_root,
         )
-        options = ConformanceOptions(
-            future_delay=timedelta(seconds=future_delay),
-            tolerance=timedelta(seconds=tolerance),
-            answer_wait=timedelta(seconds=answer_wait),
-            first_counter=first_counter,
-        )
-    except (TargetError, InputError) as exc:
+    except (TargetError, InputError, HilError) as exc:
         raise _fail(str(exc)) from exc
-    run_conform(target, options, ReportPaths(junit, html), as_json=as_json)
+    run_conform(target, options, paths, as_json=as_json)
 
 
 def run_conform(
@@ -122,13 +142,20 @@ def run_conform(
     *,
     as_json: bool = False,
 ) -> ConformanceReport:
-    """One run, its reports written and its verdict as the exit code (for the lead's
-    `--env` form too)."""
+    """One run on a lab already running, its reports written and its verdict as the
+    exit code."""
+    return _conclude(_report(ConformanceRunner(target, options).run()), paths, as_json)
+
+
+def _report(run: Coroutine[Any, Any, ConformanceReport]) -> ConformanceReport:
     logging.basicConfig(level=logging.WARNING)
     try:
-        report = asyncio.run(ConformanceRunner(target, options).run())
-    except ConformanceError as exc:
+        return asyncio.run(run)
+    except (ConformanceError, HilError) as exc:
         raise _fail(str(exc)) from exc
+
+
+def _conclude(report: ConformanceReport, paths: ReportPaths, as_json: bool) -> ConformanceReport:
     if paths.junit is not None:
         write_junit(report, paths.junit)
     if paths.html is not None:

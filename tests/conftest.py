@@ -11,6 +11,10 @@ import pytest
 from bus.broker import EmbeddedBroker
 from tests.brokers import Mosquitto, mosquitto
 
+# pytester: the smetslab pytest plugin (hil/pytest_plugin.py) is tested by running
+# small test files in their own pytest session (tests/integration/test_pytest_plugin.py)
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SMETSLAB_SHARED", ROOT.parent / "shared"))
 RTDS_DIR = SHARED / "testdata" / "gbcs" / "rtds-4.5.0"

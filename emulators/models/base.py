@@ -102,6 +102,17 @@ class DeviceModel:
         event = f"{message_name(message.header.message_code)} {message.kind}"
         return UnsupportedCommandError(self.profile.role, self.state_name, event)
 
+    def flash(self, version: bytes, image_hash: bytes, now: datetime) -> list[Action]:
+        """Firmware written outside the DCC (a site engineer's or a lab's tool): the device
+        runs `version` from now on; the DSP learns of it only from the device's reports."""
+        if len(version) != FIRMWARE_VERSION_SIZE:
+            raise ValueError(
+                f"a firmware version is {FIRMWARE_VERSION_SIZE} bytes, not {version!r}"
+            )
+        previous = self.running_version.hex().upper()
+        self.running_version, self.running_hash = version, image_hash
+        return [self.event(EventKind.FLASHED, now, f"{previous} -> {version.hex().upper()}")]
+
     def check_clock_skew(self, code: int, now: datetime) -> list[Action]:
         rule = self.fault(FaultKind.CLOCK_SKEW, code)
         if rule is None:

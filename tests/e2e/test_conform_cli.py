@@ -1,4 +1,4 @@
-"""`smetslab conform` in its own process against a lab on the embedded broker (the DSP
+"""`smetslab hil conform` in its own process against a lab on the embedded broker (the DSP
 and the emulated device in this process): a device with a wrong originator counter in
 its 0x8F66 alert (R7) makes it exit 2 with the JUnit failure and the HTML page written.
 Bad input exits 1 with one line naming what was wrong."""
@@ -15,7 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bus.broker import EmbeddedBroker
+from dsp_core.model import DeviceType
 from emulators.faults import FaultKind, FaultRule
+from hil.lab import Lab
+from hil.lab_env import load_lab_env
 from smetslab.cli import app
 from tests.conftest import ROOT
 from tests.integration.test_conformance_over_bus import lab
@@ -38,6 +41,7 @@ async def test_conform_exits_2_and_writes_both_reports(
             sys.executable,
             "-m",
             "smetslab",
+            "hil",
             "conform",
             *("--device", conforming.device_id, "--user", conforming.user_id),
             *("--image", str(tmp_path / "a.ota"), "--second-image", str(tmp_path / "b.ota")),
@@ -73,7 +77,39 @@ async def test_conform_exits_2_and_writes_both_reports(
     ],
 )
 def test_bad_input_exits_1_naming_what_was_wrong(args: list[str], says: str) -> None:
-    result = CliRunner().invoke(app, ["conform", "--user", "90B3D51F30010000", *args])
+    result = CliRunner().invoke(app, ["hil", "conform", "--user", "90B3D51F30010000", *args])
     assert result.exit_code == 1, result.output
     assert says in result.output
     assert result.output.startswith("error: ")
+
+
+def test_conform_on_a_lab_started_from_its_environment_file(tmp_path: Path) -> None:
+    """`hil conform --env`: the lab of the file is started for the run; its broker,
+    supplier and fleet images are the run's; a device behaving as specified passes."""
+    env = load_lab_env(ROOT / "configs" / "lab-emulated.yaml")
+    hub = next(plan for plan in Lab(env).hubs if plan.name == "smets2")
+    esme = next(d for d in hub.devices if d.device_type is DeviceType.ESME)
+    args = ["--env", str(ROOT / "configs" / "lab-emulated.yaml"), "--device", esme.device_id]
+    reports = ["--junit", str(tmp_path / "c.xml"), "--html", str(tmp_path / "c.html")]
+    result = CliRunner().invoke(
+        app, ["hil", "conform", *args, *reports, "--tolerance", "240", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.splitlines()[-1])
+    assert summary["counts"]["FAIL"] == 0
+    assert summary["counts"]["PASS"] >= 7
+    assert (tmp_path / "c.html").stat().st_size > 0
+
+
+def test_conform_with_env_refuses_the_options_the_env_gives() -> None:
+    args = ["--env", str(ROOT / "configs" / "lab-emulated.yaml"), "--device", "00DB120000000001"]
+    result = CliRunner().invoke(app, ["hil", "conform", *args, "--user", "90B3D51F30010000"])
+    assert result.exit_code == 1
+    assert "--env gives the user and the images" in result.output
+
+
+def test_conform_on_a_lab_names_a_device_it_does_not_have() -> None:
+    args = ["--env", str(ROOT / "configs" / "lab-emulated.yaml"), "--device", "00DB12FFFFFFFFFF"]
+    result = CliRunner().invoke(app, ["hil", "conform", *args])
+    assert result.exit_code == 1
+    assert "00-DB-12-FF-FF-FF-FF-FF is on none of the hubs" in result.output

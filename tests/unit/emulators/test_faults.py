@@ -234,3 +234,40 @@ def test_r11_reorder_holds_one_message_at_a_time() -> None:
     assert len(uplinks(out)) == 2
     third = _esme_read(build, 2)
     assert (uplinks(third), len(faults_fired(third))) == ([], 1)
+
+
+# ---- rules added while a fleet runs (a scenario's inject_fault, hil/lab.py) ----------
+
+
+def test_r11_a_rule_added_at_run_time_fires_after_the_plans_rules() -> None:
+    plan_rule = FaultRule(FaultKind.DROP, message_code=ECS52, count=1)
+    injector = FaultInjector(FaultPlan((plan_rule,)))
+    added = FaultRule(FaultKind.DROP, device_id=ESME_ID, count=2)
+    injector.add(added)
+    fired = [injector.fire(FaultKind.DROP, ESME_ID, DeviceType.ESME, ECS52) for _ in range(4)]
+    assert fired == [plan_rule, added, added, None]  # the plan's first, then the budget of 2
+    assert injector.plan.rules == (plan_rule, added)
+
+
+def test_r11_a_removed_rule_no_longer_fires_and_the_others_keep_their_budgets() -> None:
+    first = FaultRule(FaultKind.DROP, message_code=CS06, count=2)
+    injector = FaultInjector(FaultPlan((first,)))
+    assert injector.fire(FaultKind.DROP, ESME_ID, DeviceType.ESME, CS06) is first
+    added = FaultRule(FaultKind.DROP, message_code=ECS52, probability=1.0)
+    injector.add(added)
+    injector.remove(added)
+    assert injector.fire(FaultKind.DROP, ESME_ID, DeviceType.ESME, ECS52) is None
+    assert injector.fire(FaultKind.DROP, ESME_ID, DeviceType.ESME, CS06) is first  # 1 left
+    assert injector.fire(FaultKind.DROP, ESME_ID, DeviceType.ESME, CS06) is None
+    with pytest.raises(ValueError, match="no fault rule"):
+        injector.remove(added)
+
+
+def test_r11_a_rule_added_to_a_fleet_reaches_every_premises_device() -> None:
+    build = one_premises()
+    esme = device(build, DeviceType.ESME)
+    build.fleet.faults.add(FaultRule(FaultKind.DROP, device_id=esme.device_id, count=1))
+    out = down(build, ecs52(esme.device_id))
+    assert uplinks(out) == []
+    assert [f.fault for f in faults_fired(out)] == [FaultKind.DROP]
+    assert len(uplinks(down(build, ecs52(esme.device_id, counter=1001)))) == 1  # spent

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from dsp_core.model import DeviceType
+from emulators.actions import EventKind
 from emulators.faults import FaultKind, FaultRule
+from emulators.models import GpfModel
 from gbcs import (
     CraFlag,
     DataAccessResult,
@@ -18,12 +22,16 @@ from tests.unit.emulators.helpers import (
     ACB,
     OLD,
     SUPPLIER,
+    T0,
+    WAKE_SECONDS,
     cs08,
     device,
     down,
     ecs52,
+    events,
     faults_fired,
     one_premises,
+    premises_of,
     uplinks,
 )
 
@@ -73,3 +81,31 @@ def test_read_failure_fault_gives_the_error_answers() -> None:
     assert [f.fault for f in faults_fired(out)] == [FaultKind.READ_FAILURE] * 2
     (third,) = uplinks(down(build, ecs52(esme.device_id, invoke_id=8)))
     assert third.payload == ReadEsmeFirmwareVersionResponse(8, DataAccessResult.SUCCESS, OLD)
+
+
+def test_r5_a_device_flashed_outside_the_dcc_reports_its_new_version() -> None:
+    """hil's `flash` step (N51): the device runs what was written; its 11.2 says so, and
+    a GSME's GPF mirror follows at the next sync (R6)."""
+    build = one_premises()
+    premises = premises_of(build)
+    esme = device(build, DeviceType.ESME)
+    out = premises.flash(esme.device_id, bytes.fromhex("0123DEAD"), bytes(32), T0)
+    assert [e.detail for e in events(out, EventKind.FLASHED)] == ["0123ABCD -> 0123DEAD"]
+    (response,) = uplinks(down(build, ecs52(esme.device_id)))
+    assert isinstance(response.payload, ReadEsmeFirmwareVersionResponse)
+    assert response.payload.firmware_version == bytes.fromhex("0123DEAD")
+    with pytest.raises(ValueError, match="4 bytes"):
+        premises.flash(esme.device_id, b"\x01", bytes(32), T0)
+
+
+def test_r6_a_flashed_gsme_reaches_the_gpf_mirror_at_its_next_wake() -> None:
+    build = one_premises()
+    premises = premises_of(build)
+    gsme, gpf = device(build, DeviceType.GSME), device(build, DeviceType.GPF)
+    before = gsme.running_version
+    premises.flash(gsme.device_id, bytes.fromhex("0200DEAD"), bytes(32), T0)
+    assert isinstance(gpf, GpfModel)
+    assert gpf.mirror_version == before
+    out = build.fleet.tick(T0 + timedelta(seconds=WAKE_SECONDS))
+    assert events(out, EventKind.MIRROR_SYNCED)
+    assert gpf.mirror_version == bytes.fromhex("0200DEAD")

@@ -1,0 +1,99 @@
+"""The transcript diff (issue 7): one scenario run on a premises behind the simulated
+serial rig (bridge/rig_simulator.py on a pty, the serial bridge, the rig-link protocol)
+and on the same premises emulated gives the same steps; a transcript that did see
+something else is reported at its step (`smetslab hil diff`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from emulators.faults import FaultKind, FaultRule
+from hil.errors import LabError, ScenarioError
+from hil.lab import Lab
+from hil.lab_env import HubKind, LabEnv, ZigbeeHubSpec, load_lab_env
+from hil.scenario import load_scenario
+from hil.scenario_runner import run_scenario
+from hil.transcript import diff_transcripts, load_transcript, normalise
+from smetslab.cli import app
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+SERIAL_SIM = ROOT / "configs" / "lab-serial-sim.yaml"
+SCENARIOS = ROOT / "configs" / "scenarios"
+
+
+async def run_on(env: LabEnv, name: str, transcript: Path) -> dict[str, int]:
+    """Run a shipped scenario; return the rig bridge's counts (empty when emulated)."""
+    async with Lab(env) as lab:
+        result = await run_scenario(lab, load_scenario(SCENARIOS / name), transcript=transcript)
+        counts = dict(lab.bridged["rig"].bridge.counts) if lab.bridged else {}  # type: ignore[union-attr]
+    result.raise_for_failure()
+    return counts
+
+
+async def test_r7_future_dated_activation_gives_the_same_steps_bridged_and_emulated(
+    tmp_path: Path,
+) -> None:
+    bridged_env = load_lab_env(SERIAL_SIM)
+    assert [hub.kind for hub in bridged_env.hubs] == [HubKind.SERIAL]
+    counts = await run_on(bridged_env, "future-dated-8f66.yaml", tmp_path / "bridged.jsonl")
+    assert counts["commands"] == 2  # the 11.1 image and the 11.3, through the rig link
+    assert counts["uplinks"] >= 3  # the receipt, the acceptance, the 0x8F66
+    await run_on(bridged_env.all_emulated(), "future-dated-8f66.yaml", tmp_path / "emulated.jsonl")
+    bridged = load_transcript(tmp_path / "bridged.jsonl")
+    emulated = load_transcript(tmp_path / "emulated.jsonl")
+    assert (bridged.header["hub_kind"], emulated.header["hub_kind"]) == ("serial", "emulated")
+    assert diff_transcripts(bridged, emulated) == []
+    steps = normalise(bridged)
+    assert any('"alert_code": "8F66"' in line and '"observed"' in line for line in steps[9])
+    assert any('"status-change"' in line for line in steps[9])  # the DSP restored it there
+
+    result = CliRunner().invoke(
+        app, ["hil", "diff", str(tmp_path / "bridged.jsonl"), str(tmp_path / "emulated.jsonl")]
+    )
+    assert (result.exit_code, result.output) == (0, "no differences\n")
+    tampered = tmp_path / "tampered.jsonl"
+    lines = (tmp_path / "emulated.jsonl").read_text().splitlines()
+    kept = [
+        line for line in lines if '"alert_code": "8F66"' not in line or '"observed"' not in line
+    ]
+    tampered.write_text("\n".join(kept) + "\n")
+    result = CliRunner().invoke(
+        app, ["hil", "diff", str(tmp_path / "bridged.jsonl"), str(tampered)]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("step 9 (expect_alert):\n  - only in ")
+    assert '"8F66"' in result.output
+
+
+async def test_r11_faults_and_flashing_are_refused_on_a_bridged_hub() -> None:
+    scenario = load_scenario(SCENARIOS / "lost-11.3-recovered-by-retry.yaml")
+    async with Lab(load_lab_env(SERIAL_SIM)) as lab:
+        with pytest.raises(
+            ScenarioError,
+            match=r"no hub of the lab fits: step 7 \(inject_fault\) needs an emulated hub, hub rig",
+        ):
+            await run_scenario(lab, scenario)
+        rule = FaultRule(FaultKind.DROP, count=1)
+        with pytest.raises(LabError, match=r"hub rig is bridged \(serial\): fault injection is"):
+            lab.inject_fault("rig", rule)
+        esme = next(d for d in lab.hub("rig").devices if d.device_type == "ESME")
+        with pytest.raises(LabError, match="flashing a device is for emulated hubs only"):
+            lab.flash("rig", esme.device_id, "0123DEAD", bytes(32))
+
+
+async def test_a_zigbee_hub_is_refused_at_start_naming_the_hub(tmp_path: Path) -> None:
+    env = load_lab_env(SERIAL_SIM)
+    radio = env.hubs[0].model_copy(
+        update={"name": "radio", "kind": HubKind.ZIGBEE, "serial": None, "zigbee": _zigbee()}
+    )
+    with pytest.raises(LabError, match="hub radio: zigbee hubs are not available in this build"):
+        async with Lab(env.model_copy(update={"hubs": [radio]})):
+            pass
+
+
+def _zigbee() -> ZigbeeHubSpec:
+    return ZigbeeHubSpec(radio="emulated")

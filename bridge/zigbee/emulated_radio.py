@@ -65,6 +65,7 @@ class EmulatedNetwork:
         self.answering = True
         self.counts: Counter[str] = Counter()
         self.app: EmulatedApplication | None = None
+        self._unplug_when: Callable[[], bool] | None = None
         self._timers: Scheduler[EmulatedZigbeeDevice, object] = Scheduler()
         self._rescheduled = asyncio.Event()
 
@@ -114,6 +115,11 @@ class EmulatedNetwork:
     def plug(self) -> None:
         self.plugged = True
 
+    def unplug_when(self, condition: Callable[[], bool]) -> None:
+        """Unplug the radio the moment `condition` holds (checked after every frame the
+        devices take): a fault at a precise point of an exchange, such as mid-download."""
+        self._unplug_when = condition
+
     def stop_answering(self) -> None:
         """The radio hangs: frames go nowhere, the watchdog gets no answer."""
         self.answering = False
@@ -154,6 +160,10 @@ class EmulatedNetwork:
         now = self.clock.now()
         for device in self._recipients(packet.dst):
             self._handle(device, device.receive(frame, now))
+        condition = self._unplug_when
+        if condition is not None and condition():
+            self._unplug_when = None
+            self.unplug()
 
     def _recipients(self, address: t.AddrModeAddress | None) -> list[EmulatedZigbeeDevice]:
         if address is None:

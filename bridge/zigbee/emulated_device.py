@@ -344,7 +344,7 @@ class EmulatedZigbeeDevice:
             and download is not None
             and (download.file_version, download.image_size) == (version, size)
         )
-        self._move(OtaClientEvent.OFFERED)
+        self.move(OtaClientEvent.OFFERED)
         self._countdown = None
         events: list[DeviceOutput] = []
         if not resumed:
@@ -383,7 +383,7 @@ class EmulatedZigbeeDevice:
         ):
             self.counts["blocks_out_of_place"] += 1
             return []  # a late answer to an earlier request: the current one is pending
-        self._move(OtaClientEvent.BLOCK)
+        self.move(OtaClientEvent.BLOCK)
         download.data += bytes(body.image_data)
         if len(download.data) < download.image_size:
             return [self._block_request()]
@@ -393,10 +393,10 @@ class EmulatedZigbeeDevice:
         self._download = None
         image = bytes(download.data)
         if not self._is_offered_image(image, download):
-            self._move(OtaClientEvent.INVALID)
+            self.move(OtaClientEvent.INVALID)
             event = self.model.event(_LOST, now, "the image is not the one offered")
             return [event, self._upgrade_end(Status.INVALID_IMAGE, download.file_version)]
-        self._move(OtaClientEvent.COMPLETE)
+        self.move(OtaClientEvent.COMPLETE)
         held = pending_image(image)
         self.model.hold_image(held)
         self._held_version = download.file_version
@@ -436,13 +436,13 @@ class EmulatedZigbeeDevice:
             return []  # not about the image this device holds
         upgrade, current = int(body.upgrade_time), int(body.current_time)
         if upgrade == WAIT_FOR_UPGRADE_COMMAND:
-            self._move(OtaClientEvent.HOLD)
+            self.move(OtaClientEvent.HOLD)
             self._countdown = None
             return []
         delay = upgrade if current == 0 else max(0, upgrade - current)  # ZCL §11.13.9
         if delay == 0:
             return self._activate(now)
-        self._move(OtaClientEvent.COUNT_DOWN)
+        self.move(OtaClientEvent.COUNT_DOWN)
         self._countdown = token = object()
         return [WakeAt(now + timedelta(seconds=delay), token)]
 
@@ -454,16 +454,16 @@ class EmulatedZigbeeDevice:
         code = self.model.check_pending(pending.image_hash, now, actions)
         if code == 0:
             self.model.commit_pending(now, actions)
-            self._move(OtaClientEvent.ACTIVATED)
+            self.move(OtaClientEvent.ACTIVATED)
             self._held_version = None
         else:
             actions.append(self.model.event(_FAILED, now, f"code {int(code)}"))
-            self._move(OtaClientEvent.ACTIVATION_FAILED)
+            self.move(OtaClientEvent.ACTIVATION_FAILED)
         return [a for a in actions if not isinstance(a, ModelSend | ModelTimer)]
 
     # ---- helpers ----------------------------------------------------------------------
 
-    def _move(self, event: OtaClientEvent) -> None:
+    def move(self, event: OtaClientEvent) -> None:
         try:
             self.state = OTA_CLIENT_TRANSITIONS[self.state, event]
         except KeyError:

@@ -59,23 +59,34 @@ def radio_config(
     port: str,
     *,
     baudrate: int | None = None,
+    flow_control: str | None = None,
     database: Path | None = None,
 ) -> dict[str, Any]:
     """A zigpy configuration for a radio on `port` (a device path or a serialx URL such as
-    socket://host:port), validated by the radio's own schema. zigpy's OTA providers are
-    off: the bridge serves the images the DSP distributes, and nothing else."""
+    socket://host:port), checked against the radio's own schema. zigpy's OTA providers are
+    off: the bridge serves the images the DSP distributes, and nothing else. The
+    configuration is returned as written: the application validates it again itself."""
     device: dict[str, Any] = {zigpy_conf.CONF_DEVICE_PATH: port}
     if baudrate is not None:
         device[zigpy_conf.CONF_DEVICE_BAUDRATE] = baudrate
+    if flow_control is not None:
+        device[zigpy_conf.CONF_DEVICE_FLOW_CONTROL] = flow_control
     config = {
         zigpy_conf.CONF_DEVICE: device,
         zigpy_conf.CONF_DATABASE: None if database is None else str(database),
         zigpy_conf.CONF_OTA: {zigpy_conf.CONF_OTA_ENABLED: False},
     }
+    check_config(radio, config)
+    return config
+
+
+def check_config(radio: RadioKind, config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as the radio's application class reads it (its defaults filled
+    in); `ZigbeeError` names what its schema refuses."""
     try:
         validated: dict[str, Any] = application_class(radio).SCHEMA(config)
     except vol.Invalid as exc:
-        raise ZigbeeError(f"{radio} radio on {port}: invalid zigpy configuration: {exc}") from exc
+        raise ZigbeeError(f"{radio} radio: invalid zigpy configuration: {exc}") from exc
     return validated
 
 

@@ -40,6 +40,7 @@ from emulators.journal import FleetJournal
 from emulators.models import GpfModel
 from emulators.scheduler import Scheduler
 
+from .devicemap import DeviceMap, DeviceMapping
 from .emulated_device import DeviceOutput, EmulatedZigbeeDevice, ImageId, Transmit, WakeAt
 from .frames import ZigbeeFrame
 
@@ -57,7 +58,9 @@ class EmulatedNetwork:
         devices: Iterable[EmulatedZigbeeDevice],
         clock: Clock,
         journal: FleetJournal | None = None,
+        ch_id: str | None = None,
     ) -> None:
+        self.ch_id = ch_id  # the premises' hub: the coordinator the devices join
         self.devices = {device.nwk: device for device in devices}
         self.clock = clock
         self.journal = journal or FleetJournal()
@@ -78,6 +81,9 @@ class EmulatedNetwork:
         journal: FleetJournal | None = None,
     ) -> EmulatedNetwork:
         """The ZigBee devices of one premises of a fleet (all but its CHF and GPF)."""
+        count = len(build.fleet.premises)
+        if ch_id is None and count != 1:
+            raise BridgeError(f"an emulated hub is one premises; the fleet has {count}: name a hub")
         premises = pick_premises(build, ch_id)
         devices: list[EmulatedZigbeeDevice] = []
         for model in premises.devices.values():
@@ -95,7 +101,17 @@ class EmulatedNetwork:
                     model, nwk, ImageId(header.manufacturer_code, header.image_type)
                 )
             )
-        return cls(devices, clock, journal)
+        return cls(devices, clock, journal, premises.hex_id)
+
+    def device_map(self, ch_id: str | None = None) -> DeviceMap:
+        """The map a bridge needs for these devices: each one's IEEE is its device ID."""
+        hub = ch_id or self.ch_id
+        if hub is None:
+            raise BridgeError("the emulated network's hub is not known: name it")
+        devices = tuple(
+            DeviceMapping(d.model.device_id, d.model.device_id) for d in self.devices.values()
+        )
+        return DeviceMap(hub, devices)
 
     def device(self, device_id: bytes) -> EmulatedZigbeeDevice:
         for device in self.devices.values():

@@ -1,13 +1,14 @@
-"""One ZigBee device behind the ZigBee bridge and the radio-less zigpy application, the
-DSP on a real broker (issue 6; docs/zigbee-bridge.md): zigpy's own interview, ZCL and OTA
-server run, and the device is the emulator's firmware model behind a ZigBee OTA client.
+"""ZigBee devices (an ESME, a PPMID) behind the ZigBee bridge and the radio-less zigpy
+application, the DSP on a real broker (issue 6; docs/zigbee-bridge.md): zigpy's own
+interview, ZCL and OTA server run, and each device is the emulator's firmware model
+behind a ZigBee OTA client.
 
-The MP105 story on that one device, checked on the final SMI: CPL removal suspends it
+The MP105 story on the ESME, checked on the final SMI: CPL removal suspends it
 (R4), 11.1 distributes (R9), 11.3 activates at once and restores it (R5), a second image
 is activated future-dated (R7: alert 0x8F66 through the DSP), 11.2 reads it; the SMI ends
 equal to what the device runs. Then the link faults: the radio unplugged mid-download
 and a radio that stops answering (E21, the hub offline, back by itself, nothing lost or
-duplicated).
+duplicated). And SR 11.4 to the ZigBee PPMID, which activates on receipt (R10).
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ SPEC = FleetSpec.model_validate(
                         "manufacturer_code": 0x1037,
                         "image_type": 0x0201,
                         "image_size": 3000,  # 60 blocks of zigpy's 50 bytes
+                    },
+                    {
+                        "type": "PPMID",
+                        "manufacturer": "CHAMELEON",
+                        "model": "IHD-6",
+                        "firmware_versions": ["03000001"],
+                        "upgrade_versions": ["03000002"],
+                        "image_size": 1000,
                     },
                 ],
             }
@@ -361,6 +370,29 @@ async def test_a_radio_that_stops_answering_ends_in_e21_and_the_late_answer_arri
     assert len(lab.seen("responses", final(request_id))) == 2  # E21, then the late I0
     assert lab.zigbee_esme.counts["read Ota"] >= 1
     assert lab.bridge.connections == 2
+
+
+async def test_11_4_distributes_and_activates_a_zigbee_ppmid_in_one_step(
+    embedded_broker: EmbeddedBroker,
+) -> None:
+    """R10: a PPMID is served its image with UpgradeTime now; the receipt carries the
+    version it then runs, and the DSP takes it as a report (R5, D10): the SMI follows."""
+    async with zigbee_lab(embedded_broker.url, "3.1.1") as lab:
+        ppmid = next(d for d in lab.build.seed.devices if d.device_type is DeviceType.PPMID)
+        image = lab.build.images[("CHAMELEON", "IHD-6", "03000002")]
+        body = {
+            "firmware_image": base64.b64encode(image.to_bytes()).decode(),
+            "firmware_version": "03000002",
+            "device_ids": [ppmid.device_id],
+        }
+        lab.request("11.4", DCC, body, variant=8)
+        receipt = await lab.wait_for("alerts", alert("FirmwareReceipt"))
+        await until(lambda: lab.bridge.translator.queued() == 0)
+    assert receipt["body"]["hash_matches"] is True
+    assert receipt["body"]["firmware_version"] == "03000002"
+    device = lab.network.device(bytes.fromhex(to_compact(ppmid.device_id)))
+    record = next(d for d in await lab.store.devices() if d.device_id == ppmid.device_id)
+    assert record.firmware_version == device.model.running_version.hex().upper() == "03000002"
 
 
 async def test_the_same_story_step_on_mosquitto(mosquitto_broker: Mosquitto) -> None:

@@ -43,10 +43,16 @@ async def test_dsp_and_an_emulated_zigbee_bridge_as_commands(
     store = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
     async with AsyncExitStack() as stack:
         enter = stack.enter_async_context
-        await enter(smetslab("dsp", "--fleet", str(ZIGBEE), "--store", store, "--broker", url))
-        subscriptions = (topics.responses(to_compact(supplier)), topics.ch_status(ch_id))
+        dsp = ("dsp", "--fleet", str(ZIGBEE), "--store", store, "--broker", url, "--scale", "1")
+        await enter(smetslab(*dsp))
+        subscriptions = (
+            topics.responses(to_compact(supplier)),
+            topics.ch_status(ch_id),
+            topics.clock,
+        )
         user = await enter(MqttAdapter(LinkConfig(url, "t-zigbee-cli-user", subscriptions)))
         await user.wait_connected()
+        await wait_for(user, "clock", lambda got: True)  # the DSP is up and subscribed
         bridge = await enter(
             smetslab(
                 "bridge", "zigbee", "--radio", "emulated", "--fleet", str(ZIGBEE), "--broker", url

@@ -95,12 +95,52 @@ class Lab:
     build: FleetBuild
     store: MemoryStore
     network: EmulatedNetwork
-    bridge: ZigbeeBridge
+    config: ZigbeeBridgeConfig
     user: MqttAdapter
     topics: Topics
     clock: ScaledClock
+    url: str
+    version: str
+    tasks: asyncio.TaskGroup
     got: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     counter: int = 0
+    bridges: list[ZigbeeBridge] = field(default_factory=list)
+    bridge_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    bridge_task: asyncio.Task[None] | None = None
+
+    @property
+    def bridge(self) -> ZigbeeBridge:
+        return self.bridges[-1]
+
+    def start_bridge(self) -> None:
+        """The bridge process: its own MQTT connection (a persistent session) and radio."""
+        self.bridge_stop = asyncio.Event()
+        ch_id = self.config.ch_id
+        link = zigbee_bridge_link(self.url, self.topics, ch_id, "t-zigbee-bridge", self.version)
+        bridge = ZigbeeBridge(
+            self.config,
+            MqttAdapter(link),
+            self.topics,
+            emulated_factory(self.network, ch_id, watchdog_period=0.2),
+            clock=ScaledClock(self.clock.setting),
+        )
+        self.bridges.append(bridge)
+        self.bridge_task = self.tasks.create_task(self._run_bridge(bridge, self.bridge_stop))
+
+    def stop_bridge_soon(self) -> None:
+        self.bridge_stop.set()
+
+    async def stop_bridge(self) -> None:
+        """As SIGTERM would: the radio closed, the bus drained, the MQTT session kept."""
+        self.bridge_stop.set()
+        assert self.bridge_task is not None
+        await self.bridge_task
+
+    @staticmethod
+    async def _run_bridge(bridge: ZigbeeBridge, stop: asyncio.Event) -> None:
+        async with bridge.bus:
+            await bridge.bus.wait_connected()
+            await bridge.run(stop)
 
     @property
     def supplier(self) -> str:
@@ -199,25 +239,17 @@ async def zigbee_lab(url: str, version: str) -> AsyncIterator[Lab]:
         dsp_bus = await connected(stack, dsp_link(url, topics, "t-zigbee-dsp", version))
         dsp_bus.publish(topics.clock, setting.to_json(), retain=True)
         dsp = DspService(CoreDriver(DspCore(CORE), store), dsp_bus, topics, ScaledClock(setting))
-        bridge_bus = await connected(
-            stack, zigbee_bridge_link(url, topics, ch_id, "t-zigbee-bridge", version)
-        )
-        bridge = ZigbeeBridge(
-            config,
-            bridge_bus,
-            topics,
-            emulated_factory(network, ch_id, watchdog_period=0.2),
-            clock=ScaledClock(setting),
-        )
         user = await connected(stack, user_link(url, topics, build, ch_id, version))
         stop = asyncio.Event()
         tasks = await stack.enter_async_context(asyncio.TaskGroup())
         stack.callback(stop.set)
-        lab = Lab(build, store, network, bridge, user, topics, clock)
-        for part in (dsp.run(stop), network.run(stop), bridge.run(stop)):
+        lab = Lab(build, store, network, config, user, topics, clock, url, version, tasks)
+        stack.callback(lab.stop_bridge_soon)
+        for part in (dsp.run(stop), network.run(stop)):
             tasks.create_task(part)
         collector = tasks.create_task(lab.collect())
         stack.callback(collector.cancel)
+        lab.start_bridge()
         await lab.wait_for(
             "status", lambda s: s["online"] and all(d["joined"] for d in s["devices"])
         )
@@ -370,6 +402,29 @@ async def test_a_radio_that_stops_answering_ends_in_e21_and_the_late_answer_arri
     assert len(lab.seen("responses", final(request_id))) == 2  # E21, then the late I0
     assert lab.zigbee_esme.counts["read Ota"] >= 1
     assert lab.bridge.connections == 2
+
+
+async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
+    mosquitto_broker: Mosquitto,
+) -> None:
+    """A command's bus message is acknowledged only when it is answered: a bridge stopped
+    while its radio is silent leaves it with the broker, and the next bridge carries it
+    (D-ZB5); the device is read once for it and the DSP gets one answer."""
+    async with zigbee_lab(mosquitto_broker.url, "auto") as lab:
+        since = len(lab.got)
+        lab.network.stop_answering()
+        await lab.wait_for("status", lambda s: not s["online"], since=since)
+        request_id = lab.request("11.2", lab.esme.device_id, {})
+        await until(lambda: lab.bridge.translator.queued() == 1)
+        await lab.stop_bridge()
+        lab.network.resume()
+        lab.start_bridge()
+        answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
+        await asyncio.sleep(0.5)  # time for a duplicate to show, if one were coming
+    assert answer["request_id"] == request_id
+    assert [b.counts["uplinks"] for b in lab.bridges] == [0, 1]
+    assert [b.counts["commands"] for b in lab.bridges] == [1, 1]
+    assert len(lab.seen("responses", lambda r: r["response_code"] == "I0")) == 1
 
 
 async def test_11_4_distributes_and_activates_a_zigbee_ppmid_in_one_step(

@@ -102,7 +102,8 @@ def zigbee(
     baudrate: Annotated[int | None, typer.Option(min=1)] = None,
     flow_control: Annotated[str | None, typer.Option(help="hardware or software")] = None,
     database: Annotated[
-        Path | None, typer.Option(help="zigpy's database of joined devices (SQLite)")
+        Path | None,
+        typer.Option(help="zigpy's database of joined devices (default zigbee-{ch_id}.db)"),
     ] = None,
     permit_join: Annotated[
         int, typer.Option(min=0, max=254, help="seconds joining is open after each start")
@@ -124,6 +125,7 @@ def zigbee(
             factory = emulated_factory(network, device_map.ch_id)
         else:
             network, device_map = None, _device_map(devices, ch_id)
+            database = database or Path(f"zigbee-{device_map.ch_id}.db")
             config = radio_config(
                 radio, _port(port), baudrate=baudrate, flow_control=flow_control, database=database
             )

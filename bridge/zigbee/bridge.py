@@ -246,11 +246,12 @@ class ZigbeeBridge:
         stopping = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
+        finally:  # stopped, or this task cancelled: no start left running
             stopping.cancel()
-        if not starting.done():
-            starting.cancel()
-            await asyncio.gather(starting, return_exceptions=True)
+            if not starting.done():
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+        if starting.cancelled():
             return None
         if (error := starting.exception()) is not None:
             level = logging.WARNING if failures == 0 else logging.DEBUG

@@ -12,7 +12,14 @@ from tests.unit.test_layout import IO_MODULES, ROOT
 
 PROTOCOL = [ROOT / "bridge" / name for name in ("framing.py", "messages.py", "session.py")] + [
     ROOT / "bridge" / "zigbee" / name
-    for name in ("actions.py", "answers.py", "translate.py", "frames.py", "emulated_device.py")
+    for name in (
+        "actions.py",
+        "answers.py",
+        "jobs.py",
+        "translate.py",
+        "frames.py",
+        "emulated_device.py",
+    )
 ]
 CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "sleep"}
 ALLOWED = {"gbcs", "bus", "emulators", "bridge"}  # emulators: the rig simulator only

@@ -29,13 +29,8 @@ from bridge.zigbee.actions import (
     WakeAt,
     zigbee_time,
 )
-from bridge.zigbee.translate import (
-    DeviceSlot,
-    DeviceState,
-    HubTranslator,
-    SlotEvent,
-    TranslatorConfig,
-)
+from bridge.zigbee.jobs import DeviceSlot, DeviceState, SlotEvent
+from bridge.zigbee.translate import HubTranslator, TranslatorConfig
 from gbcs import (
     ActivateFirmwareAccepted,
     ActivateFirmwareCommand,

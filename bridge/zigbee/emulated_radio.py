@@ -9,7 +9,7 @@ they send back comes in through zigpy's `packet_received`, as a radio library's 
 The network outlives the applications (the bridge starts a new one after a radio fault),
 so the devices keep their state, and it makes the faults a lab sees on purpose: the
 radio unplugged (`unplug`: zigpy is told `connection_lost`, and it cannot connect until
-`plug`) and a radio that stops answering (`stop_answering`: frames go nowhere, zigpy's
+`plug`) and a radio that stops answering (`stop_answering`: no frame gets through, zigpy's
 watchdog fails and reports the connection lost).
 """
 
@@ -137,7 +137,7 @@ class EmulatedNetwork:
         self._unplug_when = condition
 
     def stop_answering(self) -> None:
-        """The radio hangs: frames go nowhere, the watchdog gets no answer."""
+        """The radio hangs: no frame gets through either way, the watchdog gets no answer."""
         self.answering = False
 
     def resume(self) -> None:
@@ -239,7 +239,6 @@ def _packet(device: EmulatedZigbeeDevice, frame: ZigbeeFrame, app: Any) -> t.Zig
         src_ep=t.uint8_t(frame.src_ep),
         dst=destination,
         dst_ep=t.uint8_t(frame.dst_ep),
-        tsn=t.uint8_t(frame.data[0] if frame.data else 0),
         profile_id=t.uint16_t(frame.profile_id),
         cluster_id=t.uint16_t(frame.cluster_id),
         data=t.SerializableBytes(frame.data),

@@ -34,3 +34,32 @@ class IllegalTransitionError(RigLinkError):
         self.state = state
         self.event = event
         super().__init__(f"{role}: event {event} is not allowed in state {state}")
+
+
+class ZigbeeError(BridgeError):
+    """The ZigBee bridge (docs/zigbee-bridge.md) could not do what it was asked."""
+
+
+class DeviceMapError(ZigbeeError, ValueError):
+    """A device map (which ZigBee device is which smart-metering device) that cannot be
+    used; names the file and the entry."""
+
+
+class RadioUnavailableError(ZigbeeError):
+    """The radio could not be opened or started, or went away; the bridge tries again."""
+
+
+class ZigbeeOperationError(ZigbeeError):
+    """A ZigBee exchange with a device failed while the radio was up (no answer, refused):
+    names the device and the operation."""
+
+
+class TranslationStateError(ZigbeeError):
+    """An event the translation layer's state table does not allow; names role, state and
+    event."""
+
+    def __init__(self, role: str, state: str, event: str) -> None:
+        self.role = role
+        self.state = state
+        self.event = event
+        super().__init__(f"{role}: event {event} is not allowed in state {state}")

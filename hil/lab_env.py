@@ -77,11 +77,15 @@ class ZigbeeHubSpec(BaseModel):
     radio: Literal["ezsp", "znp", "emulated"]
     port: str | None = None
     baudrate: int = Field(default=115200, gt=0)
+    # a real radio's device map (bridge/zigbee/devicemap.py), relative to the file, and
+    # zigpy's database of joined devices (default: in the lab's temporary folder)
+    devices: Path | None = None
+    database: Path | None = None
 
     @model_validator(mode="after")
     def _port(self) -> ZigbeeHubSpec:
-        if self.radio != "emulated" and self.port is None:
-            raise ValueError(f"a {self.radio} radio needs a port")
+        if self.radio != "emulated" and (self.port is None or self.devices is None):
+            raise ValueError(f"a {self.radio} radio needs a port and a device map (devices)")
         return self
 
 
@@ -215,7 +219,21 @@ def load_lab_env(path: Path) -> LabEnv:
         env = LabEnv.model_validate(data)
     except ValidationError as exc:
         raise LabError(f"{path}: invalid lab environment: {_first_error(exc)}") from exc
-    return env.model_copy(update={"fleet": (path.parent / env.fleet).resolve()})
+    hubs = [_resolved(hub, path.parent) for hub in env.hubs]
+    return env.model_copy(update={"fleet": (path.parent / env.fleet).resolve(), "hubs": hubs})
+
+
+def _resolved(hub: HubSpec, folder: Path) -> HubSpec:
+    """A ZigBee hub's device map and database relative to the environment file."""
+    zigbee = hub.zigbee
+    if zigbee is None:
+        return hub
+    paths = {
+        name: (folder / value).resolve()
+        for name in ("devices", "database")
+        if (value := getattr(zigbee, name)) is not None
+    }
+    return hub.model_copy(update={"zigbee": zigbee.model_copy(update=paths)})
 
 
 def default_env(fleet: Path, scale: float = 120.0) -> LabEnv:

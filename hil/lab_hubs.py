@@ -2,8 +2,9 @@
 bus and returns when the hub is online (or raises `LabError` naming it).
 
 `serial`: bridge/serial_bridge.py on the hub's port, or, with `simulated: true`, on the
-pty of bridge/rig_simulator.py running the fleet file's premises. `zigbee`: not in this
-build; its starter raises (the ZigBee bridge plugs in here).
+pty of bridge/rig_simulator.py running the fleet file's premises. `zigbee`:
+bridge/zigbee on a radio (bellows or zigpy-znp, with a device map), or, with `radio:
+emulated`, on zigpy without a radio, the premises' devices emulated behind it.
 """
 
 from __future__ import annotations
@@ -15,17 +16,23 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bridge.errors import BridgeError
 from bridge.rig_simulator import RigSimulator
 from bridge.serial_bridge import BridgeConfig, SerialBridge, bridge_link
 from bridge.serial_link import PortSettings
+from bridge.zigbee.bridge import ZigbeeBridge, ZigbeeBridgeConfig, zigbee_bridge_link
+from bridge.zigbee.devicemap import DeviceMap, load_device_map
+from bridge.zigbee.emulated_radio import EmulatedNetwork, emulated_factory
+from bridge.zigbee.radios import AppFactory, RadioKind, radio_config, radio_factory
 from bus.adapter import MqttAdapter
 from bus.clock import ScaledClock
 from bus.topics import Topics
+from emulators.errors import ConfigError
 from emulators.fleet import FleetBuild
 from emulators.journal import FleetJournal
 
 from .errors import LabError
-from .lab_env import HubKind, HubPlan
+from .lab_env import HubKind, HubPlan, ZigbeeHubSpec
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,7 @@ class BridgedHub:
     plan: HubPlan
     bridge: SerialBridge | None = None
     rig: RigSimulator | None = None
+    zigbee: ZigbeeBridge | None = None
     journal: FleetJournal | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -76,10 +84,27 @@ async def start_serial(context: HubContext, plan: HubPlan, stack: AsyncExitStack
 
 
 async def start_zigbee(context: HubContext, plan: HubPlan, stack: AsyncExitStack) -> BridgedHub:
-    raise LabError(
-        f"hub {plan.name}: zigbee hubs are not available in this build "
-        "(bridge/zigbee is integrated later); make it emulated or serial"
+    """A ZigbeeBridge on the hub's radio, or on zigpy without one (emulated devices)."""
+    assert plan.spec is not None
+    settings = plan.spec.zigbee
+    assert settings is not None
+    hub = BridgedHub(plan)
+    network: EmulatedNetwork | None = None
+    try:
+        if settings.radio == "emulated":
+            hub.journal = _journal(context, plan, stack, "zigbee")
+            build = context.build_for({plan.ch_id})
+            network = EmulatedNetwork.from_fleet(build, context.clock, plan.ch_id, hub.journal)
+            device_map, factory = network.device_map(), emulated_factory(network, plan.ch_id)
+        else:
+            device_map, factory = _radio(context, plan, settings)
+    except (BridgeError, ConfigError) as exc:
+        raise LabError(f"hub {plan.name}: {exc}") from exc
+    config = ZigbeeBridgeConfig(device_map, radio=settings.radio)
+    hub.zigbee = await _start_zigbee_bridge(
+        context, plan, config, factory, network=network, stack=stack
     )
+    return hub
 
 
 HUB_STARTERS: dict[HubKind, HubStarter] = {
@@ -88,14 +113,57 @@ HUB_STARTERS: dict[HubKind, HubStarter] = {
 }
 
 
+def _journal(context: HubContext, plan: HubPlan, stack: AsyncExitStack, kind: str) -> FleetJournal:
+    journal_path = None
+    if context.journal_dir is not None:
+        journal_path = context.journal_dir / f"{kind}-{plan.name}.jsonl"
+    journal = FleetJournal(journal_path)
+    stack.callback(journal.close)
+    return journal
+
+
+def _radio(
+    context: HubContext, plan: HubPlan, settings: ZigbeeHubSpec
+) -> tuple[DeviceMap, AppFactory]:
+    assert settings.port is not None
+    assert settings.devices is not None
+    device_map = load_device_map(settings.devices)
+    if device_map.ch_id != plan.ch_id:
+        raise LabError(f"hub {plan.name}: {settings.devices} is the map of hub {device_map.ch_id}")
+    kind = RadioKind(settings.radio)
+    database = settings.database or context.folder / f"zigbee-{plan.name}.db"
+    config = radio_config(kind, settings.port, baudrate=settings.baudrate, database=database)
+    return device_map, radio_factory(kind, config)
+
+
+async def _start_zigbee_bridge(
+    context: HubContext,
+    plan: HubPlan,
+    config: ZigbeeBridgeConfig,
+    factory: AppFactory,
+    *,
+    network: EmulatedNetwork | None,
+    stack: AsyncExitStack,
+) -> ZigbeeBridge:
+    client = f"smetslab-{context.run_id}-zigbee-{plan.name}"
+    link = zigbee_bridge_link(context.url, context.topics, plan.ch_id, client, context.mqtt_version)
+    bus = await stack.enter_async_context(MqttAdapter(link))
+    await bus.wait_connected()
+    bridge = ZigbeeBridge(config, bus, context.topics, factory, clock=context.clock)
+    stop = asyncio.Event()
+    tasks = await stack.enter_async_context(asyncio.TaskGroup())
+    stack.callback(stop.set)  # runs before the task group waits for the bridge
+    if network is not None:
+        tasks.create_task(network.run(stop), name=f"lab-zigbee-devices {plan.name}")
+    tasks.create_task(bridge.run(stop), name=f"lab-zigbee {plan.name}")
+    await _online(bridge, plan)
+    return bridge
+
+
 async def _start_rig(
     context: HubContext, plan: HubPlan, stack: AsyncExitStack
 ) -> tuple[RigSimulator, FleetJournal]:
-    journal_path = None
-    if context.journal_dir is not None:
-        journal_path = context.journal_dir / f"rig-{plan.name}.jsonl"
-    journal = FleetJournal(journal_path)
-    stack.callback(journal.close)
+    journal = _journal(context, plan, stack, "rig")
     rig = RigSimulator(
         context.build_for({plan.ch_id}),
         context.clock,
@@ -124,7 +192,7 @@ async def _start_bridge(
     return bridge
 
 
-async def _online(bridge: SerialBridge, plan: HubPlan) -> None:
+async def _online(bridge: SerialBridge | ZigbeeBridge, plan: HubPlan) -> None:
     try:
         async with asyncio.timeout(ONLINE_WITHIN):
             while not bridge.status.online:
@@ -135,4 +203,4 @@ async def _online(bridge: SerialBridge, plan: HubPlan) -> None:
             f"hub {plan.name} ({plan.ch_id}): not online within {ONLINE_WITHIN:.0f} s "
             f"(link {bridge.status.link}, {bridge.status.reason})"
         ) from exc
-    log.info("hub %s: online through its serial bridge", plan.name)
+    log.info("hub %s: online through its %s bridge", plan.name, plan.kind)

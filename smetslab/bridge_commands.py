@@ -1,7 +1,8 @@
-"""`smetslab bridge serial` and `smetslab rig simulate`: options in, one call out.
+"""`smetslab bridge serial`, `smetslab bridge zigbee` and `smetslab rig simulate`: options
+in, one call out.
 
-Both run until SIGINT/SIGTERM. The bridge then closes its port, publishes the hub
-offline and waits for the broker to have everything it published.
+Each runs until SIGINT/SIGTERM. A bridge then closes its port (or radio), publishes the
+hub offline and waits for the broker to have everything it published.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from bridge.errors import BridgeError
 from bridge.rig_simulator import RigSimulator
 from bridge.serial_bridge import BridgeConfig, SerialBridge, bridge_link
 from bridge.serial_link import PortSettings
+from bridge.zigbee.bridge import ZigbeeBridge, ZigbeeBridgeConfig, zigbee_bridge_link
+from bridge.zigbee.devicemap import DeviceMap, load_device_map
+from bridge.zigbee.emulated_radio import EmulatedNetwork, emulated_factory
+from bridge.zigbee.radios import AppFactory, RadioKind, radio_config, radio_factory
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.errors import BusError, TopicError
@@ -71,6 +76,136 @@ async def run_serial_bridge(config: BridgeConfig, broker: str, topics: Topics, c
     async with MqttAdapter(bridge_link(broker, topics, config.ch_id, client)) as bus:
         await bus.wait_connected(30)
         await SerialBridge(config, bus, topics).run(stop_on_signals())
+
+
+@bridge_app.command("zigbee")
+def zigbee(
+    *,
+    radio: Annotated[
+        RadioKind, typer.Option(help="ezsp (bellows), znp (zigpy-znp), or emulated (no radio)")
+    ],
+    port: Annotated[
+        str | None, typer.Option(help="the radio: /dev/ttyUSB0, socket://host:port, ...")
+    ] = None,
+    devices: Annotated[
+        Path | None, typer.Option(help="device map (YAML): the hub and its ZigBee devices")
+    ] = None,
+    fleet_file: Annotated[
+        Path | None, typer.Option("--fleet", help="emulated: the fleet file to emulate")
+    ] = None,
+    ch_id: Annotated[
+        str | None,
+        typer.Option(help="the hub's ID (EUI-64); default: the device map's", parser=_hub),
+    ] = None,
+    broker: Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")] = LOCAL,
+    topic_root: Root = "smetslab",
+    baudrate: Annotated[int | None, typer.Option(min=1)] = None,
+    flow_control: Annotated[str | None, typer.Option(help="hardware or software")] = None,
+    database: Annotated[
+        Path | None,
+        typer.Option(help="zigpy's database of joined devices (default zigbee-{ch_id}.db)"),
+    ] = None,
+    permit_join: Annotated[
+        int, typer.Option(min=0, max=254, help="seconds joining is open after each start")
+    ] = 0,
+    client_id: Annotated[
+        str | None, typer.Option(help="MQTT client ID (default smetslab-zigbee-{ch_id})")
+    ] = None,
+    journal: Annotated[
+        Path | None, typer.Option(help="emulated: append device events here (JSONL)")
+    ] = None,
+) -> None:
+    """The hub's ZigBee devices on {root}/ch/{ch_id}/down and /up, as an emulated hub's."""
+    logging.basicConfig(level=logging.INFO)
+    clock = ScaledClock.real_time()
+    record = FleetJournal(journal)
+    try:
+        if radio is RadioKind.EMULATED:
+            network, device_map = _emulated(fleet_file, devices, ch_id, clock, record)
+            factory = emulated_factory(network, device_map.ch_id)
+        else:
+            network, device_map = None, _device_map(devices, ch_id)
+            database = database or Path(f"zigbee-{device_map.ch_id}.db")
+            config = radio_config(
+                radio, _port(port), baudrate=baudrate, flow_control=flow_control, database=database
+            )
+            factory = radio_factory(radio, config)
+        settings = ZigbeeBridgeConfig(device_map, radio=str(radio), permit_join=permit_join)
+        client = client_id or f"smetslab-zigbee-{device_map.ch_id}"
+        run = run_zigbee_bridge(
+            settings,
+            factory,
+            network=network,
+            clock=clock,
+            broker=broker,
+            topics=Topics(topic_root),
+            client=client,
+        )
+        asyncio.run(run)
+    except BridgeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        record.close()
+
+
+def _port(port: str | None) -> str:
+    if port is None:
+        raise typer.BadParameter("a radio needs its port", param_hint="--port")
+    return port
+
+
+def _device_map(path: Path | None, ch_id: str | None) -> DeviceMap:
+    if path is None:
+        raise typer.BadParameter(
+            "a radio's devices are named by a device map", param_hint="--devices"
+        )
+    device_map = load_device_map(path)
+    if ch_id is not None and ch_id != device_map.ch_id:
+        raise typer.BadParameter(
+            f"{ch_id} is not the hub of {path} ({device_map.ch_id})", param_hint="--ch-id"
+        )
+    return device_map
+
+
+def _emulated(
+    fleet_file: Path | None,
+    devices: Path | None,
+    ch_id: str | None,
+    clock: ScaledClock,
+    record: FleetJournal,
+) -> tuple[EmulatedNetwork, DeviceMap]:
+    if fleet_file is None:
+        raise typer.BadParameter(
+            "the emulated radio's devices come from a fleet", param_hint="--fleet"
+        )
+    try:
+        build = load_build(fleet_file)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fleet") from exc
+    network = EmulatedNetwork.from_fleet(build, clock, ch_id, record)
+    device_map = network.device_map() if devices is None else _device_map(devices, ch_id)
+    return network, device_map
+
+
+async def run_zigbee_bridge(
+    config: ZigbeeBridgeConfig,
+    factory: AppFactory,
+    *,
+    network: EmulatedNetwork | None,
+    clock: ScaledClock,
+    broker: str,
+    topics: Topics,
+    client: str,
+) -> None:
+    stop = stop_on_signals()
+    async with MqttAdapter(zigbee_bridge_link(broker, topics, config.ch_id, client)) as bus:
+        await bus.wait_connected(30)
+        bridge = ZigbeeBridge(config, bus, topics, factory, clock=clock)
+        async with asyncio.TaskGroup() as tasks:
+            if network is not None:
+                tasks.create_task(network.run(stop), name="zigbee-emulated-devices")
+            tasks.create_task(bridge.run(stop), name=f"zigbee-bridge {config.ch_id}")
 
 
 def _address(value: str) -> tuple[str, int]:

@@ -10,9 +10,9 @@ from dsp_core.model import DeviceType
 from emulators.actions import Action, DeviceEvent, EventKind, FaultFired, Send
 from emulators.errors import UnsupportedCommandError
 from emulators.faults import FaultInjector, FaultKind, FaultRule
-from emulators.replies import alert, response
 from gbcs import ActivateImageResponseCode, GbcsHeader, GbcsMessage, message_name
 from gbcs.payloads import Payload
+from gbcs.replies import alert, response
 
 logger = logging.getLogger(__name__)
 

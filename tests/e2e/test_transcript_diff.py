@@ -22,6 +22,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 SERIAL_SIM = ROOT / "configs" / "lab-serial-sim.yaml"
+ZIGBEE = ROOT / "configs" / "lab-zigbee.yaml"
 SCENARIOS = ROOT / "configs" / "scenarios"
 
 
@@ -85,15 +86,38 @@ async def test_r11_faults_and_flashing_are_refused_on_a_bridged_hub() -> None:
             lab.flash("rig", esme.device_id, "0123DEAD", bytes(32))
 
 
-async def test_a_zigbee_hub_is_refused_at_start_naming_the_hub(tmp_path: Path) -> None:
+async def test_r7_the_same_steps_behind_the_zigbee_bridge_and_emulated(tmp_path: Path) -> None:
+    """Issue 6 and 7: the ESME of zigbee.yaml behind the ZigBee bridge (zigpy without a
+    radio; the 11.1 image served by zigpy's OTA code, the future-dated 11.3 carried as an
+    Upgrade End Response with its UpgradeTime) shows the DSP the same steps as the same
+    premises emulated: the receipt, the acceptance, the 0x8F66, the restore (R5, R7)."""
+    zigbee_env = load_lab_env(ZIGBEE)
+    assert [hub.kind for hub in zigbee_env.hubs] == [HubKind.ZIGBEE]
+    scenario = load_scenario(SCENARIOS / "future-dated-8f66.yaml")
+    async with Lab(zigbee_env) as lab:
+        result = await run_scenario(lab, scenario, transcript=tmp_path / "zigbee.jsonl")
+        bridge = lab.bridged["radio"].zigbee
+        assert bridge is not None
+        assert bridge.status.online
+    result.raise_for_failure()
+    await run_on(zigbee_env.all_emulated(), "future-dated-8f66.yaml", tmp_path / "emulated.jsonl")
+    bridged = load_transcript(tmp_path / "zigbee.jsonl")
+    emulated = load_transcript(tmp_path / "emulated.jsonl")
+    assert (bridged.header["hub_kind"], emulated.header["hub_kind"]) == ("zigbee", "emulated")
+    assert diff_transcripts(bridged, emulated) == []
+
+
+async def test_a_radio_whose_device_map_is_of_another_hub_is_refused_naming_both() -> None:
+    """A real radio's devices are named by its device map (D-ZB1); the map of the
+    ZigBee premises is not the map of the rig's hub, and the lab says so before it opens
+    the radio's port."""
     env = load_lab_env(SERIAL_SIM)
-    radio = env.hubs[0].model_copy(
-        update={"name": "radio", "kind": HubKind.ZIGBEE, "serial": None, "zigbee": _zigbee()}
+    spec = ZigbeeHubSpec(
+        radio="ezsp", port="/dev/null", devices=ROOT / "configs" / "zigbee-devices.yaml"
     )
-    with pytest.raises(LabError, match="hub radio: zigbee hubs are not available in this build"):
+    radio = env.hubs[0].model_copy(
+        update={"name": "radio", "kind": HubKind.ZIGBEE, "serial": None, "zigbee": spec}
+    )
+    with pytest.raises(LabError, match=r"hub radio: .*zigbee-devices.yaml is the map of hub 00DB"):
         async with Lab(env.model_copy(update={"hubs": [radio]})):
             pass
-
-
-def _zigbee() -> ZigbeeHubSpec:
-    return ZigbeeHubSpec(radio="emulated")

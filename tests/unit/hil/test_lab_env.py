@@ -79,11 +79,13 @@ def test_a_zigbee_hub_is_part_of_the_schema(tmp_path: Path) -> None:
         "name": "radio",
         "template": "smets2",
         "kind": "zigbee",
-        "zigbee": {"radio": "ezsp", "port": "/dev/ttyUSB1"},
+        "zigbee": {"radio": "ezsp", "port": "/dev/ttyUSB1", "devices": "map.yaml"},
     }
     env = load_lab_env(write_env(tmp_path, hubs=[hub]))
-    assert env.bridged[0].zigbee is not None
-    assert env.bridged[0].zigbee.radio == "ezsp"
+    zigbee = env.bridged[0].zigbee
+    assert zigbee is not None
+    assert zigbee.radio == "ezsp"
+    assert zigbee.devices == (tmp_path / "map.yaml").resolve()  # relative to the file
 
 
 @pytest.mark.parametrize(
@@ -122,7 +124,7 @@ def test_a_zigbee_hub_is_part_of_the_schema(tmp_path: Path) -> None:
                     }
                 ]
             },
-            "a znp radio needs a port",
+            "a znp radio needs a port and a device map",
         ),
         (
             {"hubs": [{"name": "a", "template": "smets2"}, {"name": "a", "template": "smets1"}]},

@@ -1,5 +1,8 @@
 """The GBCS bytes a device sends: responses to commands, and alerts.
 
+Shared by the device emulators and the ZigBee bridge (which speaks for the ZigBee devices
+behind its hub), so both put the same headers on the same answers (docs/decisions.md D-ZB2).
+
 Header rules (docs/emulators.md E3, following the RTDS response vectors and D8):
 a response comes from the device, goes to the command's originator, echoes its
 originator counter and keeps its supplementary remote party fields; an alert carries
@@ -13,10 +16,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import gbcs
-from gbcs import CraFlag, DlmsDateTime, GbcsHeader, GbcsMessage, GeneralCiphering, MessageCode
-from gbcs.datetimes import NOT_SPECIFIED
-from gbcs.payloads import Payload
+from .codes import CraFlag, MessageCode
+from .datetimes import DEVIATION_NOT_SPECIFIED, NOT_SPECIFIED, DlmsDateTime
+from .envelope import GbcsHeader, GeneralCiphering
+from .messages import GbcsMessage, encode
+from .payloads import Payload
 
 SIGNATURE_SIZE = 64
 MAC_SIZE = 12
@@ -44,7 +48,7 @@ def device_time(clock: datetime) -> DlmsDateTime:
         clock.minute,
         clock.second,
         clock.microsecond // 10_000,
-        gbcs.datetimes.DEVIATION_NOT_SPECIFIED,
+        DEVIATION_NOT_SPECIFIED,
         NOT_SPECIFIED,
     )
 
@@ -63,8 +67,8 @@ def response(command: GbcsHeader, device_id: bytes, payload: Payload, clock: dat
         supplementary_remote_party_counter=command.supplementary_remote_party_counter,
     )
     if code in CIPHERED_RESPONSES:
-        return gbcs.encode(GbcsMessage(header, payload, b"", PLACEHOLDER_CIPHERING))
-    return gbcs.encode(GbcsMessage(header, payload, PLACEHOLDER_SIGNATURE))
+        return encode(GbcsMessage(header, payload, b"", PLACEHOLDER_CIPHERING))
+    return encode(GbcsMessage(header, payload, PLACEHOLDER_SIGNATURE))
 
 
 def alert(
@@ -100,4 +104,4 @@ def alert(
         srp_counter,
         originator_counter,
     )
-    return gbcs.encode(GbcsMessage(header, payload, PLACEHOLDER_SIGNATURE))
+    return encode(GbcsMessage(header, payload, PLACEHOLDER_SIGNATURE))

@@ -114,6 +114,10 @@ class Topics:
         return f"{self.root}/ch/+/up"
 
     @property
+    def all_ch_status(self) -> str:
+        return f"{self.root}/ch/+/status"
+
+    @property
     def all_ch_down(self) -> str:
         return f"{self.root}/ch/+/down"
 

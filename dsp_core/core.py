@@ -25,10 +25,12 @@ from .events import (
     CplChanged,
     DeviceMessageReceived,
     Event,
+    HubStatusChanged,
     MessageRefused,
     RequestReceived,
 )
 from .firmware import on_cpl_changed
+from .hubs import on_hub_status
 from .ids import DCC_ACCESS_CONTROL_BROKER, to_duis
 from .model import JournalKind
 from .service_requests import on_invalid, on_request
@@ -61,7 +63,9 @@ class PreparedMessage:
         return self.event.at
 
 
-Prepared = PreparedRequest | PreparedMessage | ClockTicked | CplChanged | MessageRefused
+Prepared = (
+    PreparedRequest | PreparedMessage | ClockTicked | CplChanged | MessageRefused | HubStatusChanged
+)
 
 
 class DspCore:
@@ -94,6 +98,8 @@ class DspCore:
                 return Scope(due_before=at)
             case CplChanged(entry=entry):
                 return Scope(version=cpl_key(entry))
+            case HubStatusChanged(ch_id=ch_id):
+                return Scope(hubs=frozenset({to_duis_or_raw(ch_id)}))
         return Scope()
 
     def handle(self, prepared: Prepared, state: State) -> list[Action]:
@@ -109,6 +115,8 @@ class DspCore:
                 on_cpl_changed(turn, entry)
             case MessageRefused():
                 on_refused(turn, prepared)
+            case HubStatusChanged(ch_id=ch_id):
+                on_hub_status(turn, to_duis_or_raw(ch_id), prepared)
         return turn.actions
 
     def handle_event(self, event: Event, state: State) -> list[Action]:
@@ -158,6 +166,7 @@ def _request_scope(user_id: str, request: ParsedRequest) -> Scope:
         user_ids=frozenset({user_id}),
         device_ids=frozenset(devices),
         originators=frozenset({user_id, DCC_ACCESS_CONTROL_BROKER}),
+        hubs_of_devices=True,  # E20 for a device behind an offline hub (D-E1)
     )
 
 

@@ -23,3 +23,7 @@ class IllegalTransitionError(DspError):
 
 class StoreError(DspError):
     """The store could not load or commit."""
+
+
+class InvalidHubStatusError(DspError, ValueError):
+    """A message on a hub's status topic that cannot be read; the message names the field."""

@@ -61,7 +61,28 @@ class MessageRefused:
     user_id: str | None = None
 
 
-Event = RequestReceived | DeviceMessageReceived | ClockTicked | CplChanged | MessageRefused
+@record
+class HubStatusChanged:
+    """A comms hub's status as it came off the retained `{root}/ch/{ch_id}/status`
+    (docs/rig-link.md §6, D-E1): `online` and the `reason` the bridge gave; `at` is the
+    DSP's time, `reported_at` the bridge's own `at` when it sent one (it orders statuses
+    and spots one taken already)."""
+
+    ch_id: str
+    online: bool
+    reason: str
+    at: datetime
+    reported_at: datetime | None = None
+
+
+Event = (
+    RequestReceived
+    | DeviceMessageReceived
+    | ClockTicked
+    | CplChanged
+    | MessageRefused
+    | HubStatusChanged
+)
 
 # ---- actions: out of the core ------------------------------------------------------
 

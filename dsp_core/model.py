@@ -166,6 +166,7 @@ class JournalKind(StrEnum):
     CPL_CHANGE = "cpl-change"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
+    HUB_STATUS = "hub-status"  # a comms hub's link went online or offline (D-E1)
 
 
 @record
@@ -179,3 +180,16 @@ class JournalEntry:
     request_id: str | None = None
     code: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@record
+class HubStatus:
+    """What the DSP last took from a comms hub's status topic (D-E1): whether the DSP can
+    communicate with the devices behind it. A hub with no record is online (emulated
+    hubs publish no status)."""
+
+    ch_id: str
+    online: bool
+    reason: str
+    since: datetime  # DSP time at which the hub went online or offline
+    reported_at: datetime | None = None  # the publisher's `at` of the status last taken

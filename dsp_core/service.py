@@ -1,12 +1,13 @@
 """The DSP service: the sans-IO core and its store on the bus (`smetslab dsp`).
 
 It subscribes to `{root}/dsp/requests/+`, `{root}/ch/+/up` (shared as `$share/dsp/...`
-on an MQTT 5 broker, so several workers split the load), `{root}/dsp/cpl` and the
-retained `{root}/clock`. Each message becomes one event; the core decides, the store
-commits, the actions are published, and only then is the message acknowledged, so a
-DSP stopped or killed mid-way gets it again. Messages already waiting are taken together,
-up to `ServiceLimits.batch`, and committed in one transaction (D17). A clock tick every
-`tick` seconds of wall time drives the time-outs (E21, E30, receipts) on the shared clock.
+on an MQTT 5 broker, so several workers split the load), `{root}/dsp/cpl`, and, not
+shared, the retained `{root}/clock` and hub statuses `{root}/ch/+/status` (D-E1). Each
+message becomes one event; the core decides, the store commits, the actions are
+published, and only then is the message acknowledged, so a DSP stopped or killed mid-way
+gets it again. Messages already waiting are taken together, up to `ServiceLimits.batch`,
+and committed in one transaction (D17). A clock tick every `tick` seconds of wall time
+drives the time-outs (E21, E30, receipts) on the shared clock.
 
 A message that cannot be turned into an event (an unknown topic, an oversized payload,
 a bad clock or CPL message) is journalled and answered where there is someone to answer;
@@ -27,7 +28,7 @@ from bus.topics import Route, TopicKind, Topics
 
 from .admin import cpl_entry_fields, parse_cpl_change
 from .driver import CoreDriver
-from .errors import InvalidRequestError
+from .errors import InvalidHubStatusError, InvalidRequestError
 from .events import (
     Action,
     ClockTicked,
@@ -40,6 +41,7 @@ from .events import (
     SendCommand,
     SendResponse,
 )
+from .hub_messages import parse_hub_status
 from .ids import to_compact, to_duis
 
 log = logging.getLogger(__name__)
@@ -56,12 +58,14 @@ class ServiceLimits:
 
 
 def dsp_link(url: str, topics: Topics, client_id: str, mqtt_version: str = "auto") -> LinkConfig:
-    """What a DSP worker subscribes to; all but the clock shared among the workers."""
+    """What a DSP worker subscribes to; all but the clock and the hubs' statuses shared
+    among the workers: every worker takes each retained status when it subscribes (a
+    shared subscription gets no retained message) and every change (D-E1)."""
     shared_filters = (topics.all_requests, topics.all_ch_up, topics.cpl)
     return LinkConfig(
         url,
         client_id,
-        (*shared_filters, topics.clock),
+        (*shared_filters, topics.clock, topics.all_ch_status),
         shared_group="dsp",
         shared_filters=shared_filters,
         mqtt_version=mqtt_version,
@@ -133,6 +137,9 @@ class DspService:
             route = self.topics.parse(message.topic)
         except TopicError as exc:
             return MessageRefused(message.topic, str(exc), self.clock.now())
+        return self._routed(message, route)
+
+    def _routed(self, message: BusMessage, route: Route) -> Event | None:
         match route:
             case Route(kind=TopicKind.REQUEST, entity=str(user)):
                 return self._request(message, user)
@@ -142,6 +149,8 @@ class DspService:
                 return self._cpl_change(message)
             case Route(kind=TopicKind.CLOCK):
                 return self._clock(message)
+            case Route(kind=TopicKind.CH_STATUS, entity=str(ch_id)):
+                return self._hub_status(message, ch_id)
         reason = f"the DSP does not take messages on {message.topic}"
         return MessageRefused(message.topic, reason, self.clock.now())
 
@@ -170,6 +179,13 @@ class DspService:
             return MessageRefused(message.topic, str(exc), now)
         self._publish_json(self.topics.cpl_results, {"applied": True, **cpl_entry_fields(entry)})
         return CplChanged(entry, now)
+
+    def _hub_status(self, message: BusMessage, ch_id: str) -> Event:
+        now = self.clock.now()
+        try:
+            return parse_hub_status(ch_id, message.payload, now)
+        except InvalidHubStatusError as exc:
+            return MessageRefused(message.topic, str(exc), now)
 
     def _clock(self, message: BusMessage) -> Event | None:
         try:

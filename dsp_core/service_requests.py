@@ -16,6 +16,7 @@ from gbcs.records import record
 from . import commands
 from .authorisation import AccessRequest, Refused, authorise
 from .errors import InvalidRequestError
+from .hubs import offline_hub, unable_to_communicate
 from .ids import DCC_ACCESS_CONTROL_BROKER, to_duis
 from .model import COMMUNICABLE, CplStatus, Device, DeviceType, JournalKind, ResponseCode, SmiStatus
 from .srv import SRVS
@@ -119,6 +120,8 @@ def _authorise(turn: Turn, user_id: str, request: ParsedRequest) -> Accepted | R
 
 def _read_firmware(turn: Turn, accepted: Accepted) -> None:
     device = _device(accepted)
+    if _hub_is_offline(turn, accepted, device):
+        return
     sender = _sender(accepted)
     if commands.signs_itself(device):
         sender = sender.on_behalf(turn.next_dsp_counter())
@@ -140,6 +143,8 @@ def _activate_firmware(turn: Turn, accepted: Accepted) -> None:
             {"reason": f"execution_datetime {execution.isoformat()} is not in the future (R7)"},
         )
         return
+    if _hub_is_offline(turn, accepted, device):
+        return
     image_hash = bytes.fromhex(body.firmware_hash)
     command = commands.activate_firmware(device, _sender(accepted), image_hash, execution)
     _send_tracked(
@@ -150,6 +155,14 @@ def _activate_firmware(turn: Turn, accepted: Accepted) -> None:
         execution=None if body.is_cancellation else execution,
         cancellation=body.is_cancellation,
     )
+
+
+def _hub_is_offline(turn: Turn, accepted: Accepted, device: Device) -> bool:
+    """E20 at once, no command, for a device behind a hub recorded offline (D-E1)."""
+    hub = offline_hub(turn, device)
+    if hub is not None:
+        _final(turn, accepted, ResponseCode.E20, unable_to_communicate(hub, device))
+    return hub is not None
 
 
 def _sender(accepted: Accepted) -> commands.Sender:
@@ -248,6 +261,7 @@ WARNING_LISTS = (
     "not_commissioned",
     "not_applicable_firmware",
     "other_request_in_progress",
+    "unable_to_communicate",  # behind a comms hub recorded offline (E20, D-E1)
 )
 
 
@@ -320,6 +334,8 @@ def _distribution_warning(
         return "not_applicable_firmware"
     if turn.state.open_requests_for(device.device_id):
         return "other_request_in_progress"
+    if offline_hub(turn, device) is not None:
+        return "unable_to_communicate"
     return None
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from gbcs.records import record
 
-from .model import CplEntry, Device, JournalEntry, Registration, User
+from .model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
 from .tracking import Phase, RequestKey, Tracked
 
 CplKey = tuple[str, str, str]  # (manufacturer, model, firmware version)
@@ -52,7 +52,12 @@ class AddJournal:
     entry: JournalEntry
 
 
-Change = PutDevice | PutCpl | PutCounter | PutRequest | AddReport | AddJournal
+@record
+class PutHub:
+    hub: HubStatus
+
+
+Change = PutDevice | PutCpl | PutCounter | PutRequest | AddReport | AddJournal | PutHub
 
 
 def cpl_key(entry: CplEntry) -> CplKey:
@@ -71,6 +76,8 @@ class Scope:
     report_keys: frozenset[ReportKey] = frozenset()
     due_before: datetime | None = None  # open requests whose deadline has passed
     version: CplKey | None = None  # the CPL entry and every device running it
+    hubs: frozenset[str] = frozenset()  # the status of these hubs (D-E1)
+    hubs_of_devices: bool = False  # and of the hub of every device loaded
     # Loaded with every device: its registration, its model's CPL entries and its
     # open requests.
 
@@ -86,6 +93,7 @@ class State:
         self.counters: dict[str, int] = {}
         self.requests: dict[RequestKey, Tracked] = {}
         self.reports: set[ReportKey] = set()
+        self.hub_statuses: dict[str, HubStatus] = {}
         self._hubs: dict[str, set[str]] = {}
         self._device_requests: dict[str, set[RequestKey]] = {}
         self._deadlines: list[tuple[datetime, RequestKey]] = []
@@ -108,6 +116,10 @@ class State:
             ),
             key=lambda d: d.device_id,
         )
+
+    def hub_status(self, ch_id: str) -> HubStatus | None:
+        """The status last taken for the hub; None when none was (online, D-E1)."""
+        return self.hub_statuses.get(ch_id)
 
     def registration_of(self, device: Device) -> Registration | None:
         return self.registrations.get(device.mpxn)
@@ -156,6 +168,10 @@ class State:
     def journal(self, entry: JournalEntry) -> None:
         self._changes.append(AddJournal(entry))
 
+    def put_hub_status(self, hub: HubStatus) -> None:
+        self.hub_statuses[hub.ch_id] = hub
+        self._changes.append(PutHub(hub))
+
     def take_changes(self) -> list[Change]:
         changes, self._changes = self._changes, []
         return changes
@@ -193,7 +209,10 @@ class State:
         users: Iterable[User] = (),
         registrations: Iterable[Registration] = (),
         cpl: Iterable[CplEntry] = (),
+        hubs: Iterable[HubStatus] = (),
     ) -> None:
+        for hub in hubs:
+            self.hub_statuses[hub.ch_id] = hub
         for device in devices:
             self.load_device(device)
         for user in users:

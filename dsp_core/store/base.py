@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import TypeVar
 
-from dsp_core.model import CplEntry, Device, JournalEntry, Registration, User
+from dsp_core.model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
 from dsp_core.state import Scope, State
 
 T = TypeVar("T")
@@ -45,6 +45,10 @@ class Store(ABC):
     @abstractmethod
     async def devices(self) -> list[Device]:
         """Every SMI record, by device ID."""
+
+    @abstractmethod
+    async def hub_statuses(self) -> list[HubStatus]:
+        """The status last taken for each comms hub that has one, by hub ID (D-E1)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -12,6 +12,7 @@ from dsp_core.model import (
     CplStatus,
     Device,
     DeviceType,
+    HubStatus,
     JournalEntry,
     JournalKind,
     Registration,
@@ -152,6 +153,20 @@ def journal_entry(row: Row[Any]) -> JournalEntry:
         row.code,
         row.detail,
     )
+
+
+def hub_row(hub: HubStatus) -> dict[str, Any]:
+    return {
+        "ch_id": hub.ch_id,
+        "online": hub.online,
+        "reason": hub.reason,
+        "since": hub.since,
+        "reported_at": hub.reported_at,
+    }
+
+
+def hub_status(row: Row[Any]) -> HubStatus:
+    return HubStatus(row.ch_id, row.online, row.reason, row.since, row.reported_at)
 
 
 def _value(status: SmiStatus | None) -> str | None:

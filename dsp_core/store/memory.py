@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TypeVar
 
-from dsp_core.model import CplEntry, Device, JournalEntry, Registration, User
+from dsp_core.model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
 from dsp_core.state import AddJournal, Scope, State
 
 from .base import Store
@@ -43,3 +43,6 @@ class MemoryStore(Store):
 
     async def devices(self) -> list[Device]:
         return [self.state.devices[k] for k in sorted(self.state.devices)]
+
+    async def hub_statuses(self) -> list[HubStatus]:
+        return [self.state.hub_statuses[k] for k in sorted(self.state.hub_statuses)]

@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
@@ -126,4 +127,15 @@ journal = Table(
     Column("request_id", String(96)),
     Column("code", String(24)),
     Column("detail", JSON, nullable=False),
+)
+
+# D-E1: the status of the comms hubs a bridge reports (none: online)
+hubs = Table(
+    "hubs",
+    metadata,
+    Column("ch_id", String(_ID), primary_key=True),
+    Column("online", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
+    Column("reported_at", UtcDateTime()),
 )

@@ -38,6 +38,7 @@ from dsp_core.errors import StoreError
 from dsp_core.model import (
     CplEntry,
     Device,
+    HubStatus,
     JournalEntry,
     Registration,
     User,
@@ -50,6 +51,7 @@ from dsp_core.state import (
     PutCounter,
     PutCpl,
     PutDevice,
+    PutHub,
     PutRequest,
     Scope,
     State,
@@ -134,6 +136,9 @@ class SqlStore(Store):
     async def devices(self) -> list[Device]:
         return await self._call(self._devices)
 
+    async def hub_statuses(self) -> list[HubStatus]:
+        return await self._call(self._hub_statuses)
+
     # ---- in the store's thread ----------------------------------------------------
 
     async def _call(self, work: Callable[[], T]) -> T:
@@ -172,6 +177,10 @@ class SqlStore(Store):
         with self._conn.begin():
             rows = self._conn.execute(_ALL_DEVICES)
             return [convert.device(row) for row in rows]
+
+    def _hub_statuses(self) -> list[HubStatus]:
+        with self._conn.begin():
+            return [convert.hub_status(row) for row in self._conn.execute(_ALL_HUBS)]
 
     def _close(self) -> None:
         engine = self._conn.engine
@@ -275,6 +284,7 @@ def _values(name: str, values: Collection[Any]) -> dict[str, Any]:
 
 _D, _R, _CPL = schema.devices, schema.registrations, schema.cpl
 _U, _C, _RQ, _RP = schema.users, schema.counters, schema.requests, schema.reports
+_H = schema.hubs
 _REPORT_COLUMNS = ("device_id", "recipient_id", "cra_flag", "message_code", "counter")
 
 
@@ -334,6 +344,11 @@ def _requests_query(keys: int, ids: int, due: bool) -> Select[Any]:
 
 
 @cache
+def _hubs_query(ids: int) -> Select[Any]:
+    return select(_H).where(_one_of("id", ids, _H.c.ch_id))
+
+
+@cache
 def _reports_query(keys: int) -> Select[Any]:
     return select(_RP).where(_one_of("key", keys, *(_RP.c[name] for name in _REPORT_COLUMNS)))
 
@@ -345,6 +360,7 @@ _FINISHED = delete(_RQ).where(
 
 
 _ALL_DEVICES = select(_D).order_by(_D.c.device_id)
+_ALL_HUBS = select(_H).order_by(_H.c.ch_id)
 _ADD_REPORTS = _RP.insert()
 _ADD_JOURNAL = schema.journal.insert()
 
@@ -383,7 +399,18 @@ def _load(conn: Connection, scope: Scope) -> State:
         keys = scope.report_keys
         for row in conn.execute(_reports_query(_size(keys)), _values("key", keys)):
             state.reports.add(tuple(row))
+    _load_hubs(conn, state, scope, devices)
     return state
+
+
+def _load_hubs(conn: Connection, state: State, scope: Scope, devices: list[Device]) -> None:
+    """The status of the hubs the scope names, and of the loaded devices' hubs (D-E1)."""
+    ids = set(scope.hubs)
+    if scope.hubs_of_devices:
+        ids.update(d.comms_hub_id for d in devices)
+    if ids:
+        rows = conn.execute(_hubs_query(_size(ids)), _values("id", ids))
+        state.load(hubs=[convert.hub_status(row) for row in rows])
 
 
 def _load_devices(conn: Connection, state: State, scope: Scope) -> list[Device]:
@@ -440,6 +467,7 @@ def _load_requests(conn: Connection, state: State, scope: Scope, device_ids: Seq
 def _write(conn: Connection, changes: list[Change]) -> None:
     devices: dict[str, dict[str, Any]] = {}
     cpl_rows, counters, keep, done, reports, journal = [], {}, {}, set(), [], []
+    hubs: dict[str, dict[str, Any]] = {}
     for change in changes:
         match change:
             case PutDevice(device=device):
@@ -458,10 +486,13 @@ def _write(conn: Connection, changes: list[Change]) -> None:
                 reports.append(dict(zip(_REPORT_COLUMNS, key, strict=True)))
             case AddJournal(entry=entry):
                 journal.append(convert.journal_row(entry))
+            case PutHub(hub=hub):
+                hubs[hub.ch_id] = convert.hub_row(hub)
     _upsert(conn, schema.devices, list(devices.values()))
     _upsert(conn, schema.cpl, cpl_rows)
     _upsert(conn, schema.counters, list(counters.values()))
     _upsert(conn, schema.requests, list(keep.values()))
+    _upsert(conn, schema.hubs, list(hubs.values()))
     if done:
         keys = [{"originator": originator, "counter": counter} for originator, counter in done]
         conn.execute(_FINISHED, keys)

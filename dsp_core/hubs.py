@@ -1,0 +1,72 @@
+"""Comms hub status (D-E1): what a bridge says of its hub on `{root}/ch/{ch_id}/status`
+is recorded, and a device SR to a device behind an offline hub is answered E20 ("unable
+to communicate with the device", DESIGN §3) at once, with no command sent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gbcs.datetimes import iso
+
+from .events import HubStatusChanged
+from .model import Device, HubStatus, JournalKind
+from .turn import Turn
+
+log = logging.getLogger(__name__)
+
+
+def on_hub_status(turn: Turn, ch_id: str, event: HubStatusChanged) -> None:
+    """Record a hub's status. One already taken (every DSP worker gets every status;
+    the broker may deliver one twice) or older than the one taken changes nothing."""
+    old = turn.state.hub_status(ch_id)
+    if old is not None and _taken(old, event):
+        log.debug("hub %s: status of %s already taken or older", ch_id, event.reported_at)
+        return
+    since = old.since if old is not None and old.online == event.online else event.at
+    hub = HubStatus(ch_id, event.online, event.reason, since, event.reported_at)
+    turn.state.put_hub_status(hub)
+    turn.journal(
+        JournalKind.HUB_STATUS,
+        device_id=ch_id,
+        code="online" if hub.online else "offline",
+        detail=_journal_detail(hub, old),
+    )
+    if old is None or old.online != hub.online:
+        log.info("hub %s: %s (%s)", ch_id, "online" if hub.online else "offline", hub.reason)
+
+
+def _taken(old: HubStatus, event: HubStatusChanged) -> bool:
+    if event.reported_at is not None and old.reported_at is not None:
+        return event.reported_at <= old.reported_at
+    return (old.online, old.reason, old.reported_at) == (
+        event.online,
+        event.reason,
+        event.reported_at,
+    )
+
+
+def _journal_detail(hub: HubStatus, old: HubStatus | None) -> dict[str, Any]:
+    return {
+        "online": hub.online,
+        "reason": hub.reason,
+        "since": iso(hub.since),
+        "reported_at": None if hub.reported_at is None else iso(hub.reported_at),
+        "previous": None if old is None else old.online,
+    }
+
+
+def offline_hub(turn: Turn, device: Device) -> HubStatus | None:
+    """The status of the device's hub when it is recorded offline; None when the DSP can
+    communicate with the device (a hub with no status is online)."""
+    hub = turn.state.hub_status(device.comms_hub_id)
+    return hub if hub is not None and not hub.online else None
+
+
+def unable_to_communicate(hub: HubStatus, device: Device) -> dict[str, Any]:
+    """The body of E20 for a device behind the offline `hub`."""
+    return {
+        "reason": f"comms hub {hub.ch_id} of device {device.device_id} is offline "
+        f"since {iso(hub.since)}: {hub.reason}",
+        "ch_id": hub.ch_id,
+    }

@@ -16,10 +16,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
-from dsp_core.model import CplStatus, JournalEntry
+from dsp_core.model import CplStatus, HubStatus, JournalEntry
 from dsp_core.store import MemoryStore, SqlStore, Store
 from dsp_core.store.sql import sync_url
 from tests.unit.dsp_core import test_core_rules as rules
+from tests.unit.dsp_core import test_hub_status as hubs
 from tests.unit.dsp_core.lab import (
     ESME,
     GPF,
@@ -64,10 +65,25 @@ def _distribution_and_duplicates(lab: Lab) -> None:
     lab.tick(timedelta(minutes=5))  # E21 for the read
 
 
+def _hub_offline_and_back(lab: Lab) -> None:
+    """D-E1: the status recorded and read back for a request (E20), overtaken and
+    repeated statuses, an in-flight request's E21, the hub back online."""
+    sent = lab.read(ESME)
+    hubs.status(lab, False, reported_after=1)
+    lab.read(GSME)  # E20
+    hubs.status(lab, False, reported_after=1)  # taken already
+    hubs.status(lab, True, reported_after=0)  # older: overtaken
+    lab.tick(timedelta(minutes=2))  # E21 for the read in flight (R8)
+    hubs.status(lab, True, "rig: hub online", reported_after=2)
+    lab.reply_read(sent, NEW)  # late
+    lab.read(GSME)  # sent
+
+
 SCENARIOS: dict[str, Callable[[Lab], object]] = {
     **{f"R5 {name}": _source(name) for name in rules.SOURCES},
     "R6 GPF then GSME": _gpf_and_gsme,
     "R9 distribution, duplicates, replay, 8.2, E21": _distribution_and_duplicates,
+    "E20 behind an offline hub, back online": _hub_offline_and_back,
 }
 
 
@@ -101,17 +117,28 @@ async def test_sqlite_file_store_matches_the_in_memory_state(
             lab.state.devices.values(), key=lambda d: d.device_id
         )
         assert journal == lab.journal
+        assert await store.hub_statuses() == _hub_statuses(lab)
     finally:
         await store.close()
 
 
-async def test_memory_store_through_the_driver_matches_too() -> None:
+def _hub_statuses(lab: Lab) -> list[HubStatus]:
+    return [lab.state.hub_statuses[k] for k in sorted(lab.state.hub_statuses)]
+
+
+@pytest.mark.parametrize(
+    "scenario", [_distribution_and_duplicates, _hub_offline_and_back], ids=["R9", "E20"]
+)
+async def test_memory_store_through_the_driver_matches_too(
+    scenario: Callable[[Lab], object],
+) -> None:
     lab = Lab()
-    _distribution_and_duplicates(lab)
+    scenario(lab)
     store = MemoryStore()
     outputs, journal = await _replay(store, lab)
     assert outputs == lab.outputs
     assert journal == lab.journal
+    assert await store.hub_statuses() == _hub_statuses(lab)
 
 
 async def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
@@ -173,5 +200,6 @@ async def test_postgresql_store_matches_the_in_memory_state(name: str, batch: in
             lab.state.devices.values(), key=lambda d: d.device_id
         )
         assert journal == lab.journal
+        assert await store.hub_statuses() == _hub_statuses(lab)
     finally:
         await store.close()

@@ -355,6 +355,7 @@ def test_r9_update_firmware_warns_per_device_and_distributes_to_the_rest() -> No
         "not_commissioned": [decommissioned.device_id],
         "not_applicable_firmware": [other_model.device_id],
         "other_request_in_progress": [busy.device_id],
+        "unable_to_communicate": [],  # no hub offline (D-E1)
     }
     command = only(commands(actions))
     assert command.device_id == ESME.device_id

@@ -17,7 +17,7 @@ import pytest
 from bus.adapter import MqttAdapter
 from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting
-from dsp_core.ids import to_compact
+from dsp_core.ids import to_compact, to_duis
 from dsp_core.model import DeviceType, JournalKind
 from dsp_core.service import ServiceLimits
 from dsp_core.store import MemoryStore
@@ -117,11 +117,12 @@ async def test_bad_messages_are_answered_or_journalled_and_the_dsp_serves_on(
         user.publish(topics.ch_up(hub), b"\xdd" * 600)  # over the 512-byte APDU limit
         user.publish(f"{topics.root}/dsp/requests/someone", b"{}")  # not a user ID
         user.publish(topics.cpl, b'{"manufacturer": "X"}')  # a CPL change with fields missing
+        user.publish(topics.ch_status(hub), b'{"online": "maybe"}')  # a hub status (D-E1)
         user.publish(mine, request(supplier, esme(stack.build), 7))
         got = await responses(user, 4)
         assert stack.dsp is not None
         async with asyncio.timeout(10):
-            while stack.dsp.handled < 7:
+            while stack.dsp.handled < 8:
                 await asyncio.sleep(0.05)
     reasons = [r["body"].get("reason", "") for r in got[:2]]
     assert [r["response_code"] for r in got] == ["S4", "S4", "I99", "I0"]
@@ -129,6 +130,11 @@ async def test_bad_messages_are_answered_or_journalled_and_the_dsp_serves_on(
     assert "over the limit of 4096 bytes" in reasons[1]
     rejected = [e async for e in store.journal() if e.kind is JournalKind.REJECTED]
     details = " | ".join(json.dumps(e.detail) for e in rejected)
-    assert len(rejected) == 6, details
-    for says in ("over 512 bytes", "'someone' is not an EUI-64", "CPL change: model"):
+    assert len(rejected) == 7, details
+    for says in (
+        "over 512 bytes",
+        "'someone' is not an EUI-64",
+        "CPL change: model",
+        f"status of hub {to_duis(hub)}: online: Input should be a valid boolean",
+    ):
         assert says in details

@@ -2,7 +2,8 @@
 DSP, on a real broker (DESIGN §1, §3, §7; issue 6): an SR 11.2 round trip to the rig's
 ESME checked in the SMI (R5, MP105), the cable pulled during a firmware download (R9)
 with the receipt arriving once, a hung rig and garbage on the line (E21, then the late
-response, R8), power control and the status topic."""
+response, R8), a request while the hub is offline (E20 at once, D-E1), power control and
+the status topic."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from bus.clock import ClockSetting, ScaledClock
 from bus.topics import Topics
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
-from dsp_core.ids import to_compact
+from dsp_core.ids import to_compact, to_duis
 from dsp_core.model import Device, DeviceType, JournalKind, SmiStatus
 from dsp_core.service import DspService, dsp_link
 from dsp_core.store import MemoryStore
@@ -71,6 +72,7 @@ FAST = SessionConfig(
     window=8, retransmit_after=0.2, max_retries=3, heartbeat_every=0.2, silence_limit=1.0
 )
 CORE = CoreConfig(response_timeout=timedelta(seconds=15))  # 1.5 s here
+SLOW = CoreConfig(response_timeout=timedelta(hours=1))  # no E21 before an E20 (D-E1)
 
 
 @dataclass
@@ -165,6 +167,7 @@ async def rig_lab(
     esme_status: SmiStatus = SmiStatus.COMMISSIONED,
     *,
     tcp: bool = False,
+    core: CoreConfig = CORE,
 ) -> AsyncIterator[Lab]:
     build = build_fleet(SPEC)
     store = await seeded_store(build, esme_status)
@@ -173,7 +176,7 @@ async def rig_lab(
     async with AsyncExitStack() as stack:
         dsp_bus = await connected(stack, dsp_link(url, topics, "t-serial-dsp", version))
         dsp_bus.publish(topics.clock, setting.to_json(), retain=True)
-        dsp = DspService(CoreDriver(DspCore(CORE), store), dsp_bus, topics, ScaledClock(setting))
+        dsp = DspService(CoreDriver(DspCore(core), store), dsp_bus, topics, ScaledClock(setting))
         where = {"listen": ("127.0.0.1", 0)} if tcp else {"link": tmp_path / "rig"}
         rig = RigSimulator(build, ScaledClock(setting), session=FAST, **where)
         await stack.enter_async_context(rig)
@@ -295,16 +298,17 @@ async def test_the_cable_pulled_during_a_firmware_download_loses_and_repeats_not
 async def test_a_hung_rig_ends_in_e21_and_the_late_response_arrives_once_it_is_back(
     embedded_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    """A rig that stops answering, with garbage on the line: the bridge reports the hub
-    offline, the DSP answers E21 (R8), the command waits at the bridge (unacknowledged on
-    the bus) and reaches the device once the rig answers again; its response is then
-    processed late, once (D10)."""
+    """A rig that stops answering, with garbage on the line, a command on its way: the
+    bridge reports the hub offline, the DSP answers the request in flight E21 (R8, D-E1),
+    the command waits at the bridge (unacknowledged on the bus) and reaches the device
+    once the rig answers again; its response is then processed late, once (D10)."""
     async with rig_lab(embedded_broker.url, "3.1.1", tmp_path) as lab:
         esme = lab.device(DeviceType.ESME)
         lab.rig.garbage(b"\x13\x37 noise \xff" * 10 + b"\x00")
         lab.rig.stop_answering()
-        await lab.wait_for("status", lambda s: not s["online"] and s["link"] == "syncing")
         request_id = lab.request("11.2", esme.device_id, {})
+        await until(lambda: lab.bridge.session.pending == 1)  # sent before the hub is offline
+        await lab.wait_for("status", lambda s: not s["online"] and s["link"] == "syncing")
         await lab.wait_for("responses", lambda r: r["response_code"] == "E21")
         assert lab.rig.counts["commands"] == 0
         assert lab.bridge.session.pending == 1
@@ -317,6 +321,58 @@ async def test_a_hung_rig_ends_in_e21_and_the_late_response_arrives_once_it_is_b
     assert lab.rig.counts["commands"] == 1
     assert lab.bridge.session.stats.bad_frames.total() > 0  # the garbage, resynchronised
     assert lab.bridge.link.connections == 1  # the port never closed
+
+
+async def offline_then_back(lab: Lab) -> None:
+    """The cable pulled: the DSP records the hub offline from the bridge's status, and an
+    11.2 gets E20 at once (DESIGN §3; the response time-out is an hour here, so an E21
+    could not come first, R8) with nothing sent to the hub; plugged in again, 11.2 gets
+    I0 from the device."""
+    esme = lab.device(DeviceType.ESME).device_id
+    lab.rig.unplug()
+    await lab.wait_for("status", lambda s: not s["online"] and s["link"] == "closed")
+    await hub_recorded(lab, online=False)
+    refused = lab.request("11.2", esme, {})
+    answer = await lab.wait_for("responses", final(refused))
+    assert answer["response_code"] == "E20"
+    assert answer["body"]["ch_id"] == to_duis(lab.rig.ch_id)
+    assert "offline" in answer["body"]["reason"]
+    lab.rig.plug()
+    await hub_recorded(lab, online=True)
+    read = lab.request("11.2", esme, {})
+    again = await lab.wait_for("responses", final(read))
+    assert (again["response_code"], again["body"]["firmware_version"]) == ("I0", "0123ABCD")
+    assert [r["response_code"] for r in lab.seen("responses", final(refused))] == ["E20"]
+    assert lab.rig.counts["commands"] == 1  # the refused request sent nothing
+    journal = [e async for e in lab.store.journal()]
+    hub = [e.code for e in journal if e.kind is JournalKind.HUB_STATUS]
+    assert "offline" in hub
+    assert hub[-1] == "online"
+    assert [e for e in journal if e.kind is JournalKind.COMMAND and e.request_id == refused] == []
+
+
+async def hub_recorded(lab: Lab, *, online: bool) -> None:
+    """Until the DSP's store holds the hub's status as `online` (D-E1)."""
+    hub = to_duis(lab.rig.ch_id)
+    async with asyncio.timeout(15):
+        while (hub, online) not in {(h.ch_id, h.online) for h in await lab.store.hub_statuses()}:
+            await asyncio.sleep(0.02)
+
+
+async def test_an_11_2_behind_an_offline_hub_is_e20_at_once_and_i0_once_it_is_back(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    async with rig_lab(embedded_broker.url, "3.1.1", tmp_path, core=SLOW) as lab:
+        await offline_then_back(lab)
+
+
+async def test_e20_on_mosquitto_with_shared_subscriptions(
+    mosquitto_broker: Mosquitto, tmp_path: Path
+) -> None:
+    """The same on MQTT 5, where the DSP's requests are a shared subscription and the
+    hubs' statuses are not (D-E1)."""
+    async with rig_lab(mosquitto_broker.url, "auto", tmp_path, core=SLOW) as lab:
+        await offline_then_back(lab)
 
 
 async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(

@@ -38,7 +38,7 @@ from bus.topics import Topics
 from dsp_core.admin import cpl_change_json
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
-from dsp_core.ids import to_compact
+from dsp_core.ids import to_compact, to_duis
 from dsp_core.model import CplStatus, Device, DeviceType, JournalKind, SmiStatus
 from dsp_core.service import DspService, dsp_link
 from dsp_core.store import MemoryStore
@@ -384,14 +384,19 @@ async def test_a_radio_that_stops_answering_ends_in_e21_and_the_late_answer_arri
     embedded_broker: EmbeddedBroker,
 ) -> None:
     """zigpy's watchdog finds the radio silent: the hub goes offline and the bridge tries
-    to start it again; the DSP answers E21 (R8); the 11.2 waits at the bridge and reaches
-    the device once the radio answers again; its late answer is processed once (D10)."""
+    to start it again; the DSP answers the 11.2 in flight E21 (R8) and a new one E20 at
+    once (DESIGN §3, D-E1); the first waits at the bridge and reaches the device once the
+    radio answers again; its late answer is processed once (D10)."""
     async with zigbee_lab(embedded_broker.url, "3.1.1") as lab:
         since = len(lab.got)
         lab.network.stop_answering()
-        await lab.wait_for("status", lambda s: not s["online"], since=since)
         request_id = lab.request("11.2", lab.esme.device_id, {})
+        await until(lambda: lab.bridge.translator.queued() == 1)  # before the hub is offline
+        await lab.wait_for("status", lambda s: not s["online"], since=since)
         await lab.wait_for("responses", lambda r: r["response_code"] == "E21")
+        await hub_recorded_offline(lab)
+        refused = lab.request("11.2", lab.esme.device_id, {})  # D-E1: E20 at once
+        assert (await lab.wait_for("responses", final(refused)))["response_code"] == "E20"
         assert lab.bridge.translator.queued() == 1
         lab.network.resume()
         late = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
@@ -404,6 +409,13 @@ async def test_a_radio_that_stops_answering_ends_in_e21_and_the_late_answer_arri
     assert lab.bridge.connections == 2
 
 
+async def hub_recorded_offline(lab: Lab) -> None:
+    hub = to_duis(lab.config.ch_id)
+    async with asyncio.timeout(15):
+        while (hub, False) not in {(h.ch_id, h.online) for h in await lab.store.hub_statuses()}:
+            await asyncio.sleep(0.02)
+
+
 async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
     mosquitto_broker: Mosquitto,
 ) -> None:
@@ -413,9 +425,9 @@ async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
     async with zigbee_lab(mosquitto_broker.url, "auto") as lab:
         since = len(lab.got)
         lab.network.stop_answering()
-        await lab.wait_for("status", lambda s: not s["online"], since=since)
-        request_id = lab.request("11.2", lab.esme.device_id, {})
+        request_id = lab.request("11.2", lab.esme.device_id, {})  # before the hub is offline
         await until(lambda: lab.bridge.translator.queued() == 1)
+        await lab.wait_for("status", lambda s: not s["online"], since=since)
         await lab.stop_bridge()
         lab.network.resume()
         lab.start_bridge()

@@ -17,6 +17,8 @@ from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
 
+import aiomqtt
+
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.errors import BusError
@@ -159,10 +161,17 @@ class LabClient:
         while (message := await self.bus.next_message(self._stop)) is not None:
             if message.topic == self.topics.clock:
                 self._follow_clock(message)
+            elif not self._subscribed(message.topic):
+                # amqtt 0.12 hands a client the retained messages of other clients'
+                # subscriptions (a hub's status, which the DSP follows, D-E1)
+                log.info("lab client: skipped %s, not one of its subscriptions", message.topic)
             else:
                 self.received.append(self._observe(message))
                 self._arrived.set()
             self.bus.ack(message)
+
+    def _subscribed(self, topic: str) -> bool:
+        return any(aiomqtt.Topic(topic).matches(f) for f in self.bus.config.subscriptions)
 
     def _follow_clock(self, message: BusMessage) -> None:
         """The retained clock (amqtt hands it to every new subscriber): followed, as

@@ -203,4 +203,7 @@ async def _online(bridge: SerialBridge | ZigbeeBridge, plan: HubPlan) -> None:
             f"hub {plan.name} ({plan.ch_id}): not online within {ONLINE_WITHIN:.0f} s "
             f"(link {bridge.status.link}, {bridge.status.reason})"
         ) from exc
+    # The online status with the broker, so queued for the DSP before any request the
+    # lab sends next: a DSP still holding the starting status would answer E20 (D-E1).
+    await bridge.bus.drain()
     log.info("hub %s: online through its %s bridge", plan.name, plan.kind)

@@ -189,6 +189,8 @@ def _journal_lines(
 def _ours(
     entry: JournalEntry, devices: set[str], requests: set[str], models: set[tuple[str, str]]
 ) -> bool:
+    if entry.kind is JournalKind.HUB_STATUS:  # the link, not the scenario (D-E4)
+        return False
     if entry.device_id in devices or entry.request_id in requests:
         return True
     model = (entry.detail.get("manufacturer"), entry.detail.get("model"))

@@ -65,7 +65,9 @@ def dsp_link(url: str, topics: Topics, client_id: str, mqtt_version: str = "auto
     return LinkConfig(
         url,
         client_id,
-        (*shared_filters, topics.clock, topics.all_ch_status),
+        # the retained clock last: amqtt 0.12 takes no further SUBSCRIBE of a resumed
+        # session until that message is acknowledged (a restarted DSP hung without it)
+        (*shared_filters, topics.all_ch_status, topics.clock),
         shared_group="dsp",
         shared_filters=shared_filters,
         mqtt_version=mqtt_version,

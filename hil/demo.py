@@ -42,6 +42,7 @@ from .campaign import CampaignModel
 from .campaign_plan import CampaignPlan, FirmwareTarget
 from .campaign_report import CampaignReport
 from .campaign_runner import CampaignRunner
+from .errors import DemoError
 from .stack import LabStack, StackConfig, seed_store
 
 DEMO_FLEET = Path(__file__).resolve().parents[1] / "configs" / "demo-fleet.yaml"
@@ -64,6 +65,7 @@ class DemoOptions:
     future_dated: timedelta | None = None  # activate at now + this instead of at once
     patience: float = 1.0  # multiplies the campaign's waits (large fleets: the DSP lags)
     dsp_processes: int = 0  # DSP workers in processes of their own (D18); 0: in this one
+    alerts_within: float = 60.0  # wall seconds for the CPL removal's alerts to arrive
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,14 +250,22 @@ class DemoRun:
         return suspended
 
     async def _await_alerts(self, lab: LabStack, user: MqttAdapter, code: str, count: int) -> None:
-        stop = asyncio.Event()
-        async with asyncio.timeout(60):
-            while self.alerts[code] < count:
-                message = await user.next_message(stop)
-                assert message is not None
-                if lab.config.topics.parse(message.topic).kind is TopicKind.ALERTS:
-                    self.alerts[_alert_code(message.payload)] += 1
-                user.ack(message)
+        stop, within = asyncio.Event(), self.options.alerts_within
+        try:
+            async with asyncio.timeout(within):
+                while self.alerts[code] < count:
+                    message = await user.next_message(stop)
+                    assert message is not None
+                    if lab.config.topics.parse(message.topic).kind is TopicKind.ALERTS:
+                        self.alerts[_alert_code(message.payload)] += 1
+                    user.ack(message)
+        except TimeoutError:
+            raise DemoError(
+                f"{self.alerts[code]} of the {count} {code} alerts arrived in "
+                f"{within:.0f} s. A broker that drops messages for a busy client "
+                "loses them: mosquitto's defaults (max_queued_messages 1000) do; see "
+                "docs/bus.md for a lab broker's settings"
+            ) from None
 
     async def _campaign(self, lab: LabStack, user: MqttAdapter, supplier: str) -> CampaignReport:
         options = self.options

@@ -34,6 +34,7 @@ from emulators.runner import FleetRunner, fleet_link
 
 from .dsp_process import DspCommand, DspProcess
 from .errors import LabError
+from .taskgroups import unwrap_body_error
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,10 @@ class LabStack:
     ) -> None:
         for name in list(self._running):
             await self.stop_part(name)
-        await self._exit.__aexit__(exc_type, exc, tb)
+        try:
+            await self._exit.__aexit__(exc_type, exc, tb)
+        except BaseExceptionGroup as group:  # the body's own error, not a group of one
+            raise unwrap_body_error(group, exc) from None
 
     async def start_dsp(self, store: Store | None = None) -> DspService | None:
         """Start (or start again) the DSP worker, on `store` if given; or the DSP

@@ -18,6 +18,7 @@ from rich.table import Table
 from dsp_core.service import ServiceLimits
 from dsp_core.turn import CoreConfig
 from hil.demo import DEMO_FLEET, DemoOptions, DemoRun, DemoSummary
+from hil.errors import HilError
 
 from .processes import (
     BusOptions,
@@ -73,6 +74,9 @@ def demo(
         float | None, typer.Option(help="activate this many device seconds after sending")
     ] = None,
     fleet_file: Annotated[Path, typer.Option("--fleet", help="the fleet file")] = DEMO_FLEET,
+    dsp_workers: Annotated[
+        int, typer.Option(min=0, help="run the DSP as this many `smetslab dsp` processes")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """The MP105 story end to end: CPL removal, suspension, a campaign with lost 11.3
@@ -86,6 +90,7 @@ def demo(
         scale=scale,
         fleet_file=fleet_file,
         future_dated=None if future_dated is None else timedelta(seconds=future_dated),
+        dsp_processes=dsp_workers,
     )
     console = Console(stderr=True, log_path=False)
     started = time.monotonic()
@@ -95,7 +100,11 @@ def demo(
             console.log(f"[{time.monotonic() - started:6.1f} s] {line}")
 
     logging.basicConfig(level=logging.WARNING)
-    summary = asyncio.run(DemoRun(options, say).run())
+    try:
+        summary = asyncio.run(DemoRun(options, say).run())
+    except HilError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
     if as_json:
         typer.echo(json.dumps(summary.to_json()))
     else:

@@ -62,9 +62,15 @@ class ServiceLimits:
     outbox_check: float = CHECK_SECONDS  # wall s between looks for a dead worker's outbox
 
 
-def dsp_link(url: str, topics: Topics, client_id: str, mqtt_version: str = "auto") -> LinkConfig:
-    """What a DSP worker subscribes to; all but the clock shared among the workers."""
-    shared_filters = (topics.all_requests, topics.all_ch_up, topics.cpl)
+def dsp_link(
+    url: str, topics: Topics, client_id: str, mqtt_version: str = "auto", *, requests: bool = True
+) -> LinkConfig:
+    """What a DSP worker subscribes to; all but the clock shared among the workers.
+    Without `requests` the worker takes device messages only (D-W3): a service user's
+    counters must arrive in order (R1), so one worker of a lab takes the requests and
+    the CPL changes, and device messages are split among all of them."""
+    taken = (topics.all_requests, topics.cpl) if requests else ()
+    shared_filters = (*taken, topics.all_ch_up)
     return LinkConfig(
         url,
         client_id,

@@ -39,9 +39,14 @@ def databases() -> list[str]:
     return [url for url in urls if url is not None]
 
 
-def options(store_url: str, broker: str, workers: int) -> DemoOptions:
+def options(store_url: str, broker: str, workers: int, root: str = "smetslab") -> DemoOptions:
     return DemoOptions(
-        premises=PREMISES, seed=11, store_url=store_url, broker=broker, dsp_processes=workers
+        premises=PREMISES,
+        seed=11,
+        store_url=store_url,
+        broker=broker,
+        dsp_processes=workers,
+        topic_root=root,
     )
 
 
@@ -128,9 +133,12 @@ async def test_a_worker_killed_mid_campaign_loses_and_doubles_no_alert(
 async def test_one_worker_and_two_give_the_same_smi_and_alerts(
     databases: list[str], mosquitto_broker: Mosquitto
 ) -> None:
+    """Each run under its own topic root: the first run's worker sessions stay on the
+    broker (their session expiry), members of the shared group of their root."""
     outcomes = []
     for workers, url in zip((1, 2), databases, strict=True):
-        summary = await DemoRun(options(url, mosquitto_broker.url, workers)).run()
+        run = DemoRun(options(url, mosquitto_broker.url, workers, root=f"smetslab{workers}"))
+        summary = await run.run()
         assert_recovered(summary)
         outcomes.append((await smi(url), await journal_alerts(url), summary.suspended))
     (smi_one, alerts_one, suspended_one), (smi_two, alerts_two, suspended_two) = outcomes

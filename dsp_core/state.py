@@ -14,6 +14,7 @@ from datetime import datetime
 from gbcs.records import record
 
 from .model import CplEntry, Device, JournalEntry, Registration, User
+from .outbox import Outgoing
 from .tracking import Phase, RequestKey, Tracked
 
 CplKey = tuple[str, str, str]  # (manufacturer, model, firmware version)
@@ -52,7 +53,16 @@ class AddJournal:
     entry: JournalEntry
 
 
-Change = PutDevice | PutCpl | PutCounter | PutRequest | AddReport | AddJournal
+@record
+class AddOutgoing:
+    """A message for the outbox (D-W2), leased to `worker` from `at` (wall seconds)."""
+
+    message: Outgoing
+    worker: str
+    at: float
+
+
+Change = PutDevice | PutCpl | PutCounter | PutRequest | AddReport | AddJournal | AddOutgoing
 
 
 def cpl_key(entry: CplEntry) -> CplKey:
@@ -155,6 +165,9 @@ class State:
 
     def journal(self, entry: JournalEntry) -> None:
         self._changes.append(AddJournal(entry))
+
+    def put_outgoing(self, messages: Iterable[Outgoing], worker: str, at: float) -> None:
+        self._changes.extend(AddOutgoing(message, worker, at) for message in messages)
 
     def take_changes(self) -> list[Change]:
         changes, self._changes = self._changes, []

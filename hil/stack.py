@@ -155,6 +155,7 @@ class LabStack:
                 config.core,
                 config.limits,
                 config.mqtt_version,
+                requests=index == 0,  # one worker takes the requests, in order (D-W3)
             )
             worker = DspProcess(command, config.workdir)
             part.workers.append(worker)

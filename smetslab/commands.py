@@ -177,6 +177,9 @@ def dsp(
     ready_file: Annotated[
         Path | None, typer.Option(help="written once the DSP is connected and subscribed")
     ] = None,
+    requests: Annotated[
+        str, typer.Option(help="on, or off for a worker taking device messages only (D-W3)")
+    ] = "on",
 ) -> None:
     """The DSP: authorises service requests, keeps the SMI and CPL, raises alerts."""
     logging.basicConfig(level=logging.INFO)
@@ -186,7 +189,8 @@ def dsp(
         gsme_response_timeout=timedelta(seconds=gsme_response_timeout),
     )
     bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version))
-    how = DspOptions(store, fleet_file, core, scale, ServiceLimits(batch=batch), ready_file)
+    limits = ServiceLimits(batch=batch)
+    how = DspOptions(store, fleet_file, core, scale, limits, ready_file, _switch(requests))
     asyncio.run(run_dsp(bus, how))
 
 

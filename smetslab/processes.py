@@ -68,6 +68,7 @@ class DspOptions:
     scale: float | None = None  # publish the shared clock at this scale
     limits: ServiceLimits = field(default_factory=ServiceLimits)
     ready_file: Path | None = None  # written once connected and subscribed
+    requests: bool = True  # off: device messages only (D-W3)
 
 
 async def run_dsp(options: BusOptions, how: DspOptions) -> None:
@@ -77,7 +78,13 @@ async def run_dsp(options: BusOptions, how: DspOptions) -> None:
         if how.fleet is not None:
             await seed_store(store, load_build(how.fleet).seed)
         async with AsyncExitStack() as stack:
-            link = dsp_link(options.broker, topics, options.client_id, options.mqtt_version)
+            link = dsp_link(
+                options.broker,
+                topics,
+                options.client_id,
+                options.mqtt_version,
+                requests=how.requests,
+            )
             bus = await _connected(stack, link)
             clock = ScaledClock.real_time()
             if how.scale is not None:

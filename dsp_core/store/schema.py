@@ -10,8 +10,10 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -126,4 +128,18 @@ journal = Table(
     Column("request_id", String(96)),
     Column("code", String(24)),
     Column("detail", JSON, nullable=False),
+)
+
+# The transactional outbox (D-W2): messages committed with the decision that caused
+# them, deleted once the broker has them. `worker` holds the lease from `claimed_at`
+# (wall seconds); a row whose lease has run out is published by another worker.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # publication order
+    Column("message_id", String(40), nullable=False, unique=True),
+    Column("topic", String(256), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("worker", String(128), nullable=False),
+    Column("claimed_at", Float, nullable=False, index=True),
 )

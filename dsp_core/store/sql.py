@@ -3,12 +3,22 @@
 SQLite through the standard library's sqlite3, PostgreSQL through psycopg 3. Every
 call runs in the store's own thread (D12), and an event is one call there: load the
 rows its `Scope` names, let the core decide, write every change (SMI, tracking,
-reports, journal) and commit, in one transaction.
+reports, journal, outbox) and commit, in one transaction.
+
+Several workers on one database (D-W1): on PostgreSQL each transaction first takes the
+advisory locks of what its events touch (`locks.py`: why advisory locks and not row
+locks); on SQLite `BEGIN IMMEDIATE` takes the file's write lock, so transactions run
+one at a time, and a worker waits up to `SQLITE_BUSY_SECONDS` for it. A transaction
+that fails as a deadlock, a serialisation failure or a busy file is run again (up to
+`ATTEMPTS` times, logged): the core's decisions are pure functions of what is loaded,
+so running them again is safe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, partial
@@ -28,10 +38,11 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from dsp_core.errors import StoreError
@@ -42,8 +53,10 @@ from dsp_core.model import (
     Registration,
     User,
 )
+from dsp_core.outbox import OUTBOX_PAGE, Outgoing
 from dsp_core.state import (
     AddJournal,
+    AddOutgoing,
     AddReport,
     Change,
     CplKey,
@@ -58,10 +71,16 @@ from dsp_core.tracking import OPEN_PHASES, Phase
 
 from . import convert, schema
 from .base import Store
+from .locks import AdvisoryLocks
+
+log = logging.getLogger(__name__)
 
 _KEEP = [p.value for p in (*OPEN_PHASES, Phase.TIMED_OUT)]
 _JOURNAL_PAGE = 1000
 T = TypeVar("T")
+ATTEMPTS = 5  # a transaction that deadlocked, failed to serialise or found the file busy
+SQLITE_BUSY_SECONDS = 30.0  # how long a worker waits for another's SQLite transaction
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 
 
 class SqlStore(Store):
@@ -105,6 +124,23 @@ class SqlStore(Store):
         except SQLAlchemyError as exc:
             raise StoreError(f"store transaction of {len(work)} events failed: {exc}") from exc
 
+    async def claim_outbox(
+        self, worker: str, now: float, stale_before: float, *, own: bool = False
+    ) -> list[Outgoing]:
+        claim = partial(self._claim_outbox, worker, now, stale_before, own)
+        try:
+            return await self._call(claim)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"claiming outbox messages for {worker} failed: {exc}") from exc
+
+    async def outbox_done(self, message_ids: Collection[str]) -> None:
+        if not message_ids:
+            return
+        try:
+            await self._call(partial(self._outbox_done, list(message_ids)))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"deleting {len(message_ids)} outbox messages failed: {exc}") from exc
+
     async def seed(
         self,
         *,
@@ -140,22 +176,58 @@ class SqlStore(Store):
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     def _apply(self, scope: Scope, decide: Callable[[State], T]) -> T:
-        conn = self._conn
-        with conn.begin():
-            state = _load(conn, scope)
-            result = decide(state)
-            _write(conn, state.take_changes())
-        return result
+        return self._apply_all([(scope, decide)])[0]
 
     def _apply_all(self, work: Sequence[tuple[Scope, Callable[[State], T]]]) -> list[T]:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return self._transaction(work)
+            except DBAPIError as exc:
+                if attempt == ATTEMPTS or not _retryable(exc):
+                    raise
+                log.warning(
+                    "store: transaction of %d events failed (%s), attempt %d of %d; again",
+                    len(work),
+                    str(exc.orig).strip().splitlines()[0],
+                    attempt,
+                    ATTEMPTS,
+                )
+                time.sleep(0.005 * attempt)
+        raise AssertionError("unreachable")
+
+    def _transaction(self, work: Sequence[tuple[Scope, Callable[[State], T]]]) -> list[T]:
         conn = self._conn
         results = []
         with conn.begin():
+            locks = AdvisoryLocks(conn) if conn.dialect.name == "postgresql" else None
+            if locks is not None:
+                locks.take_for(scope for scope, _ in work)
             for scope, decide in work:
-                state = _load(conn, scope)
+                state = _load_locked(conn, scope, locks)
                 results.append(decide(state))
                 _write(conn, state.take_changes())
         return results
+
+    def _claim_outbox(
+        self, worker: str, now: float, stale_before: float, own: bool
+    ) -> list[Outgoing]:
+        t = schema.outbox
+        due = t.c.claimed_at < stale_before
+        query = select(t).where(or_(due, t.c.worker == worker) if own else due)
+        # SKIP LOCKED: two workers recovering at once take different rows (PostgreSQL;
+        # SQLite's BEGIN IMMEDIATE has already made this transaction the only one)
+        query = query.order_by(t.c.id).limit(OUTBOX_PAGE).with_for_update(skip_locked=True)
+        with self._conn.begin():
+            rows = list(self._conn.execute(query))
+            if rows:
+                claim = update(t).where(t.c.id.in_([row.id for row in rows]))
+                self._conn.execute(claim.values(worker=worker, claimed_at=now))
+        return [Outgoing(row.message_id, row.topic, bytes(row.payload)) for row in rows]
+
+    def _outbox_done(self, message_ids: list[str]) -> None:
+        t = schema.outbox
+        with self._conn.begin():
+            self._conn.execute(delete(t).where(t.c.message_id.in_(message_ids)))
 
     def _seed(self, rows: dict[Table, list[dict[str, Any]]]) -> None:
         with self._conn.begin():
@@ -192,8 +264,18 @@ def sync_url(url: str) -> URL:
     raise StoreError(f"store URL {shown}: expected sqlite:// or postgresql://")
 
 
+def _retryable(exc: DBAPIError) -> bool:
+    """A deadlock or serialisation failure (PostgreSQL), or a SQLite file still busy."""
+    if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
 def _connect(url: URL) -> Connection:
-    engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else create_engine(url)
+    if url.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url)
+    else:  # READ COMMITTED: the loads after the locks see what their last holder wrote
+        engine = create_engine(url, isolation_level="READ COMMITTED")
     schema.metadata.create_all(engine)
     return engine.connect()
 
@@ -203,7 +285,10 @@ def _sqlite_engine(url: URL) -> Engine:
     begins every transaction itself, with BEGIN IMMEDIATE, so an event's loads and
     writes are one transaction even with another process on the file."""
     in_memory = url.database in (None, "", ":memory:")
-    engine = create_engine(url, poolclass=StaticPool) if in_memory else create_engine(url)
+    if in_memory:
+        engine = create_engine(url, poolclass=StaticPool)
+    else:
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
     @event.listens_for(engine, "connect")
     def _on_connect(connection: Any, record: Any) -> None:
@@ -366,6 +451,22 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
 # ---- loading ------------------------------------------------------------------------
 
 
+def _load_locked(conn: Connection, scope: Scope, locks: AdvisoryLocks | None) -> State:
+    """`_load`, and on PostgreSQL load again until every row loaded is under a lock of
+    this transaction (one that changed between the look-up and the lock)."""
+    state = _load(conn, scope)
+    if locks is None:
+        return state
+    for _ in range(ATTEMPTS):
+        missing = locks.missing(state)
+        if not missing:
+            return state
+        log.info("store: %s loaded without a lock; locked and loaded again", sorted(missing))
+        locks.take(missing)
+        state = _load(conn, scope)
+    raise StoreError(f"store: could not lock everything {scope} reaches")
+
+
 def _load(conn: Connection, scope: Scope) -> State:
     state = State()
     devices = _load_devices(conn, state, scope)
@@ -440,6 +541,7 @@ def _load_requests(conn: Connection, state: State, scope: Scope, device_ids: Seq
 def _write(conn: Connection, changes: list[Change]) -> None:
     devices: dict[str, dict[str, Any]] = {}
     cpl_rows, counters, keep, done, reports, journal = [], {}, {}, set(), [], []
+    outgoing: list[dict[str, Any]] = []
     for change in changes:
         match change:
             case PutDevice(device=device):
@@ -458,14 +560,28 @@ def _write(conn: Connection, changes: list[Change]) -> None:
                 reports.append(dict(zip(_REPORT_COLUMNS, key, strict=True)))
             case AddJournal(entry=entry):
                 journal.append(convert.journal_row(entry))
+            case AddOutgoing(message=message, worker=worker, at=at):
+                outgoing.append(_outbox_row(message, worker, at))
     _upsert(conn, schema.devices, list(devices.values()))
     _upsert(conn, schema.cpl, cpl_rows)
     _upsert(conn, schema.counters, list(counters.values()))
     _upsert(conn, schema.requests, list(keep.values()))
-    if done:
-        keys = [{"originator": originator, "counter": counter} for originator, counter in done]
-        conn.execute(_FINISHED, keys)
-    if reports:
-        conn.execute(_ADD_REPORTS, reports)
-    if journal:
-        conn.execute(_ADD_JOURNAL, journal)
+    keys = [{"originator": originator, "counter": counter} for originator, counter in done]
+    for statement, rows in ((_FINISHED, keys), (_ADD_REPORTS, reports), (_ADD_JOURNAL, journal)):
+        if rows:
+            conn.execute(statement, rows)
+    if outgoing:
+        conn.execute(_ADD_OUTGOING, outgoing)
+
+
+_ADD_OUTGOING = schema.outbox.insert()
+
+
+def _outbox_row(message: Outgoing, worker: str, at: float) -> dict[str, Any]:
+    return {
+        "message_id": message.message_id,
+        "topic": message.topic,
+        "payload": message.payload,
+        "worker": worker,
+        "claimed_at": at,
+    }

@@ -49,7 +49,8 @@ def test_a_kept_premises_is_the_same_model_with_its_devices(demo: FleetBuild) ->
     kept = FleetShard(1, 2).keep(demo.fleet)
     ch_id, premises = next(iter(kept.premises.items()))
     assert demo.fleet.premises[ch_id] is premises
-    assert kept.scheduler is demo.fleet.scheduler and kept.faults is demo.fleet.faults
+    assert kept.scheduler is demo.fleet.scheduler
+    assert kept.faults is demo.fleet.faults
     device_id = next(iter(premises.devices))
     assert kept.device(device_id) is premises.devices[device_id]
 
@@ -74,7 +75,7 @@ def test_the_partition_does_not_depend_on_the_process() -> None:
         for seed in ("1", "2")
     }
     assert runs == {f"{[shard_of(i, 3) for i in ids]}\n"}
-    assert len(set(shard_of(i, 3) for i in ids)) == 3
+    assert len({shard_of(i, 3) for i in ids}) == 3
 
 
 @pytest.mark.parametrize(
@@ -121,7 +122,8 @@ def test_a_shard_state_says_what_runs_and_what_fired() -> None:
     state = ShardState.of(shard, build.fleet, journal)
     again = ShardState.model_validate_json(state.model_dump_json())
     assert again == state
-    assert again.shard == "0/1" and again.premises == 1
+    assert again.shard == "0/1"
+    assert again.premises == 1
     assert again.versions[esme.device_id.hex().upper()] == OLD.hex().upper()
     assert len(again.versions) == len(only_premises(build).devices)
     assert again.faults_fired("drop") == 1

@@ -33,7 +33,7 @@ from .processes import (
 
 Broker = Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")]
 Root = Annotated[str, typer.Option("--topic-root", help="topic root of the contract")]
-Fleet = Annotated[Path, typer.Option(help="a fleet file (configs/fleet.yaml)")]
+Fleet = Annotated[Path, typer.Option("--fleet", help="a fleet file (configs/fleet.yaml)")]
 LOCAL = "mqtt://127.0.0.1:1883"
 SWITCH = {"on": True, "off": False}
 MQTT_VERSIONS = ("auto", "5", "3.1.1")

@@ -48,7 +48,8 @@ class LabUpOptions:
     def __post_init__(self) -> None:
         if self.workers < 1 or self.shards < 1:
             raise LabError(
-                f"lab up: at least one worker and one shard, not {self.workers} and {self.shards}"
+                "lab up: at least one DSP worker and one fleet shard, "
+                f"not {self.workers} and {self.shards}"
             )
 
 

@@ -88,8 +88,12 @@ class LabStack:
 
     async def __aenter__(self) -> Self:
         self._tasks = await self._exit.enter_async_context(asyncio.TaskGroup())
-        await self.start_dsp()
-        await self.start_fleet()
+        try:
+            await self.start_dsp()
+            await self.start_fleet()
+        except BaseException as exc:  # a part that did not start: stop those that did
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
         return self
 
     async def __aexit__(

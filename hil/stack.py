@@ -91,8 +91,8 @@ class LabStack:
         try:
             await self.start_dsp()
             await self.start_fleet()
-        except BaseException as exc:  # a part that did not start: stop those that did
-            await self.__aexit__(type(exc), exc, exc.__traceback__)
+        except BaseException:  # a part that did not start: stop those that did
+            await self.__aexit__(None, None, None)  # (the TaskGroup would wrap the error)
             raise
         return self
 

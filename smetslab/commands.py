@@ -214,7 +214,11 @@ def fleet(
         raise typer.BadParameter(str(exc), param_hint="--shard") from exc
     bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version))
     how = FleetOptions(fleet_file, journal, partition, ready_file, state_file)
-    asyncio.run(run_fleet(bus, how))
+    try:
+        asyncio.run(run_fleet(bus, how))
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
 
 
 def campaign(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from emulators.fleetspec import FleetSpec
 from emulators.shards import shard_of
 from hil.campaign_requests import Srv
 from hil.campaign_requests import build as build_request
+from hil.errors import LabError
 from hil.stack import LabStack, StackConfig, seed_store
 from tests.brokers import Mosquitto
 
@@ -112,3 +114,31 @@ async def test_two_fleet_shards_answer_for_their_hubs(
     unroutable = [s.events.get("unroutable", 0) for s in states]
     assert sorted(unroutable) == [0, 1]  # the owner of that hub ID, and only it
     assert unroutable[shard_of(bytes.fromhex("00DB990000000001"), 2)] == 1
+
+
+async def test_a_shard_that_cannot_start_stops_the_workers_that_did(
+    mosquitto_broker: Mosquitto, tmp_path: Path
+) -> None:
+    _, build = fleet_file(tmp_path, 2)
+    store_url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
+    store = await SqlStore.open(store_url)
+    run_id = f"broken-{uuid.uuid4().hex[:6]}"
+    config = StackConfig(
+        mosquitto_broker.url,
+        ClockSetting.starting_now(T0, 10.0, time.time()),
+        run_id=run_id,
+        dsp_processes=1,
+        store_url=store_url,
+        workdir=tmp_path,
+        fleet_processes=1,
+        fleet_file=tmp_path / "no-such-fleet.yaml",
+    )
+    try:
+        with pytest.raises(LabError, match=r"fleet shard 0/1 .* exited with code 1"):
+            async with LabStack(config, build, store):
+                pass
+    finally:
+        await store.close()
+    worker_pid = int((tmp_path / f"smetslab-{run_id}-dsp-0.ready").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker_pid, 0)  # stopped and reaped, not left running

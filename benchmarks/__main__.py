@@ -15,6 +15,7 @@ from .bus import run_bus_benchmark
 from .codec import run_codec_benchmark
 from .dsp import run_dsp_benchmark
 from .emulators import run_emulators_benchmark
+from .scale import run_scale_benchmark
 
 DEFAULT_VECTORS = Path(__file__).resolve().parents[1].parent / "shared/testdata/gbcs/rtds-4.5.0"
 
@@ -29,20 +30,33 @@ def main(argv: list[str] | None = None) -> int:
         "--sqlite-trips", type=int, default=2_000, help="11.2 round trips on SQLite"
     )
     parser.add_argument(
-        "--postgresql-url", help="also through PostgreSQL: an empty database, postgresql://..."
+        "--postgresql-url",
+        help="dsp: also through PostgreSQL, an empty database; scale: the server on which "
+        "each configuration gets a fresh database (postgresql://user@host/db)",
     )
     parser.add_argument("--bus-messages", type=int, default=50_000, help="raw MQTT messages")
     parser.add_argument("--bus-trips", type=int, default=10_000, help="11.2 round trips on MQTT")
     parser.add_argument(
         "--campaign-premises", type=int, default=10_000, help="premises of the MP105 campaign"
     )
-    parser.add_argument("--only", choices=["codec", "dsp", "emulators", "bus"], action="append")
+    parser.add_argument(
+        "--scale-premises", type=int, default=10_000, help="campaign premises of the scale suite"
+    )
+    parser.add_argument(
+        "--scale-trips", type=int, default=2_000, help="11.2 round trips of the scale suite"
+    )
+    parser.add_argument(
+        "--only", choices=["codec", "dsp", "emulators", "bus", "scale"], action="append"
+    )
     args = parser.parse_args(argv)
     suites: dict[str, Callable[[], Any]] = {
         "codec": lambda: run_codec_benchmark(args.vectors, args.seconds),
         "dsp": lambda: run_dsp_benchmark(args.devices, args.sqlite_trips, args.postgresql_url),
         "emulators": run_emulators_benchmark,
         "bus": lambda: run_bus_benchmark(args.bus_messages, args.bus_trips, args.campaign_premises),
+        "scale": lambda: run_scale_benchmark(
+            args.scale_trips, args.scale_premises, args.postgresql_url
+        ),
     }
     results: dict[str, Any] = {
         "python": platform.python_version(),

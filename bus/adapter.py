@@ -104,6 +104,7 @@ class _Outgoing:
     topic: str
     payload: bytes
     retain: bool
+    confirmed: asyncio.Future[None] | None = None  # done once the broker has PUBACKed it
 
 
 class MqttAdapter:
@@ -180,8 +181,22 @@ class MqttAdapter:
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         """Queue one QoS 1 message; it is sent (again after a reconnection) until acked."""
+        self._queue(topic, payload, retain, None)
+
+    def publish_confirmed(self, topic: str, payload: bytes) -> asyncio.Future[None]:
+        """`publish`, and a future done once the broker has acknowledged this message
+        (PUBACK): a sender that keeps what it sends until then (the DSP's outbox) knows
+        when it may forget it. The future is never failed: the message is sent again
+        until it is acknowledged."""
+        confirmed = asyncio.get_running_loop().create_future()
+        self._queue(topic, payload, False, confirmed)
+        return confirmed
+
+    def _queue(
+        self, topic: str, payload: bytes, retain: bool, confirmed: asyncio.Future[None] | None
+    ) -> None:
         self._sequence += 1
-        self._outbox.append(_Outgoing(self._sequence, topic, payload, retain))
+        self._outbox.append(_Outgoing(self._sequence, topic, payload, retain, confirmed))
         self._idle.clear()
         self._outbox_ready.set()
 
@@ -351,6 +366,9 @@ class MqttAdapter:
         except aiomqtt.MqttError as exc:
             log.debug("%s: %s not sent (%s); queued again", self._who, outgoing.topic, exc)
             self._failed.append(outgoing)
+        else:
+            if outgoing.confirmed is not None and not outgoing.confirmed.done():
+                outgoing.confirmed.set_result(None)
         finally:
             self._inflight -= 1
             self._slots.release()

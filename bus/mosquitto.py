@@ -33,6 +33,9 @@ class Mosquitto:
     workdir: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    # 0 keeps every QoS 1 message for a slow client; mosquitto's own default is 1000,
+    # beyond which it drops them (a test sets a small limit to show what that does)
+    queue_limit: int = 0
 
     @property
     def url(self) -> str:
@@ -45,8 +48,8 @@ class Mosquitto:
         config.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
-            "max_queued_messages 0\n"  # keep every QoS 1 message for a slow or absent client
-            "max_inflight_messages 0\n"
+            f"max_queued_messages {self.queue_limit}\n"
+            f"max_inflight_messages {1 if self.queue_limit else 0}\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n" + ("user root\n" if os.geteuid() == 0 else "")
             # as root, mosquitto drops to its own user, which cannot write the workdir
@@ -67,8 +70,8 @@ class Mosquitto:
 
 
 @contextmanager
-def running_mosquitto(workdir: Path) -> Iterator[Mosquitto]:
-    broker = Mosquitto(workdir, free_port())
+def running_mosquitto(workdir: Path, queue_limit: int = 0) -> Iterator[Mosquitto]:
+    broker = Mosquitto(workdir, free_port(), queue_limit=queue_limit)
     broker.start()
     try:
         yield broker

@@ -4,14 +4,24 @@ MQTT here; the service runner feeds it from the bus)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
+from typing import TypeVar
 
-from .core import DspCore
+from .core import DspCore, Prepared
 from .events import Action, Event
+from .state import Scope, State
 from .store import Store
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# What is done with an event's actions inside its transaction (the service puts them in
+# the outbox, D-W2); its result is what the driver returns for the event.
+Then = Callable[[list[Action], State], T]
+
+
+def _actions(actions: list[Action], state: State) -> list[Action]:
+    return actions
 
 
 class CoreDriver:
@@ -22,23 +32,33 @@ class CoreDriver:
     async def handle(self, event: Event) -> list[Action]:
         """Decide on one event and commit its changes; the actions are then safe to send.
         Safe to call from several tasks at once: the store serialises its events."""
-        prepared = self.core.prepare(event)
-        return await self.store.apply(
-            self.core.scope(prepared), partial(self.core.handle, prepared)
-        )
+        return await self.handle_then(event, _actions)
 
     async def handle_all(self, events: Sequence[Event]) -> list[list[Action]]:
-        """`handle` for each event in order, committed together (D17). When the batch
-        fails, the events are handled again one at a time, so that those before the
+        """`handle` for each event in order, committed together (D17)."""
+        return await self.handle_all_then(events, _actions)
+
+    async def handle_then(self, event: Event, then: Then[T]) -> T:
+        """`handle`, with `then(actions, state)` in the same transaction."""
+        scope, decide = self._work(event, then)
+        return await self.store.apply(scope, decide)
+
+    async def handle_all_then(self, events: Sequence[Event], then: Then[T]) -> list[T]:
+        """`handle_then` for each event in order, committed together (D17). When the
+        batch fails, the events are handled again one at a time, so that those before the
         failing one are committed and its error is raised as `handle` would raise it."""
         if len(events) == 1:
-            return [await self.handle(events[0])]
-        work = []
-        for event in events:
-            prepared = self.core.prepare(event)
-            work.append((self.core.scope(prepared), partial(self.core.handle, prepared)))
+            return [await self.handle_then(events[0], then)]
+        work = [self._work(event, then) for event in events]
         try:
             return await self.store.apply_all(work)
         except Exception as exc:
             log.warning("a batch of %d events failed (%s); one at a time", len(events), exc)
-        return [await self.handle(event) for event in events]
+        return [await self.handle_then(event, then) for event in events]
+
+    def _work(self, event: Event, then: Then[T]) -> tuple[Scope, Callable[[State], T]]:
+        prepared = self.core.prepare(event)
+        return self.core.scope(prepared), partial(self._decide, prepared, then)
+
+    def _decide(self, prepared: Prepared, then: Then[T], state: State) -> T:
+        return then(self.core.handle(prepared, state), state)

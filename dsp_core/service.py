@@ -3,11 +3,14 @@
 It subscribes to `{root}/dsp/requests/+`, `{root}/ch/+/up` (shared as `$share/dsp/...`
 on an MQTT 5 broker, so several workers split the load), `{root}/dsp/cpl`, and, not
 shared, the retained `{root}/clock` and hub statuses `{root}/ch/+/status` (D-E1). Each
-message becomes one event; the core decides, the store commits, the actions are
-published, and only then is the message acknowledged, so a DSP stopped or killed mid-way
-gets it again. Messages already waiting are taken together, up to `ServiceLimits.batch`,
-and committed in one transaction (D17). A clock tick every `tick` seconds of wall time
-drives the time-outs (E21, E30, receipts) on the shared clock.
+message becomes one event; the core decides, the store commits the decision with the
+messages it causes (the outbox, D-W2), and only then is the message acknowledged, so a
+DSP stopped or killed before the commit gets it again; the committed messages are
+published from the outbox and deleted once the broker has them, by this worker or, if
+it died, by the next one (`OutboxRelay`). Messages already waiting are taken together,
+up to `ServiceLimits.batch`, and committed in one transaction (D17). A clock tick every
+`tick` seconds of wall time drives the time-outs (E21, E30, receipts) on the shared
+clock.
 
 A message that cannot be turned into an event (an unknown topic, an oversized payload,
 a bad clock or CPL message) is journalled and answered where there is someone to answer;
@@ -19,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+import uuid
 from dataclasses import dataclass
 
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
@@ -37,12 +42,12 @@ from .events import (
     Event,
     MessageRefused,
     RequestReceived,
-    SendAlert,
-    SendCommand,
-    SendResponse,
 )
 from .hub_messages import parse_hub_status
-from .ids import to_compact, to_duis
+from .ids import to_duis
+from .outbox import OutboxEncoder, OutboxTopics, Outgoing
+from .outbox_relay import CHECK_SECONDS, LEASE_SECONDS, OutboxRelay
+from .state import State
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +60,21 @@ class ServiceLimits:
     max_apdu_bytes: int = 64 * 1024
     tick_seconds: float = 0.1  # wall time between clock ticks
     batch: int = 64  # messages already received, handled in one store transaction (D17)
+    outbox_lease: float = LEASE_SECONDS  # wall s before another worker sends what we did not
+    outbox_check: float = CHECK_SECONDS  # wall s between looks for a dead worker's outbox
 
 
-def dsp_link(url: str, topics: Topics, client_id: str, mqtt_version: str = "auto") -> LinkConfig:
+def dsp_link(
+    url: str, topics: Topics, client_id: str, mqtt_version: str = "auto", *, requests: bool = True
+) -> LinkConfig:
     """What a DSP worker subscribes to; all but the clock and the hubs' statuses shared
     among the workers: every worker takes each retained status when it subscribes (a
-    shared subscription gets no retained message) and every change (D-E1)."""
-    shared_filters = (topics.all_requests, topics.all_ch_up, topics.cpl)
+    shared subscription gets no retained message) and every change (D-E1). Without
+    `requests` the worker takes device messages only (D-W3): a service user's counters
+    must arrive in order (R1), so one worker of a lab takes the requests and the CPL
+    changes, and device messages are split among all of them."""
+    taken = (topics.all_requests, topics.cpl) if requests else ()
+    shared_filters = (*taken, topics.all_ch_up)
     return LinkConfig(
         url,
         client_id,
@@ -89,9 +102,24 @@ class DspService:
         self.clock = clock
         self.limits = limits or ServiceLimits()
         self.handled = 0
+        self.worker = bus.config.client_id
+        outbox_topics = OutboxTopics(topics.responses, topics.alerts, topics.ch_down)
+        self.encoder = OutboxEncoder(outbox_topics, _message_id)
+        self.outbox = OutboxRelay(
+            driver.store, bus, self.worker, self.limits.outbox_lease, self.limits.outbox_check
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set; the message in hand is finished first.
+        """Serve until `stop` is set; the message in hand is finished first. What this
+        worker's name left in the outbox (it died) is published first; the outbox relay
+        runs beside (D-W2)."""
+        await self.outbox.recover(own=True)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.outbox.run(stop), name=f"dsp-outbox {self.worker}")
+            tasks.create_task(self.serve(stop), name=f"dsp-serve {self.worker}")
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Take messages until `stop` is set.
 
         The clock ticks (time-outs, R8) when every message received so far has been
         handled, so a response waiting in the queue is never timed out; under a load that
@@ -116,18 +144,20 @@ class DspService:
         oldest = self.bus.oldest_pending()
         if oldest is not None:
             now = min(now, self.clock.setting.device_time(oldest))
-        self._publish(await self.driver.handle(ClockTicked(now)))
+        self.outbox.send(await self.driver.handle_then(ClockTicked(now), self._to_outbox))
 
     async def handle(self, message: BusMessage) -> None:
         """One bus message: decide, commit, publish, then acknowledge."""
         await self.handle_batch([message])
 
     async def handle_batch(self, messages: list[BusMessage]) -> None:
-        """Messages in arrival order: decide on each, commit them together, publish
-        every action in order, then acknowledge them all (D17)."""
+        """Messages in arrival order: decide on each, commit them together with what they
+        cause (D17, D-W2), publish that in order, then acknowledge the messages."""
         events = [event for event in map(self._event, messages) if event is not None]
-        for actions in await self.driver.handle_all(events) if events else ():
-            self._publish(actions)
+        for outgoing in (
+            await self.driver.handle_all_then(events, self._to_outbox) if events else ()
+        ):
+            self.outbox.send(outgoing)
         self.handled += len(messages)
         for message in messages:
             self.bus.ack(message)
@@ -199,15 +229,16 @@ class DspService:
 
     # ---- action -> bus message --------------------------------------------------
 
-    def _publish(self, actions: list[Action]) -> None:
-        for action in actions:
-            match action:
-                case SendResponse(user_id=user, response=response):
-                    self._publish_json(self.topics.responses(to_compact(user)), response.to_json())
-                case SendAlert(user_id=user, alert=alert):
-                    self._publish_json(self.topics.alerts(to_compact(user)), alert.to_json())
-                case SendCommand(ch_id=ch_id, data=data):
-                    self.bus.publish(self.topics.ch_down(to_compact(ch_id)), data)
+    def _to_outbox(self, actions: list[Action], state: State) -> list[Outgoing]:
+        """In the event's transaction: its actions as outbox messages, leased to us."""
+        outgoing = self.encoder.encode(actions)
+        state.put_outgoing(outgoing, self.worker, time.time())
+        return outgoing
 
     def _publish_json(self, topic: str, message: object) -> None:
         self.bus.publish(topic, json.dumps(message).encode())
+
+
+def _message_id() -> str:
+    """An outbox message's ID (an alert's `alert_id`): unique across workers."""
+    return uuid.uuid4().hex

@@ -14,6 +14,7 @@ from datetime import datetime
 from gbcs.records import record
 
 from .model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
+from .outbox import Outgoing
 from .tracking import Phase, RequestKey, Tracked
 
 CplKey = tuple[str, str, str]  # (manufacturer, model, firmware version)
@@ -57,7 +58,18 @@ class PutHub:
     hub: HubStatus
 
 
-Change = PutDevice | PutCpl | PutCounter | PutRequest | AddReport | AddJournal | PutHub
+@record
+class AddOutgoing:
+    """A message for the outbox (D-W2), leased to `worker` from `at` (wall seconds)."""
+
+    message: Outgoing
+    worker: str
+    at: float
+
+
+Change = (
+    PutDevice | PutCpl | PutCounter | PutRequest | AddReport | AddJournal | PutHub | AddOutgoing
+)
 
 
 def cpl_key(entry: CplEntry) -> CplKey:
@@ -171,6 +183,9 @@ class State:
     def put_hub_status(self, hub: HubStatus) -> None:
         self.hub_statuses[hub.ch_id] = hub
         self._changes.append(PutHub(hub))
+
+    def put_outgoing(self, messages: Iterable[Outgoing], worker: str, at: float) -> None:
+        self._changes.extend(AddOutgoing(message, worker, at) for message in messages)
 
     def take_changes(self) -> list[Change]:
         changes, self._changes = self._changes, []

@@ -3,6 +3,10 @@ and one scheduler. Commands from `{root}/ch/+/down` go to the premises of that h
 the devices send goes to `{root}/ch/{ch_id}/up` when it is due on the shared clock; every
 device event and fault is journalled (R11). The models stay sans-IO: this is the only
 place that reads the clock or sleeps for them.
+
+A runner given a `FleetShard` runs one partition of the hubs (D-S1): it takes and
+acknowledges the commands for the other shards' hubs without acting on them (their
+shard gets its own copy from the broker) and journals nothing for them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from .actions import Output
 from .faults import FaultRule
 from .fleet import FleetModel
 from .journal import FleetJournal
+from .shards import FleetShard
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,17 @@ def fleet_link(url: str, topics: Topics, client_id: str, mqtt_version: str = "au
 
 
 class FleetRunner:
-    __slots__ = ("_rescheduled", "bus", "clock", "fleet", "journal", "refused", "topics")
+    __slots__ = (
+        "_rescheduled",
+        "bus",
+        "clock",
+        "fleet",
+        "journal",
+        "refused",
+        "shard",
+        "skipped",
+        "topics",
+    )
 
     def __init__(
         self,
@@ -38,8 +53,12 @@ class FleetRunner:
         topics: Topics,
         clock: ScaledClock,
         journal: FleetJournal | None = None,
+        *,
+        shard: FleetShard | None = None,
     ) -> None:
         self.fleet = fleet
+        self.shard = shard or FleetShard()
+        self.skipped = 0  # commands for the hubs of other shards
         self.bus = bus
         self.topics = topics
         self.clock = clock
@@ -74,14 +93,19 @@ class FleetRunner:
             return
         match route:
             case Route(kind=TopicKind.CH_DOWN, entity=str(ch_id)):
-                now = self.clock.now()
-                self._send(self.fleet.handle_down(bytes.fromhex(ch_id), message.payload, now))
-                self._rescheduled.set()
+                self._down(bytes.fromhex(ch_id), message.payload)
             case Route(kind=TopicKind.CLOCK):
                 self._clock(message)
             case _:
                 self._refuse(message, "a fleet takes only hub commands and the clock")
         self.bus.ack(message)
+
+    def _down(self, ch_id: bytes, data: bytes) -> None:
+        if not self.shard.owns(ch_id):
+            self.skipped += 1
+            return
+        self._send(self.fleet.handle_down(ch_id, data, self.clock.now()))
+        self._rescheduled.set()
 
     # ---- changes made while it runs (a scenario's faults, hil/lab.py) ----------------
 

@@ -24,6 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bus.adapter import MqttAdapter
 from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting
@@ -32,7 +34,7 @@ from dsp_core.admin import cpl_change_json
 from dsp_core.model import CplEntry, CplStatus, Device, DeviceType, SmiStatus
 from dsp_core.store import SqlStore, Store
 from dsp_core.turn import CoreConfig
-from emulators.faults import FaultKind, FaultPlan, FaultRule
+from emulators.faults import FaultKind, FaultPlan, FaultPlanSpec, FaultRuleSpec, read_yaml
 from emulators.fleet import FleetBuild, ImageKey, build_fleet
 from emulators.fleetspec import FleetSpec, load_fleet_spec
 from emulators.journal import FleetJournal
@@ -42,6 +44,7 @@ from .campaign import CampaignModel
 from .campaign_plan import CampaignPlan, FirmwareTarget
 from .campaign_report import CampaignReport
 from .campaign_runner import CampaignRunner
+from .errors import DemoError, LabError
 from .stack import LabStack, StackConfig, seed_store
 
 DEMO_FLEET = Path(__file__).resolve().parents[1] / "configs" / "demo-fleet.yaml"
@@ -64,6 +67,8 @@ class DemoOptions:
     future_dated: timedelta | None = None  # activate at now + this instead of at once
     patience: float = 1.0  # multiplies the campaign's waits (large fleets: the DSP lags)
     dsp_processes: int = 0  # DSP workers in processes of their own (D18); 0: in this one
+    alerts_within: float = 60.0  # wall seconds for the CPL removal's alerts to arrive
+    fleet_processes: int = 0  # the fleet as shard processes (D-S1); 0: in this one
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +114,35 @@ Interlude = Callable[[LabStack, CampaignModel], Coroutine[Any, Any, None]]
 
 def demo_spec(options: DemoOptions) -> tuple[FleetSpec, FaultPlan]:
     """The demo fleet scaled to `premises`, its plan with the 11.3 response loss added."""
-    spec, plan = load_fleet_spec(options.fleet_file)
-    spec = scale_spec(spec, options.premises).model_copy(update={"seed": options.seed})
-    loss = FaultRule(FaultKind.DROP, message_code=CS06, probability=options.loss)
-    rules = (loss, *plan.rules) if options.loss > 0 else plan.rules
-    return spec, replace(plan, rules=rules, seed=options.seed)
+    spec = demo_fleet_spec(options)
+    return spec, spec.plan()
+
+
+def demo_fleet_spec(options: DemoOptions) -> FleetSpec:
+    """The demo's fleet file as it runs: scaled, seeded, the loss rule in its inline plan;
+    what fleet shard processes are given (written by `write_fleet_file`)."""
+    spec, _ = load_fleet_spec(options.fleet_file)
+    base = _plan_spec(spec, options.fleet_file.parent)
+    loss = FaultRuleSpec(fault=FaultKind.DROP, message_code=CS06, probability=options.loss)
+    rules = [loss, *base.rules] if options.loss > 0 else base.rules
+    plan = base.model_copy(update={"rules": rules, "seed": options.seed})
+    scaled = scale_spec(spec, options.premises)
+    return scaled.model_copy(update={"seed": options.seed, "fault_plan": plan})
+
+
+def _plan_spec(spec: FleetSpec, base: Path) -> FaultPlanSpec:
+    found = spec.fault_plan
+    if found is None:
+        return FaultPlanSpec()
+    if isinstance(found, str):
+        return FaultPlanSpec.model_validate(read_yaml(base / found))
+    return found
+
+
+def write_fleet_file(spec: FleetSpec, path: Path) -> Path:
+    """`spec` as a fleet file that builds the same fleet in another process."""
+    path.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
+    return path
 
 
 def scale_spec(spec: FleetSpec, premises: int) -> FleetSpec:
@@ -184,8 +213,8 @@ class DemoRun:
         self.options = options
         self.say = say or (lambda _: None)
         self.interlude = interlude  # runs beside the campaign: a restart, a fault
-        spec, plan = demo_spec(options)
-        self.build = build_fleet(spec, plan)
+        self.spec = demo_fleet_spec(options)
+        self.build = build_fleet(self.spec, self.spec.plan())
         self.journal = FleetJournal()
         self.alerts: Counter[str] = Counter()
         self._phase = ""
@@ -223,6 +252,8 @@ class DemoRun:
             dsp_processes=options.dsp_processes,
             store_url=store_url,
             workdir=workdir,
+            fleet_processes=options.fleet_processes,
+            fleet_file=write_fleet_file(self.spec, workdir / "fleet.yaml"),
         )
 
     async def _story(self, config: StackConfig, store: Store) -> DemoSummary:
@@ -233,7 +264,27 @@ class DemoRun:
             report = await self._campaign(lab, user, supplier)
             device_s = (lab.clock().now() - EPOCH).total_seconds()
             store = lab.store  # an interlude may have restarted the DSP on a new store
-        return await self._summary(store, suspended, report, device_s)
+        fleet = self._fleet_outcome(lab)
+        return await self._summary(store, suspended, report, device_s, fleet)
+
+    def _fleet_outcome(self, lab: LabStack) -> FleetOutcome:
+        """What the devices run and how many 11.3 responses were lost: from the fleet in
+        this process, or from the final states the shard processes wrote (D-S3)."""
+        if not lab.shards:
+            versions = {
+                m.device_id.hex().upper(): m.running_version.hex().upper()
+                for m in self.build.fleet.devices()
+            }
+            return FleetOutcome(versions, self.journal.faults_fired(FaultKind.DROP, CS06))
+        states = lab.shard_states()
+        versions = {k: v for state in states for k, v in state.versions.items()}
+        lost = sum(state.faults_fired(FaultKind.DROP, CS06) for state in states)
+        if len(versions) != len(self.build.seed.devices):
+            raise LabError(
+                f"the fleet shards ran {len(versions)} devices, "
+                f"the fleet has {len(self.build.seed.devices)}"
+            )
+        return FleetOutcome(versions, lost)
 
     async def _remove_from_cpl(self, lab: LabStack, user: MqttAdapter) -> int:
         entries = removals(self.build)
@@ -248,14 +299,22 @@ class DemoRun:
         return suspended
 
     async def _await_alerts(self, lab: LabStack, user: MqttAdapter, code: str, count: int) -> None:
-        stop = asyncio.Event()
-        async with asyncio.timeout(60):
-            while self.alerts[code] < count:
-                message = await user.next_message(stop)
-                assert message is not None
-                if lab.config.topics.parse(message.topic).kind is TopicKind.ALERTS:
-                    self.alerts[_alert_code(message.payload)] += 1
-                user.ack(message)
+        stop, within = asyncio.Event(), self.options.alerts_within
+        try:
+            async with asyncio.timeout(within):
+                while self.alerts[code] < count:
+                    message = await user.next_message(stop)
+                    assert message is not None
+                    if lab.config.topics.parse(message.topic).kind is TopicKind.ALERTS:
+                        self.alerts[_alert_code(message.payload)] += 1
+                    user.ack(message)
+        except TimeoutError:
+            raise DemoError(
+                f"{self.alerts[code]} of the {count} {code} alerts arrived in "
+                f"{within:.0f} s. A broker that drops messages for a busy client "
+                "loses them: mosquitto's defaults (max_queued_messages 1000) do; see "
+                "docs/bus.md for a lab broker's settings"
+            ) from None
 
     async def _campaign(self, lab: LabStack, user: MqttAdapter, supplier: str) -> CampaignReport:
         options = self.options
@@ -292,15 +351,19 @@ class DemoRun:
             self.say(f"campaign phase: {phase}")
 
     async def _summary(
-        self, store: Store, suspended: int, report: CampaignReport, device_s: float
+        self,
+        store: Store,
+        suspended: int,
+        report: CampaignReport,
+        device_s: float,
+        fleet: FleetOutcome,
     ) -> DemoSummary:
         smi = {d.device_id: d for d in await store.devices()}
         mismatches = Counter[int]()
         activated = 0
         wanted = {t.version for t in targets(self.build)}
-        for model in self.build.fleet.devices():
-            record = smi[format_entity_id(model.device_id)]
-            running = model.running_version.hex().upper()
+        for device_id, running in fleet.versions.items():
+            record = smi[format_entity_id(bytes.fromhex(device_id))]
             activated += running in wanted
             if record.firmware_version != running:
                 mismatches[record.smets] += 1
@@ -311,7 +374,7 @@ class DemoRun:
             devices=len(smi),
             suspended=suspended,
             activated=activated,
-            responses_lost=self.journal.faults_fired(FaultKind.DROP, CS06),
+            responses_lost=fleet.responses_lost,
             recovered_by_retry=totals.recovered_by_retry,
             recovered_by_read=totals.recovered_by_read,
             alerts=dict(alerts),
@@ -323,6 +386,12 @@ class DemoRun:
             mp105=self.options.mp105,
             report=report,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FleetOutcome:
+    versions: dict[str, str]  # device ID (16 hex) -> the version it runs (8 hex)
+    responses_lost: int  # 11.3 responses dropped on the way up (the loss fault)
 
 
 class _BrokerContext:

@@ -45,6 +45,7 @@ class DspCommand:
     core: CoreConfig = field(default_factory=CoreConfig)
     limits: ServiceLimits = field(default_factory=ServiceLimits)
     mqtt_version: str = "auto"
+    requests: bool = True  # off: a worker taking device messages only (D-W3)
 
     def argv(self, ready_file: Path) -> list[str]:
         core = self.core
@@ -56,6 +57,7 @@ class DspCommand:
             *("--response-timeout", _seconds(core.response_timeout.total_seconds())),
             *("--gsme-response-timeout", _seconds(core.gsme_response_timeout.total_seconds())),
             *("--batch", str(self.limits.batch), "--ready-file", str(ready_file)),
+            *("--requests", "on" if self.requests else "off"),
         ]
 
 

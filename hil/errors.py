@@ -57,3 +57,7 @@ class ScenarioFailedError(HilError):
 
 class TranscriptError(HilError, ValueError):
     """A journal that is not a scenario transcript; names the file and the line."""
+
+
+class DemoError(HilError):
+    """The demo story could not go on (alerts that never came); says what to check."""

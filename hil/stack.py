@@ -31,9 +31,12 @@ from dsp_core.turn import CoreConfig
 from emulators.fleet import DspSeed, FleetBuild
 from emulators.journal import FleetJournal
 from emulators.runner import FleetRunner, fleet_link
+from emulators.shards import FleetShard, ShardState
 
 from .dsp_process import DspCommand, DspProcess
 from .errors import LabError
+from .fleet_process import FleetCommand, FleetProcess
+from .taskgroups import unwrap_body_error
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,11 @@ class StackConfig:
     # 0 runs the DSP in this process on the store given to the stack
     dsp_processes: int = 0
     store_url: str | None = None
-    workdir: Path | None = None  # the workers' logs and ready files
+    workdir: Path | None = None  # the workers' and shards' logs, ready and state files
+    # the fleet as shard processes (`smetslab fleet --shard I/M`, D-S1) of `fleet_file`,
+    # which must build the stack's fleet; 0 runs the whole fleet in this process
+    fleet_processes: int = 0
+    fleet_file: Path | None = None
 
 
 async def seed_store(store: Store, seed: DspSeed) -> None:
@@ -77,12 +84,17 @@ class LabStack:
         self.fleet: FleetRunner | None = None
         self._exit = AsyncExitStack()
         self._tasks: asyncio.TaskGroup | None = None
-        self._running: dict[str, _Running | _Workers] = {}
+        self._running: dict[str, _Running | _Workers | _Shards] = {}
+        self._stopped_shards: list[FleetProcess] = []
 
     async def __aenter__(self) -> Self:
         self._tasks = await self._exit.enter_async_context(asyncio.TaskGroup())
-        await self.start_dsp()
-        await self.start_fleet()
+        try:
+            await self.start_dsp()
+            await self.start_fleet()
+        except BaseException:  # a part that did not start: stop those that did
+            await self.__aexit__(None, None, None)  # (the TaskGroup would wrap the error)
+            raise
         return self
 
     async def __aexit__(
@@ -93,7 +105,10 @@ class LabStack:
     ) -> None:
         for name in list(self._running):
             await self.stop_part(name)
-        await self._exit.__aexit__(exc_type, exc, tb)
+        try:
+            await self._exit.__aexit__(exc_type, exc, tb)
+        except BaseExceptionGroup as group:  # the body's own error, not a group of one
+            raise unwrap_body_error(group, exc) from None
 
     async def start_dsp(self, store: Store | None = None) -> DspService | None:
         """Start (or start again) the DSP worker, on `store` if given; or the DSP
@@ -111,8 +126,13 @@ class LabStack:
         part.run(self._tasks_or_fail(), self.dsp.run(part.stop), "lab-dsp")
         return self.dsp
 
-    async def start_fleet(self) -> FleetRunner:
+    async def start_fleet(self) -> FleetRunner | None:
+        """Start the fleet runner; or its shard processes when the config asks for
+        them (then None: their final states are in `shard_states` once stopped)."""
         config = self.config
+        if config.fleet_processes:
+            await self._start_fleet_processes()
+            return None
         link = fleet_link(config.url, config.topics, self._client("fleet"), config.mqtt_version)
         part = await self._start_part("fleet", link)
         self.fleet = FleetRunner(
@@ -151,10 +171,42 @@ class LabStack:
                 config.core,
                 config.limits,
                 config.mqtt_version,
+                requests=index == 0,  # one worker takes the requests, in order (D-W3)
             )
             worker = DspProcess(command, config.workdir)
             part.workers.append(worker)
             await worker.start()
+
+    @property
+    def shards(self) -> list[FleetProcess]:
+        """The fleet shard processes, when the fleet runs in its own processes."""
+        part = self._running.get("fleet")
+        return part.processes if isinstance(part, _Shards) else self._stopped_shards
+
+    def shard_states(self) -> list[ShardState]:
+        """What each shard process wrote as it stopped (`LabError` if one wrote none)."""
+        return [shard.state() for shard in self.shards]
+
+    async def _start_fleet_processes(self) -> None:
+        config = self.config
+        if config.fleet_file is None or config.workdir is None:
+            raise LabError("fleet shard processes need the stack's fleet_file and workdir")
+        part = _Shards()
+        self._running["fleet"] = part
+        self._stopped_shards = part.processes
+        count = config.fleet_processes
+        for index in range(count):
+            command = FleetCommand(
+                config.url,
+                config.fleet_file,
+                config.topics,
+                self._client(f"fleet-{index}"),
+                FleetShard(index, count),
+                config.mqtt_version,
+            )
+            shard = FleetProcess(command, config.workdir)
+            part.processes.append(shard)
+            await shard.start()
 
     def _control_link(self) -> LinkConfig:
         return LinkConfig(
@@ -231,3 +283,19 @@ class _Workers:
             code = await worker.stop()
             if code not in (0, -signal.SIGTERM):
                 log.warning("DSP worker %s ended with code %d", worker.command.client_id, code)
+
+
+class _Shards:
+    """The fleet as shard processes: stopped with SIGTERM, each in turn; each writes its
+    final state as it goes."""
+
+    __slots__ = ("processes",)
+
+    def __init__(self) -> None:
+        self.processes: list[FleetProcess] = []
+
+    async def close(self) -> None:
+        for shard in self.processes:
+            code = await shard.stop()
+            if code != 0:
+                log.warning("%s ended with code %d", shard.role, code)

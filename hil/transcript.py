@@ -32,6 +32,7 @@ VOLATILE = frozenset(
         "datetime",
         "response_datetime",
         "response_id",
+        "alert_id",  # unique per message sent (D-W2)
         "gbcs_payload",
         "gbcs_hex",
         "originator_counter",

@@ -18,6 +18,7 @@ from .bridge_commands import register_bridge
 from .commands import register_processes
 from .hil_commands import register_hil
 from .inputs import InputError, gbcs_bytes, ota_bytes
+from .lab_commands import register_lab
 from .views import ota_fields, summary_row
 
 app = typer.Typer(no_args_is_help=True, help="smetslab: GB smart-metering firmware lab.")
@@ -100,6 +101,7 @@ def _console() -> Console:
 register_processes(app)
 register_bridge(app)
 register_hil(app)
+register_lab(app)
 
 
 def main() -> None:

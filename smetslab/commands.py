@@ -17,12 +17,16 @@ from rich.table import Table
 
 from dsp_core.service import ServiceLimits
 from dsp_core.turn import CoreConfig
+from emulators.errors import ConfigError
+from emulators.shards import FleetShard
 from hil.demo import DEMO_FLEET, DemoOptions, DemoRun, DemoSummary
+from hil.errors import HilError
 
 from .processes import (
     BusOptions,
     CampaignOptions,
     DspOptions,
+    FleetOptions,
     run_campaign,
     run_dsp,
     run_fleet,
@@ -30,7 +34,7 @@ from .processes import (
 
 Broker = Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")]
 Root = Annotated[str, typer.Option("--topic-root", help="topic root of the contract")]
-Fleet = Annotated[Path, typer.Option(help="a fleet file (configs/fleet.yaml)")]
+Fleet = Annotated[Path, typer.Option("--fleet", help="a fleet file (configs/fleet.yaml)")]
 LOCAL = "mqtt://127.0.0.1:1883"
 SWITCH = {"on": True, "off": False}
 MQTT_VERSIONS = ("auto", "5", "3.1.1")
@@ -73,6 +77,9 @@ def demo(
         float | None, typer.Option(help="activate this many device seconds after sending")
     ] = None,
     fleet_file: Annotated[Path, typer.Option("--fleet", help="the fleet file")] = DEMO_FLEET,
+    dsp_workers: Annotated[
+        int, typer.Option(min=0, help="run the DSP as this many `smetslab dsp` processes")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """The MP105 story end to end: CPL removal, suspension, a campaign with lost 11.3
@@ -86,6 +93,7 @@ def demo(
         scale=scale,
         fleet_file=fleet_file,
         future_dated=None if future_dated is None else timedelta(seconds=future_dated),
+        dsp_processes=dsp_workers,
     )
     console = Console(stderr=True, log_path=False)
     started = time.monotonic()
@@ -95,7 +103,11 @@ def demo(
             console.log(f"[{time.monotonic() - started:6.1f} s] {line}")
 
     logging.basicConfig(level=logging.WARNING)
-    summary = asyncio.run(DemoRun(options, say).run())
+    try:
+        summary = asyncio.run(DemoRun(options, say).run())
+    except HilError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
     if as_json:
         typer.echo(json.dumps(summary.to_json()))
     else:
@@ -168,6 +180,9 @@ def dsp(
     ready_file: Annotated[
         Path | None, typer.Option(help="written once the DSP is connected and subscribed")
     ] = None,
+    requests: Annotated[
+        str, typer.Option(help="on, or off for a worker taking device messages only (D-W3)")
+    ] = "on",
 ) -> None:
     """The DSP: authorises service requests, keeps the SMI and CPL, raises alerts."""
     logging.basicConfig(level=logging.INFO)
@@ -177,7 +192,8 @@ def dsp(
         gsme_response_timeout=timedelta(seconds=gsme_response_timeout),
     )
     bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version))
-    how = DspOptions(store, fleet_file, core, scale, ServiceLimits(batch=batch), ready_file)
+    limits = ServiceLimits(batch=batch)
+    how = DspOptions(store, fleet_file, core, scale, limits, ready_file, _switch(requests))
     asyncio.run(run_dsp(bus, how))
 
 
@@ -186,12 +202,36 @@ def fleet(
     fleet_file: Fleet,
     broker: Broker = LOCAL,
     journal: Annotated[Path | None, typer.Option(help="append device events here (JSONL)")] = None,
+    shard: Annotated[
+        str, typer.Option(help="run partition I of M of the comms hubs, written I/M (0/2, 1/2)")
+    ] = "0/1",
     topic_root: Root = "smetslab",
-    client_id: Annotated[str, typer.Option(help="MQTT client ID")] = "smetslab-fleet",
+    client_id: Annotated[
+        str, typer.Option(help="MQTT client ID (one per shard)")
+    ] = "smetslab-fleet",
+    mqtt_version: Annotated[str, typer.Option(help="auto, 5 or 3.1.1")] = "auto",
+    ready_file: Annotated[
+        Path | None, typer.Option(help="written once the fleet is connected and subscribed")
+    ] = None,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(help="write what every device runs and the journal's counts here at the end"),
+    ] = None,
 ) -> None:
-    """Every premises of a fleet file on one connection and one scheduler."""
+    """Every premises of a fleet file (or of one shard of it) on one connection and one
+    scheduler."""
     logging.basicConfig(level=logging.INFO)
-    asyncio.run(run_fleet(_bus(broker, topic_root, client_id), fleet_file, journal))
+    try:
+        partition = FleetShard.parse(shard)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--shard") from exc
+    bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version))
+    how = FleetOptions(fleet_file, journal, partition, ready_file, state_file)
+    try:
+        asyncio.run(run_fleet(bus, how))
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
 
 
 def campaign(

@@ -30,6 +30,7 @@ from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import load_fleet_spec
 from emulators.journal import FleetJournal
 from emulators.runner import FleetRunner, fleet_link
+from emulators.shards import FleetShard, ShardState
 from hil.campaign import CampaignModel
 from hil.campaign_plan import CampaignPlan
 from hil.campaign_report import CampaignReport
@@ -68,6 +69,7 @@ class DspOptions:
     scale: float | None = None  # publish the shared clock at this scale
     limits: ServiceLimits = field(default_factory=ServiceLimits)
     ready_file: Path | None = None  # written once connected and subscribed
+    requests: bool = True  # off: device messages only (D-W3)
 
 
 async def run_dsp(options: BusOptions, how: DspOptions) -> None:
@@ -77,7 +79,13 @@ async def run_dsp(options: BusOptions, how: DspOptions) -> None:
         if how.fleet is not None:
             await seed_store(store, load_build(how.fleet).seed)
         async with AsyncExitStack() as stack:
-            link = dsp_link(options.broker, topics, options.client_id, options.mqtt_version)
+            link = dsp_link(
+                options.broker,
+                topics,
+                options.client_id,
+                options.mqtt_version,
+                requests=how.requests,
+            )
             bus = await _connected(stack, link)
             clock = ScaledClock.real_time()
             if how.scale is not None:
@@ -85,26 +93,45 @@ async def run_dsp(options: BusOptions, how: DspOptions) -> None:
                 bus.publish(topics.clock, clock.setting.to_json(), retain=True)
             driver = CoreDriver(DspCore(how.core), store)
             service = DspService(driver, bus, topics, clock, how.limits)
-            if how.ready_file is not None:
-                how.ready_file.write_text(f"{os.getpid()}\n")
+            _write_ready(how.ready_file)
             await service.run(stop_on_signals())
     finally:
         await store.close()
 
 
-async def run_fleet(options: BusOptions, fleet: Path, journal: Path | None) -> FleetJournal:
-    build = load_build(fleet)
-    record = FleetJournal(journal)
+@dataclass(frozen=True, slots=True)
+class FleetOptions:
+    fleet: Path
+    journal: Path | None = None  # append device events here (JSONL)
+    shard: FleetShard = field(default_factory=FleetShard)  # the partition of hubs run (D-S1)
+    ready_file: Path | None = None  # written once connected and subscribed
+    state_file: Path | None = None  # the shard's final state (ShardState), written at the end
+
+
+async def run_fleet(options: BusOptions, how: FleetOptions) -> FleetJournal:
+    build = load_build(how.fleet)
+    fleet = how.shard.keep(build.fleet)
+    record = FleetJournal(how.journal)
     topics = Topics(options.topic_root)
     try:
         async with AsyncExitStack() as stack:
             link = fleet_link(options.broker, topics, options.client_id, options.mqtt_version)
             bus = await _connected(stack, link)
-            runner = FleetRunner(build.fleet, bus, topics, ScaledClock.real_time(), record)
+            clock = ScaledClock.real_time()
+            runner = FleetRunner(fleet, bus, topics, clock, record, shard=how.shard)
+            _write_ready(how.ready_file)
             await runner.run(stop_on_signals())
     finally:
         record.close()
+        if how.state_file is not None:
+            state = ShardState.of(how.shard, fleet, record)
+            how.state_file.write_text(state.model_dump_json(indent=1) + "\n")
     return record
+
+
+def _write_ready(path: Path | None) -> None:
+    if path is not None:
+        path.write_text(f"{os.getpid()}\n")
 
 
 @dataclass(frozen=True, slots=True)

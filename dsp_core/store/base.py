@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from typing import TypeVar
 
 from dsp_core.model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
+from dsp_core.outbox import Outgoing
 from dsp_core.state import Scope, State
 
 T = TypeVar("T")
@@ -49,6 +50,20 @@ class Store(ABC):
     @abstractmethod
     async def hub_statuses(self) -> list[HubStatus]:
         """The status last taken for each comms hub that has one, by hub ID (D-E1)."""
+
+    @abstractmethod
+    async def claim_outbox(
+        self, worker: str, now: float, stale_before: float, *, own: bool = False
+    ) -> list[Outgoing]:
+        """Outbox messages (D-W2) whose lease ran out before `stale_before` (their worker
+        died or lost the broker), and with `own` those leased to `worker` (a worker
+        starting again under its old name): leased to `worker` from `now`, in the order
+        they were committed, up to a page of them. Two workers never claim the same row
+        at once."""
+
+    @abstractmethod
+    async def outbox_done(self, message_ids: Collection[str]) -> None:
+        """Forget outbox messages the broker has acknowledged."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from typing import TypeVar
 
 from dsp_core.model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
-from dsp_core.state import AddJournal, Scope, State
+from dsp_core.outbox import OUTBOX_PAGE, Outgoing
+from dsp_core.state import AddJournal, AddOutgoing, Scope, State
 
 from .base import Store
 
@@ -18,6 +19,7 @@ class MemoryStore(Store):
         self.state = State()
         self.entries: list[JournalEntry] = []
         self.keep_journal = keep_journal
+        self.outbox: dict[str, AddOutgoing] = {}  # by message ID, in commit order
 
     async def apply(self, scope: Scope, decide: Callable[[State], T]) -> T:
         # No await between deciding and committing: one event at a time by construction.
@@ -25,7 +27,24 @@ class MemoryStore(Store):
         changes = self.state.take_changes()
         if self.keep_journal:
             self.entries.extend(c.entry for c in changes if isinstance(c, AddJournal))
+        self.outbox.update((c.message.message_id, c) for c in changes if isinstance(c, AddOutgoing))
         return result
+
+    async def claim_outbox(
+        self, worker: str, now: float, stale_before: float, *, own: bool = False
+    ) -> list[Outgoing]:
+        claimed = [
+            row
+            for row in self.outbox.values()
+            if row.at < stale_before or (own and row.worker == worker)
+        ][:OUTBOX_PAGE]
+        for row in claimed:
+            self.outbox[row.message.message_id] = AddOutgoing(row.message, worker, now)
+        return [row.message for row in claimed]
+
+    async def outbox_done(self, message_ids: Collection[str]) -> None:
+        for message_id in message_ids:
+            self.outbox.pop(message_id, None)
 
     async def seed(
         self,

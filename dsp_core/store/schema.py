@@ -10,8 +10,10 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -138,4 +140,18 @@ hubs = Table(
     Column("reason", Text, nullable=False),
     Column("since", UtcDateTime(), nullable=False),
     Column("reported_at", UtcDateTime()),
+)
+
+# The transactional outbox (D-W2): messages committed with the decision that caused
+# them, deleted once the broker has them. `worker` holds the lease from `claimed_at`
+# (wall seconds); a row whose lease has run out is published by another worker.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # publication order
+    Column("message_id", String(40), nullable=False, unique=True),
+    Column("topic", String(256), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("worker", String(128), nullable=False),
+    Column("claimed_at", Float, nullable=False, index=True),
 )

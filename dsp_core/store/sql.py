@@ -3,14 +3,25 @@
 SQLite through the standard library's sqlite3, PostgreSQL through psycopg 3. Every
 call runs in the store's own thread (D12), and an event is one call there: load the
 rows its `Scope` names, let the core decide, write every change (SMI, tracking,
-reports, journal) and commit, in one transaction.
+reports, journal, outbox) and commit, in one transaction.
+
+Several workers on one database (D-W1): on PostgreSQL each transaction first takes the
+advisory locks of what its events touch (`locks.py`: why advisory locks and not row
+locks); on SQLite `BEGIN IMMEDIATE` takes the file's write lock, so transactions run
+one at a time, and a worker waits up to `SQLITE_BUSY_SECONDS` for it. A transaction
+that fails as a deadlock, a serialisation failure or a busy file is run again (up to
+`ATTEMPTS` times, logged): the core's decisions are pure functions of what is loaded,
+so running them again is safe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import cache, partial
 from typing import Any, TypeVar
 
@@ -28,10 +39,11 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from dsp_core.errors import StoreError
@@ -43,8 +55,10 @@ from dsp_core.model import (
     Registration,
     User,
 )
+from dsp_core.outbox import OUTBOX_PAGE, Outgoing
 from dsp_core.state import (
     AddJournal,
+    AddOutgoing,
     AddReport,
     Change,
     CplKey,
@@ -60,10 +74,16 @@ from dsp_core.tracking import OPEN_PHASES, Phase
 
 from . import convert, schema
 from .base import Store
+from .locks import AdvisoryLocks
+
+log = logging.getLogger(__name__)
 
 _KEEP = [p.value for p in (*OPEN_PHASES, Phase.TIMED_OUT)]
 _JOURNAL_PAGE = 1000
 T = TypeVar("T")
+ATTEMPTS = 5  # a transaction that deadlocked, failed to serialise or found the file busy
+SQLITE_BUSY_SECONDS = 30.0  # how long a worker waits for another's SQLite transaction
+_RETRY_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 
 
 class SqlStore(Store):
@@ -107,6 +127,23 @@ class SqlStore(Store):
         except SQLAlchemyError as exc:
             raise StoreError(f"store transaction of {len(work)} events failed: {exc}") from exc
 
+    async def claim_outbox(
+        self, worker: str, now: float, stale_before: float, *, own: bool = False
+    ) -> list[Outgoing]:
+        claim = partial(self._claim_outbox, worker, now, stale_before, own)
+        try:
+            return await self._call(claim)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"claiming outbox messages for {worker} failed: {exc}") from exc
+
+    async def outbox_done(self, message_ids: Collection[str]) -> None:
+        if not message_ids:
+            return
+        try:
+            await self._call(partial(self._outbox_done, list(message_ids)))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"deleting {len(message_ids)} outbox messages failed: {exc}") from exc
+
     async def seed(
         self,
         *,
@@ -145,22 +182,58 @@ class SqlStore(Store):
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     def _apply(self, scope: Scope, decide: Callable[[State], T]) -> T:
-        conn = self._conn
-        with conn.begin():
-            state = _load(conn, scope)
-            result = decide(state)
-            _write(conn, state.take_changes())
-        return result
+        return self._apply_all([(scope, decide)])[0]
 
     def _apply_all(self, work: Sequence[tuple[Scope, Callable[[State], T]]]) -> list[T]:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return self._transaction(work)
+            except DBAPIError as exc:
+                if attempt == ATTEMPTS or not _retryable(exc):
+                    raise
+                log.warning(
+                    "store: transaction of %d events failed (%s), attempt %d of %d; again",
+                    len(work),
+                    str(exc.orig).strip().splitlines()[0],
+                    attempt,
+                    ATTEMPTS,
+                )
+                time.sleep(0.005 * attempt)
+        raise AssertionError("unreachable")
+
+    def _transaction(self, work: Sequence[tuple[Scope, Callable[[State], T]]]) -> list[T]:
         conn = self._conn
         results = []
         with conn.begin():
+            locks = AdvisoryLocks(conn) if conn.dialect.name == "postgresql" else None
+            if locks is not None:
+                locks.take_for(scope for scope, _ in work)
             for scope, decide in work:
-                state = _load(conn, scope)
+                state = _load_locked(conn, scope, locks)
                 results.append(decide(state))
                 _write(conn, state.take_changes())
         return results
+
+    def _claim_outbox(
+        self, worker: str, now: float, stale_before: float, own: bool
+    ) -> list[Outgoing]:
+        t = schema.outbox
+        due = t.c.claimed_at < stale_before
+        query = select(t).where(or_(due, t.c.worker == worker) if own else due)
+        # SKIP LOCKED: two workers recovering at once take different rows (PostgreSQL;
+        # SQLite's BEGIN IMMEDIATE has already made this transaction the only one)
+        query = query.order_by(t.c.id).limit(OUTBOX_PAGE).with_for_update(skip_locked=True)
+        with self._conn.begin():
+            rows = list(self._conn.execute(query))
+            if rows:
+                claim = update(t).where(t.c.id.in_([row.id for row in rows]))
+                self._conn.execute(claim.values(worker=worker, claimed_at=now))
+        return [Outgoing(row.message_id, row.topic, bytes(row.payload)) for row in rows]
+
+    def _outbox_done(self, message_ids: list[str]) -> None:
+        t = schema.outbox
+        with self._conn.begin():
+            self._conn.execute(delete(t).where(t.c.message_id.in_(message_ids)))
 
     def _seed(self, rows: dict[Table, list[dict[str, Any]]]) -> None:
         with self._conn.begin():
@@ -201,8 +274,18 @@ def sync_url(url: str) -> URL:
     raise StoreError(f"store URL {shown}: expected sqlite:// or postgresql://")
 
 
+def _retryable(exc: DBAPIError) -> bool:
+    """A deadlock or serialisation failure (PostgreSQL), or a SQLite file still busy."""
+    if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
 def _connect(url: URL) -> Connection:
-    engine = _sqlite_engine(url) if url.get_backend_name() == "sqlite" else create_engine(url)
+    if url.get_backend_name() == "sqlite":
+        engine = _sqlite_engine(url)
+    else:  # READ COMMITTED: the loads after the locks see what their last holder wrote
+        engine = create_engine(url, isolation_level="READ COMMITTED")
     schema.metadata.create_all(engine)
     return engine.connect()
 
@@ -212,7 +295,10 @@ def _sqlite_engine(url: URL) -> Engine:
     begins every transaction itself, with BEGIN IMMEDIATE, so an event's loads and
     writes are one transaction even with another process on the file."""
     in_memory = url.database in (None, "", ":memory:")
-    engine = create_engine(url, poolclass=StaticPool) if in_memory else create_engine(url)
+    if in_memory:
+        engine = create_engine(url, poolclass=StaticPool)
+    else:
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
 
     @event.listens_for(engine, "connect")
     def _on_connect(connection: Any, record: Any) -> None:
@@ -382,6 +468,22 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
 # ---- loading ------------------------------------------------------------------------
 
 
+def _load_locked(conn: Connection, scope: Scope, locks: AdvisoryLocks | None) -> State:
+    """`_load`, and on PostgreSQL load again until every row loaded is under a lock of
+    this transaction (one that changed between the look-up and the lock)."""
+    state = _load(conn, scope)
+    if locks is None:
+        return state
+    for _ in range(ATTEMPTS):
+        missing = locks.missing(state)
+        if not missing:
+            return state
+        log.info("store: %s loaded without a lock; locked and loaded again", sorted(missing))
+        locks.take(missing)
+        state = _load(conn, scope)
+    raise StoreError(f"store: could not lock everything {scope} reaches")
+
+
 def _load(conn: Connection, scope: Scope) -> State:
     state = State()
     devices = _load_devices(conn, state, scope)
@@ -465,38 +567,75 @@ def _load_requests(conn: Connection, state: State, scope: Scope, device_ids: Seq
 
 
 def _write(conn: Connection, changes: list[Change]) -> None:
-    devices: dict[str, dict[str, Any]] = {}
-    cpl_rows, counters, keep, done, reports, journal = [], {}, {}, set(), [], []
-    hubs: dict[str, dict[str, Any]] = {}
+    rows = _Rows()
     for change in changes:
+        rows.add(change)
+    rows.write(conn)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """One transaction's changes as the rows of each table; the last put of a key wins."""
+
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cpl: list[dict[str, Any]] = field(default_factory=list)
+    counters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keep: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    done: set[tuple[str, int]] = field(default_factory=set)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    hubs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outgoing: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, change: Change) -> None:
         match change:
             case PutDevice(device=device):
-                devices[device.device_id] = convert.device_row(device)
+                self.devices[device.device_id] = convert.device_row(device)
             case PutCpl(entry=entry):
-                cpl_rows.append(convert.cpl_row(entry))
+                self.cpl.append(convert.cpl_row(entry))
             case PutCounter(originator=originator, counter=counter):
-                counters[originator] = {"originator": originator, "counter": counter}
+                self.counters[originator] = {"originator": originator, "counter": counter}
             case PutRequest(tracked=tracked) if tracked.phase.value in _KEEP:
-                keep[tracked.key] = convert.tracked_row(tracked)
-                done.discard(tracked.key)
+                self.keep[tracked.key] = convert.tracked_row(tracked)
+                self.done.discard(tracked.key)
             case PutRequest(tracked=tracked):
-                keep.pop(tracked.key, None)
-                done.add(tracked.key)
+                self.keep.pop(tracked.key, None)
+                self.done.add(tracked.key)
             case AddReport(key=key):
-                reports.append(dict(zip(_REPORT_COLUMNS, key, strict=True)))
+                self.reports.append(dict(zip(_REPORT_COLUMNS, key, strict=True)))
             case AddJournal(entry=entry):
-                journal.append(convert.journal_row(entry))
+                self.journal.append(convert.journal_row(entry))
             case PutHub(hub=hub):
-                hubs[hub.ch_id] = convert.hub_row(hub)
-    _upsert(conn, schema.devices, list(devices.values()))
-    _upsert(conn, schema.cpl, cpl_rows)
-    _upsert(conn, schema.counters, list(counters.values()))
-    _upsert(conn, schema.requests, list(keep.values()))
-    _upsert(conn, schema.hubs, list(hubs.values()))
-    if done:
-        keys = [{"originator": originator, "counter": counter} for originator, counter in done]
-        conn.execute(_FINISHED, keys)
-    if reports:
-        conn.execute(_ADD_REPORTS, reports)
-    if journal:
-        conn.execute(_ADD_JOURNAL, journal)
+                self.hubs[hub.ch_id] = convert.hub_row(hub)
+            case AddOutgoing(message=message, worker=worker, at=at):
+                self.outgoing.append(_outbox_row(message, worker, at))
+
+    def write(self, conn: Connection) -> None:
+        _upsert(conn, schema.devices, list(self.devices.values()))
+        _upsert(conn, schema.cpl, self.cpl)
+        _upsert(conn, schema.counters, list(self.counters.values()))
+        _upsert(conn, schema.requests, list(self.keep.values()))
+        _upsert(conn, schema.hubs, list(self.hubs.values()))
+        keys = [{"originator": originator, "counter": counter} for originator, counter in self.done]
+        inserts = (
+            (_FINISHED, keys),
+            (_ADD_REPORTS, self.reports),
+            (_ADD_JOURNAL, self.journal),
+            (_ADD_OUTGOING, self.outgoing),
+        )
+        for statement, rows in inserts:
+            if rows:
+                conn.execute(statement, rows)
+
+
+_ADD_OUTGOING = schema.outbox.insert()
+
+
+def _outbox_row(message: Outgoing, worker: str, at: float) -> dict[str, Any]:
+    return {
+        "message_id": message.message_id,
+        "topic": message.topic,
+        "payload": message.payload,
+        "worker": worker,
+        "claimed_at": at,
+    }

@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bus.mosquitto import running_mosquitto
 from dsp_core.model import JournalKind, SmiStatus
 from dsp_core.store import SqlStore
 from hil.campaign import CampaignModel
 from hil.campaign_device import DeviceState
 from hil.demo import DemoOptions, DemoRun, DemoSummary
+from hil.errors import DemoError
 from hil.stack import LabStack
 from smetslab.cli import app
-from tests.brokers import Mosquitto
+from tests.brokers import Mosquitto, require_mosquitto
 
 pytestmark = pytest.mark.e2e
 PREMISES = 24
@@ -158,3 +160,15 @@ async def test_the_story_with_the_dsp_in_a_process_of_its_own(
     await assert_alerted_once(tmp_path, summary)
     journal = await journal_counts(tmp_path)
     assert journal[JournalKind.RESPONSE, "E21"] == summary.responses_lost  # D14 holds there too
+
+
+async def test_a_broker_that_drops_messages_is_named_as_the_likely_cause(tmp_path: Path) -> None:
+    """A stock mosquitto drops QoS 1 messages past a client's queue limit; the CPL
+    removal's burst of N28s then never all arrives, and the demo says so, naming the
+    setting, instead of failing with a bare time-out."""
+    require_mosquitto()
+    (tmp_path / "broker").mkdir()
+    with running_mosquitto(tmp_path / "broker", queue_limit=2) as broker:
+        run = DemoRun(options(tmp_path, broker=broker.url, alerts_within=5.0))
+        with pytest.raises(DemoError, match=r"of the \d+ N28 alerts arrived in 5 s\..*max_queued"):
+            await run.run()

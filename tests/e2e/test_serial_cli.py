@@ -68,7 +68,9 @@ async def test_dsp_rig_and_bridge_as_commands(mosquitto_broker: Mosquitto, tmp_p
     store = f"sqlite+aiosqlite:///{tmp_path / 'dsp.sqlite'}"
     async with AsyncExitStack() as stack:
         enter = stack.enter_async_context
-        await enter(smetslab("dsp", "--fleet", str(RIG), "--store", store, "--broker", url))
+        ready = tmp_path / "dsp.ready"
+        dsp = ("dsp", "--fleet", str(RIG), "--store", store, "--broker", url)
+        await enter(smetslab(*dsp, "--ready-file", str(ready)))
         rig = await enter(smetslab("rig", "simulate", "--fleet", str(RIG), "--broker", url))
         assert rig.stdout is not None
         port, ch_id = (await rig.stdout.readline()).decode().split()
@@ -80,6 +82,9 @@ async def test_dsp_rig_and_bridge_as_commands(mosquitto_broker: Mosquitto, tmp_p
             smetslab("bridge", "serial", "--port", port, "--ch-id", ch_id, "--broker", url)
         )
         await wait_for(user, "status", lambda got: got[-1]["online"])
+        async with asyncio.timeout(30):  # the DSP subscribed: the request cannot miss it
+            while not ready.exists():
+                await asyncio.sleep(0.05)
         request = {
             "request_id": f"{supplier}:{esme}:1",
             "service_reference_variant": "11.2",

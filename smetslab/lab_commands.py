@@ -1,0 +1,82 @@
+"""`smetslab lab up`: options in, one call out (the logic is hil/lab_up.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from emulators.errors import EmulatorError
+from hil.errors import HilError
+from hil.lab_up import LabUp, LabUpInfo, LabUpOptions
+
+from .processes import stop_on_signals
+
+lab_app = typer.Typer(no_args_is_help=True, help="A whole lab on this machine.")
+DEFAULT_FLEET = Path("configs/fleet.yaml")
+
+
+def register_lab(app: typer.Typer) -> None:
+    app.add_typer(lab_app, name="lab")
+
+
+@lab_app.command("up")
+def up(
+    *,
+    workers: Annotated[int, typer.Option(min=1, help="DSP worker processes")] = 1,
+    shards: Annotated[int, typer.Option(min=1, help="fleet shard processes")] = 1,
+    fleet_file: Annotated[
+        Path, typer.Option("--fleet", help="the fleet file (seeds the store, runs the shards)")
+    ] = DEFAULT_FLEET,
+    broker: Annotated[
+        str | None, typer.Option(help="mqtt://host:port (default: a private mosquitto)")
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(help="sqlite:///file or postgresql://... (default: WORKDIR/dsp.sqlite)"),
+    ] = None,
+    scale: Annotated[float, typer.Option(min=0.001, help="device seconds per wall second")] = 1.0,
+    workdir: Annotated[
+        Path, typer.Option(help="logs, ready and state files, the default store and broker")
+    ] = Path("smetslab-lab"),
+    topic_root: Annotated[str, typer.Option(help="topic root of the contract")] = "smetslab",
+    name: Annotated[str, typer.Option(help="client IDs are smetslab-NAME-dsp-I, -fleet-I")] = "lab",
+) -> None:
+    """Start N DSP workers and M fleet shards on one broker and one store; print where
+    everything is (one JSON line on standard output); stop them all on SIGINT or SIGTERM
+    and print their exit codes (a second JSON line). Exit 1 if one did not stop cleanly."""
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        options = LabUpOptions(
+            fleet_file, workdir.resolve(), workers, shards, broker, store, scale, topic_root, name
+        )
+        result = asyncio.run(_run(LabUp(options)))
+    except (HilError, EmulatorError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from exc
+    if not result.clean:
+        raise typer.Exit(code=1)
+
+
+async def _run(up: LabUp) -> LabUpInfo:
+    result = await up.run(stop_on_signals(), _show)
+    _show(result)
+    return result
+
+
+def _show(info: LabUpInfo) -> None:
+    typer.echo(json.dumps(info.to_json()), nl=True)
+    console = Console(stderr=True)
+    table = Table(title=f"lab: {info.premises} premises on {info.broker}, store {info.store_url}")
+    for column in ("process", "name", "pid", "exit", "log"):
+        table.add_column(column)
+    for part in info.parts:
+        exit_code = "" if part.exit_code is None else str(part.exit_code)
+        table.add_row(part.role, part.name, str(part.pid), exit_code, str(part.log or ""))
+    console.print(table)

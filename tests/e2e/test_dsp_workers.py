@@ -1,0 +1,148 @@
+"""Two DSP worker processes on PostgreSQL behind `$share/dsp/...` on mosquitto (issue 8,
+D-W1, D-W2): the MP105 campaign completes with one of them killed (`kill -9`) in the
+middle, with the SMI consistent (R5) and every alert journalled once (R4's N28, R5's
+N29) and seen by its service user at least once (its `alert_id`); and one worker and
+two give the same final SMI and alert counts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections import Counter
+
+import pytest
+
+from bus.adapter import LinkConfig, MqttAdapter
+from dsp_core.model import Device, JournalKind
+from dsp_core.store import SqlStore
+from hil.campaign import CampaignModel
+from hil.demo import DemoOptions, DemoRun, DemoSummary
+from hil.stack import LabStack
+from tests.brokers import Mosquitto
+from tests.e2e.test_demo_story import PREMISES, assert_recovered, settled
+from tests.integration.test_store_parity import PG_ADMIN_URL, _pg_database
+
+pytestmark = pytest.mark.e2e
+ALL_ALERTS = "smetslab/users/+/alerts"
+
+
+@pytest.fixture
+def databases() -> list[str]:
+    """Fresh PostgreSQL databases, two per test."""
+    name = f"smetslab_workers_e2e_{os.getpid()}"
+    urls = [_pg_database(f"{name}_{i}") for i in range(2)]
+    if None in urls:
+        if os.environ.get("CI"):
+            pytest.fail(f"no PostgreSQL at {PG_ADMIN_URL}; .ci/run should have started it")
+        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL}")
+    return [url for url in urls if url is not None]
+
+
+def options(store_url: str, broker: str, workers: int, root: str = "smetslab") -> DemoOptions:
+    return DemoOptions(
+        premises=PREMISES,
+        seed=11,
+        store_url=store_url,
+        broker=broker,
+        dsp_processes=workers,
+        topic_root=root,
+    )
+
+
+class AlertWatcher:
+    """A service user's view of every user's alerts: each copy, by `alert_id`."""
+
+    def __init__(self, broker: str, name: str) -> None:
+        self.bus = MqttAdapter(LinkConfig(broker, f"watcher-{name}", (ALL_ALERTS,)))
+        self.copies: Counter[str] = Counter()
+        self.codes: dict[str, str] = {}
+
+    async def watch(self) -> None:
+        async for message in self.bus.messages():
+            alert = json.loads(message.payload)
+            self.copies[alert["alert_id"]] += 1
+            self.codes[alert["alert_id"]] = alert["alert_code"]
+            self.bus.ack(message)
+
+    def distinct(self) -> Counter[str]:
+        return Counter(self.codes.values())
+
+
+async def watched_run(run: DemoRun, watcher: AlertWatcher, journal_of: str) -> DemoSummary:
+    """The run, with the watcher on from before the first alert until it has seen as
+    many distinct alerts as the journal has (or 15 s more)."""
+    async with watcher.bus, asyncio.TaskGroup() as tasks:
+        await watcher.bus.wait_connected()
+        watching = tasks.create_task(watcher.watch(), name="alert-watcher")
+        summary = await run.run()
+        wanted = await journal_alerts(journal_of)
+        try:
+            async with asyncio.timeout(15):
+                while watcher.distinct() != wanted:
+                    await asyncio.sleep(0.1)
+        except TimeoutError:
+            pass  # the assertions below say what is missing
+        watching.cancel()
+    return summary
+
+
+async def journal_alerts(url: str) -> Counter[str]:
+    store = await SqlStore.open(url)
+    try:
+        return Counter([str(e.code) async for e in store.journal() if e.kind is JournalKind.ALERT])
+    finally:
+        await store.close()
+
+
+async def smi(url: str) -> list[Device]:
+    store = await SqlStore.open(url)
+    try:
+        return await store.devices()
+    finally:
+        await store.close()
+
+
+async def test_a_worker_killed_mid_campaign_loses_and_doubles_no_alert(
+    databases: list[str], mosquitto_broker: Mosquitto
+) -> None:
+    """kill -9 of worker 0 after five activations, a replacement started under its name
+    (its MQTT session and its outbox are its own): the campaign completes, and what the
+    dead worker committed but never published reaches the users (D-W2)."""
+    url = databases[0]
+    killed: list[int] = []
+
+    async def kill_worker_0(lab: LabStack, model: CampaignModel) -> None:
+        await settled(model, 5)
+        worker = lab.workers[0]
+        killed.append(await worker.kill())
+        await worker.start()
+
+    run = DemoRun(options(url, mosquitto_broker.url, 2), interlude=kill_worker_0)
+    watcher = AlertWatcher(mosquitto_broker.url, "kill")
+    summary = await watched_run(run, watcher, url)
+    assert killed == [-9]
+    assert_recovered(summary)
+    journal = await journal_alerts(url)
+    assert journal["N28"] == summary.suspended  # R4: once per device, none doubled
+    assert journal["N29"] == 2 * summary.suspended  # R5: supplier and network operator
+    assert watcher.distinct() == journal  # every alert journalled reached its user
+    assert all(copies >= 1 for copies in watcher.copies.values())
+
+
+async def test_one_worker_and_two_give_the_same_smi_and_alerts(
+    databases: list[str], mosquitto_broker: Mosquitto
+) -> None:
+    """Each run under its own topic root: the first run's worker sessions stay on the
+    broker (their session expiry), members of the shared group of their root."""
+    outcomes = []
+    for workers, url in zip((1, 2), databases, strict=True):
+        run = DemoRun(options(url, mosquitto_broker.url, workers, root=f"smetslab{workers}"))
+        summary = await run.run()
+        assert_recovered(summary)
+        outcomes.append((await smi(url), await journal_alerts(url), summary.suspended))
+    (smi_one, alerts_one, suspended_one), (smi_two, alerts_two, suspended_two) = outcomes
+    assert smi_two == smi_one
+    assert alerts_two == alerts_one
+    assert suspended_two == suspended_one
+    assert alerts_one["N29"] == 2 * suspended_one > 0

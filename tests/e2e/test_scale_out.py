@@ -1,0 +1,173 @@
+"""Scale-out (docs/scale-out.md): `smetslab lab up --workers 2 --shards 2` in its own
+process, a service user's SR 11.2 to a device of each fleet shard answered I0 (DESIGN §3)
+whichever DSP worker takes the request or the response, and on SIGTERM every process it
+started gone and exit 0; and the MP105 story with its fleet in two shard processes and
+its DSP in a worker process, read back from the shards' final states (R5, R8)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bus.adapter import BusMessage, LinkConfig, MqttAdapter
+from bus.topics import Topics
+from dsp_core.ids import to_compact
+from dsp_core.model import DeviceType, JournalKind
+from dsp_core.store import SqlStore
+from emulators.fleet import build_fleet
+from emulators.fleetspec import FleetSpec
+from emulators.shards import shard_of
+from hil.campaign_requests import Srv
+from hil.campaign_requests import build as build_request
+from hil.demo import DemoOptions, DemoRun
+from tests.brokers import Mosquitto, require_mosquitto
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+SPEC = FleetSpec.model_validate(
+    {
+        "seed": 21,
+        "templates": [
+            {
+                "name": "e",
+                "count": 16,
+                "devices": [
+                    {"type": "CHF", "model": "CH-2", "firmware_versions": ["00010203"]},
+                    {"type": "ESME", "model": "E470", "firmware_versions": ["0123ABCD"]},
+                ],
+            }
+        ],
+    }
+)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def lab_up(tmp_path: Path, fleet: Path) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "smetslab", "lab", "up", "--workers", "2", "--shards", "2"),
+        *("--fleet", str(fleet), "--workdir", str(tmp_path / "lab"), "--scale", "10"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    async with asyncio.timeout(90):
+        line = await process.stdout.readline()
+    assert line, f"lab up exited {await process.wait()} before it was ready"
+    return process, json.loads(line)
+
+
+async def read_each_shard(url: str, supplier: str, esmes: list[str]) -> dict[str, str]:
+    """An SR 11.2 to each ESME, each sent once the one before was acknowledged (I99): a
+    worker may take a request before another worker has taken the one sent before it,
+    and an originator counter must increase (S3, DESIGN §3); the final code of each."""
+    topics = Topics()
+    link = LinkConfig(url, "t-scale-user", (topics.responses(to_compact(supplier)),))
+    final: dict[str, str] = {}
+    async with MqttAdapter(link) as user:
+        await user.wait_connected()
+        answers = user.messages()
+        async with asyncio.timeout(60):
+            for counter, esme in enumerate(esmes, start=1):
+                request = build_request(supplier, Srv.READ_FIRMWARE, esme, counter, {})
+                user.publish(topics.request(to_compact(supplier)), request.to_bytes())
+                while await _next_answer(user, answers, final) != "I99":
+                    pass
+            while len(final) < len(esmes):
+                await _next_answer(user, answers, final)
+    return final
+
+
+async def _next_answer(
+    user: MqttAdapter, answers: AsyncIterator[BusMessage], final: dict[str, str]
+) -> str:
+    message = await anext(answers)
+    user.ack(message)
+    answer = json.loads(message.payload)
+    code = str(answer["response_code"])
+    if code != "I99":
+        final[answer["request_id"].split(":")[1]] = code
+    return code
+
+
+async def test_lab_up_with_two_workers_and_two_shards(tmp_path: Path) -> None:
+    require_mosquitto()
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(SPEC.model_dump(mode="json", exclude_none=True)))
+    build = build_fleet(SPEC)
+    by_shard: dict[int, str] = {}
+    for device in build.seed.devices:
+        if device.device_type is DeviceType.ESME:
+            by_shard.setdefault(
+                shard_of(bytes.fromhex(to_compact(device.comms_hub_id)), 2), device.device_id
+            )
+    assert set(by_shard) == {0, 1}
+    process, info = await lab_up(tmp_path, fleet)
+    try:
+        roles = sorted(p["role"] for p in info["processes"])
+        assert roles == [
+            "dsp worker",
+            "dsp worker",
+            "fleet shard 0/2",
+            "fleet shard 1/2",
+            "mosquitto",
+        ]
+        pids = [p["pid"] for p in info["processes"]]
+        assert all(alive(pid) for pid in pids)
+        supplier = build.seed.users[0].user_id
+        final = await read_each_shard(info["broker"], supplier, list(by_shard.values()))
+        assert final == dict.fromkeys(by_shard.values(), "I0")
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(60):
+            code = await process.wait()
+    assert code == 0
+    assert process.stdout is not None
+    stopped = json.loads(await process.stdout.readline())
+    assert [p.get("exit_code") for p in stopped["processes"] if p["role"] != "mosquitto"] == [0] * 4
+    assert not [pid for pid in pids if alive(pid)]
+
+
+async def test_the_story_with_the_fleet_in_two_shard_processes(
+    tmp_path: Path, mosquitto_broker: Mosquitto
+) -> None:
+    """D-S3: the devices' versions and the lost responses come from the shards' final
+    states; every SMETS2 device's SMI version is the one its shard says it runs."""
+    store_url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
+    options = DemoOptions(
+        premises=24,
+        seed=11,
+        store_url=store_url,
+        broker=mosquitto_broker.url,
+        dsp_processes=1,
+        fleet_processes=2,
+    )
+    summary = await DemoRun(options).run()
+    assert summary.smi_mismatches == 0
+    assert summary.still_suspended == 0
+    assert summary.activated == summary.suspended > 0
+    assert summary.responses_lost > 0
+    store = await SqlStore.open(store_url)
+    try:
+        journal = [e async for e in store.journal()]
+    finally:
+        await store.close()
+    e21 = sum(1 for e in journal if e.kind is JournalKind.RESPONSE and e.code == "E21")
+    assert e21 == summary.responses_lost  # each shard's count of drops, added up (R8)

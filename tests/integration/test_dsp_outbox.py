@@ -1,0 +1,117 @@
+"""The DSP's transactional outbox on a real broker (D-W2): a worker starting again
+publishes what its previous life committed and never saw acknowledged, and what a
+dead worker left once its lease has run out; every alert carries an `alert_id`; what
+the broker acknowledged leaves the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from bus.adapter import BusMessage, LinkConfig, MqttAdapter
+from bus.clock import ClockSetting
+from bus.topics import Topics
+from dsp_core.admin import cpl_change_json
+from dsp_core.model import CplStatus
+from dsp_core.outbox import Outgoing
+from dsp_core.service import ServiceLimits
+from dsp_core.state import Scope, State
+from dsp_core.store import SqlStore
+from dsp_core.store.schema import outbox
+from dsp_core.store.sql import sync_url
+from emulators.fleet import build_fleet
+from hil.stack import LabStack, StackConfig, seed_store
+from tests.brokers import Mosquitto
+from tests.integration.test_dsp_over_bus import SPEC
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2031, 1, 1, tzinfo=UTC)
+TOPICS = Topics()
+ALL_ALERTS = f"{TOPICS.root}/users/+/alerts"
+USER = "90B3D51F30000002"
+
+
+def _left(worker: str, *indexes: int) -> list[Outgoing]:
+    return [
+        Outgoing(f"{worker}-{i}", TOPICS.alerts(USER), json.dumps({"n": i}).encode())
+        for i in indexes
+    ]
+
+
+def _commit(messages: list[Outgoing], worker: str, at: float):  # type: ignore[no-untyped-def]
+    def decide(state: State) -> None:
+        state.put_outgoing(messages, worker, at)
+
+    return decide
+
+
+def _rows(url: str) -> int:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(outbox)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+async def _received(bus: MqttAdapter, count: int) -> list[BusMessage]:
+    got: list[BusMessage] = []
+    async with asyncio.timeout(20):
+        async for message in bus.messages():
+            bus.ack(message)
+            got.append(message)
+            if len(got) == count:
+                return got
+    return got
+
+
+async def test_a_worker_publishes_what_it_and_a_dead_worker_left_in_the_outbox(
+    tmp_path: Path, mosquitto_broker: Mosquitto
+) -> None:
+    url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
+    build = build_fleet(SPEC)
+    store = await SqlStore.open(url)
+    await seed_store(store, build.seed)
+    config = StackConfig(
+        mosquitto_broker.url,
+        ClockSetting.starting_now(T0, 10.0, time.time()),
+        run_id="outbox",
+        limits=ServiceLimits(outbox_lease=5.0, outbox_check=0.1),
+    )
+    dsp = "smetslab-outbox-dsp"  # the name the lab's DSP runs under
+    now = time.time()
+    mine = _left(dsp, 1, 2)  # its previous life's, lease not run out
+    dead = _left("gone", 3)  # a dead worker's, lease run out
+    alive = _left("alive", 4)  # a live worker's: not taken
+    for messages, worker, at in (
+        (mine, dsp, now),
+        (dead, "gone", now - 60),
+        (alive, "alive", now + 3600),
+    ):
+        await store.apply(Scope(), _commit(messages, worker, at))
+    watcher_link = LinkConfig(mosquitto_broker.url, "outbox-watcher", (ALL_ALERTS,))
+    async with MqttAdapter(watcher_link) as watcher:
+        await watcher.wait_connected()
+        try:
+            async with LabStack(config, build, store) as lab:
+                got = await _received(watcher, 3)
+                assert sorted(json.loads(m.payload)["n"] for m in got) == [1, 2, 3]
+                async with asyncio.timeout(10):
+                    while _rows(url) != 1:  # deleted once the broker acknowledged them
+                        await asyncio.sleep(0.05)
+                removal = replace(build.seed.cpl[0], status=CplStatus.REMOVED)
+                user = await lab.user_bus(build.seed.users[0].user_id)
+                user.publish(TOPICS.cpl, cpl_change_json(removal))
+                alerts = [json.loads(m.payload) for m in await _received(watcher, 1)]
+        finally:
+            await store.close()
+    assert alerts[0]["alert_code"] == "N28"
+    assert len(alerts[0]["alert_id"]) == 32  # the outbox message's ID (D-W2)
+    assert _rows(url) == 1  # the live worker's message, still its own

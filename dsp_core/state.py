@@ -93,6 +93,27 @@ class Scope:
     # Loaded with every device: its registration, its model's CPL entries and its
     # open requests.
 
+    def merged(self, other: Scope) -> Scope | None:
+        """What both scopes reach, for events decided one after the other on one
+        `State` (D19); None when they cannot share one: two CPL versions, or two
+        different `due_before` times."""
+        if None not in (self.version, other.version) and self.version != other.version:
+            return None
+        if None not in (self.due_before, other.due_before) and self.due_before != other.due_before:
+            return None
+        return Scope(
+            user_ids=self.user_ids | other.user_ids,
+            device_ids=self.device_ids | other.device_ids,
+            ch_ids=self.ch_ids | other.ch_ids,
+            originators=self.originators | other.originators,
+            request_keys=self.request_keys | other.request_keys,
+            report_keys=self.report_keys | other.report_keys,
+            due_before=self.due_before or other.due_before,
+            version=self.version or other.version,
+            hubs=self.hubs | other.hubs,
+            hubs_of_devices=self.hubs_of_devices or other.hubs_of_devices,
+        )
+
 
 class State:
     """Tables of records, with indexes, and the list of changes made to them."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -38,7 +38,6 @@ from sqlalchemy import (
     false,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -203,14 +202,14 @@ class SqlStore(Store):
 
     def _transaction(self, work: Sequence[tuple[Scope, Callable[[State], T]]]) -> list[T]:
         conn = self._conn
-        results = []
+        results: list[T] = []
         with conn.begin():
             locks = AdvisoryLocks(conn) if conn.dialect.name == "postgresql" else None
             if locks is not None:
                 locks.take_for(scope for scope, _ in work)
-            for scope, decide in work:
+            for scope, decisions in _runs(work):
                 state = _load_locked(conn, scope, locks)
-                results.append(decide(state))
+                results.extend(decide(state) for decide in decisions)
                 _write(conn, state.take_changes())
         return results
 
@@ -332,19 +331,25 @@ _LISTED = 4
 
 def _size(values: Collection[Any]) -> int:
     """A list's shape for the statement caches: its length, any length above
-    `_LISTED` being one shape."""
+    `_LISTED` being one shape; keys of several columns are bound one by one, whatever
+    their number (see `_one_of`)."""
+    if _of_keys(values):
+        return len(values)
     return min(len(values), _LISTED + 1)
+
+
+def _of_keys(values: Collection[Any]) -> bool:
+    return bool(values) and isinstance(next(iter(values)), tuple)
 
 
 def _one_of(name: str, size: int, *columns: ColumnElement[Any]) -> ColumnElement[bool]:
     """`columns IN (...)` over `size` values, bound as `_values(name, ...)` gives them."""
     if size == 0:
         return false()
-    target = columns[0] if len(columns) == 1 else tuple_(*columns)
-    if size > _LISTED:
-        return target.in_(bindparam(name, expanding=True))
     if len(columns) == 1:
-        return target.in_([bindparam(f"{name}_{i}") for i in range(size)])
+        if size > _LISTED:
+            return columns[0].in_(bindparam(name, expanding=True))
+        return columns[0].in_([bindparam(f"{name}_{i}") for i in range(size)])
     # Not `(a, b) IN ((?, ?))`: SQLite searches an index on (a, b) by `a` alone for a
     # row value, which for requests (one originator, thousands of counters) is a scan.
     return or_(
@@ -357,7 +362,7 @@ def _one_of(name: str, size: int, *columns: ColumnElement[Any]) -> ColumnElement
 
 def _values(name: str, values: Collection[Any]) -> dict[str, Any]:
     """The parameters of `_one_of(name, _size(values), ...)`."""
-    if len(values) > _LISTED:
+    if len(values) > _LISTED and not _of_keys(values):
         return {name: list(values)}
     bound: dict[str, Any] = {}
     for i, value in enumerate(values):
@@ -466,6 +471,26 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
 
 
 # ---- loading ------------------------------------------------------------------------
+
+
+def _runs(
+    work: Sequence[tuple[Scope, Callable[[State], T]]],
+) -> Iterator[tuple[Scope, list[Callable[[State], T]]]]:
+    """The batch as runs of events whose scopes merge (D19): each run is loaded once
+    into one `State`, its events decided on it in order, each seeing what the ones
+    before it changed, and its changes written once."""
+    scope: Scope | None = None
+    decisions: list[Callable[[State], T]] = []
+    for next_scope, decide in work:
+        merged = next_scope if scope is None else scope.merged(next_scope)
+        if merged is None:
+            assert scope is not None
+            yield scope, decisions
+            merged, decisions = next_scope, []
+        scope = merged
+        decisions.append(decide)
+    if scope is not None:
+        yield scope, decisions
 
 
 def _load_locked(conn: Connection, scope: Scope, locks: AdvisoryLocks | None) -> State:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Iterable
 from functools import partial
 
@@ -48,6 +49,7 @@ class OutboxRelay:
         self.published = 0  # messages handed to the bus
         self.recovered = 0  # of them, taken over from the outbox table
         self._pending: set[asyncio.Future[None]] = set()
+        self._in_order: deque[tuple[float, asyncio.Future[None]]] = deque()  # sent at, PUBACK
         self._confirmed: list[str] = []
         self._wake = asyncio.Event()
 
@@ -56,8 +58,17 @@ class OutboxRelay:
         for message in messages:
             confirmed = self.bus.publish_confirmed(message.topic, message.payload)
             self._pending.add(confirmed)
+            self._in_order.append((time.time(), confirmed))
             confirmed.add_done_callback(partial(self._on_confirmed, message.message_id))
             self.published += 1
+
+    def oldest_unconfirmed(self) -> float | None:
+        """When (wall clock) the oldest message the broker has not yet acknowledged was
+        handed to the bus: a command still on its way holds back time-outs (D14)."""
+        in_order = self._in_order
+        while in_order and in_order[0][1].done():
+            in_order.popleft()
+        return in_order[0][0] if in_order else None
 
     async def recover(self, *, own: bool = False) -> int:
         """Claim and publish the messages whose lease ran out (a dead worker's) and, with

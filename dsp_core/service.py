@@ -139,11 +139,14 @@ class DspService:
 
     async def tick(self) -> None:
         """Time out what is due: due by now, or, when messages are still queued, by the
-        time the oldest of them arrived (it may hold the answer to a request due)."""
+        time the oldest of them arrived (it may hold the answer to a request due), or,
+        when what this worker published is not all with the broker yet, by the time the
+        oldest of that was sent (a command still on its way has not reached its device:
+        R8's time-out is about the device, not the DSP's backlog, D14)."""
         now = self.clock.now()
-        oldest = self.bus.oldest_pending()
-        if oldest is not None:
-            now = min(now, self.clock.setting.device_time(oldest))
+        for oldest in (self.bus.oldest_pending(), self.outbox.oldest_unconfirmed()):
+            if oldest is not None:
+                now = min(now, self.clock.setting.device_time(oldest))
         self.outbox.send(await self.driver.handle_then(ClockTicked(now), self._to_outbox))
 
     async def handle(self, message: BusMessage) -> None:

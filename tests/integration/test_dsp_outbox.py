@@ -21,6 +21,7 @@ from bus.topics import Topics
 from dsp_core.admin import cpl_change_json
 from dsp_core.model import CplStatus
 from dsp_core.outbox import Outgoing
+from dsp_core.outbox_relay import OutboxRelay
 from dsp_core.service import ServiceLimits
 from dsp_core.state import Scope, State
 from dsp_core.store import SqlStore
@@ -115,3 +116,26 @@ async def test_a_worker_publishes_what_it_and_a_dead_worker_left_in_the_outbox(
     assert alerts[0]["alert_code"] == "N28"
     assert len(alerts[0]["alert_id"]) == 32  # the outbox message's ID (D-W2)
     assert _rows(url) == 1  # the live worker's message, still its own
+
+
+async def test_time_outs_wait_for_what_is_not_with_the_broker_yet(
+    tmp_path: Path, mosquitto_broker: Mosquitto
+) -> None:
+    """D14: while a message the worker published is not acknowledged by the broker, the
+    relay names when it was sent, and the DSP's time-outs are held at that time."""
+    store = await SqlStore.open(f"sqlite:///{tmp_path / 'dsp.sqlite'}")
+    link = LinkConfig(mosquitto_broker.url, "t-relay-order", ())
+    try:
+        async with MqttAdapter(link) as bus:
+            relay = OutboxRelay(store, bus, worker="w")
+            assert relay.oldest_unconfirmed() is None
+            before = time.time()
+            relay.send(_left("w", *range(50)))
+            oldest = relay.oldest_unconfirmed()
+            assert oldest is not None
+            assert before <= oldest <= time.time()
+            await bus.wait_connected()
+            await relay.flush()
+            assert relay.oldest_unconfirmed() is None
+    finally:
+        await store.close()

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
@@ -132,7 +133,7 @@ async def round_trip_rate(broker: Mosquitto, trips: int, work: Path) -> dict[str
             runner = FleetRunner(build.fleet, fleet_bus, topics, ScaledClock.real_time())
             fleet_task = asyncio.create_task(runner.run(stop), name="bench-fleet")
             used = await _await_dsp(user, topics, supplier, esmes[0])
-            seconds = await _drive_reads(user, topics, supplier, esmes, trips, first=used + 1)
+            seconds, codes = await drive_reads(user, topics, supplier, esmes, trips, first=used + 1)
             stop.set()
             await fleet_task
     return {
@@ -140,6 +141,7 @@ async def round_trip_rate(broker: Mosquitto, trips: int, work: Path) -> dict[str
         "seconds": round(seconds, 3),
         "window": WINDOW,
         "round_trips_per_s": round(trips / seconds),
+        "codes": dict(codes),
         "store": "SQLite file",
         "processes": "DSP (smetslab dsp) | fleet + service user",
     }
@@ -179,13 +181,21 @@ async def _await_dsp(user: MqttAdapter, topics: Topics, supplier: str, esme: str
     raise RuntimeError("the DSP process did not answer within 60 s")
 
 
-async def _drive_reads(
-    user: MqttAdapter, topics: Topics, supplier: str, esmes: list[str], trips: int, *, first: int
-) -> float:
-    """Keep WINDOW SR 11.2 requests outstanding until `trips` final answers came back."""
+async def drive_reads(
+    user: MqttAdapter,
+    topics: Topics,
+    supplier: str,
+    esmes: list[str],
+    trips: int,
+    *,
+    first: int = 1,
+) -> tuple[float, Counter[str]]:
+    """Keep WINDOW SR 11.2 requests outstanding until each of `trips` has its final
+    answer (I0, or the refusal S3 that is the only answer a refused request gets)."""
     topic = topics.request(to_compact(supplier))
     counter = itertools.count(first)
-    sent = done = 0
+    codes: Counter[str] = Counter()
+    sent = 0
 
     def send() -> None:
         nonlocal sent
@@ -197,17 +207,24 @@ async def _drive_reads(
     started = time.perf_counter()
     for _ in range(min(WINDOW, trips)):
         send()
-    async with asyncio.timeout(120):
+    async with asyncio.timeout(300):
         async for message in user.messages():
             user.ack(message)
-            if b'"I0"' not in message.payload:
+            code = _code(message.payload)
+            if code == "I99":
                 continue
-            done += 1
-            if done == trips:
+            codes[code] += 1
+            if codes.total() == trips:
                 break
             if sent < trips:
                 send()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, codes
+
+
+def _code(payload: bytes) -> str:
+    marker = payload.find(b'"response_code"')
+    start = payload.find(b'"', payload.find(b":", marker)) + 1
+    return payload[start : payload.find(b'"', start)].decode()
 
 
 async def campaign_run(broker: Mosquitto, premises: int, work: Path) -> dict[str, Any]:

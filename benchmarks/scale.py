@@ -20,11 +20,9 @@ file. Each row names its store.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import tempfile
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,21 +32,16 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from bus.adapter import MqttAdapter
 from bus.clock import ClockSetting
 from bus.mosquitto import running_mosquitto
-from bus.topics import Topics
-from dsp_core.ids import to_compact
 from dsp_core.model import DeviceType
 from dsp_core.store import SqlStore
 from dsp_core.store.sql import sync_url
 from emulators.fleet import build_fleet
-from hil.campaign_requests import Srv
-from hil.campaign_requests import build as build_request
 from hil.demo import DemoOptions, DemoRun, write_fleet_file
 from hil.stack import LabStack, StackConfig, seed_store
 
-from .bus import CAMPAIGN_PATIENCE, CAMPAIGN_SCALE, WINDOW, _esme_fleet
+from .bus import CAMPAIGN_PATIENCE, CAMPAIGN_SCALE, WINDOW, _esme_fleet, drive_reads
 
 CONFIGS = ((1, 1), (2, 1), (1, 2), (2, 2))
 EPOCH = datetime(2031, 1, 1, tzinfo=UTC)
@@ -150,46 +143,6 @@ async def round_trips(url: str, store_url: str, shape: Shape, trips: int) -> dic
         "i0_per_s": round(codes["I0"] / seconds),
         "codes": dict(sorted(codes.items())),
     }
-
-
-async def drive_reads(
-    user: MqttAdapter, topics: Topics, supplier: str, esmes: list[str], trips: int
-) -> tuple[float, Counter[str]]:
-    """Keep WINDOW SR 11.2 requests outstanding until each of `trips` has its final
-    answer (I0, or the refusal S3 that is the only answer a refused request gets)."""
-    topic = topics.request(to_compact(supplier))
-    counter = itertools.count(1)
-    codes: Counter[str] = Counter()
-    sent = 0
-
-    def send() -> None:
-        nonlocal sent
-        target = esmes[sent % len(esmes)]
-        sent += 1
-        request = build_request(supplier, Srv.READ_FIRMWARE, target, next(counter), {})
-        user.publish(topic, request.to_bytes())
-
-    started = time.perf_counter()
-    for _ in range(min(WINDOW, trips)):
-        send()
-    async with asyncio.timeout(300):
-        async for message in user.messages():
-            user.ack(message)
-            code = _code(message.payload)
-            if code == "I99":
-                continue
-            codes[code] += 1
-            if codes.total() == trips:
-                break
-            if sent < trips:
-                send()
-    return time.perf_counter() - started, codes
-
-
-def _code(payload: bytes) -> str:
-    marker = payload.find(b'"response_code"')
-    start = payload.find(b'"', payload.find(b":", marker)) + 1
-    return payload[start : payload.find(b'"', start)].decode()
 
 
 async def campaign(url: str, store_url: str, shape: Shape, premises: int) -> dict[str, Any]:

@@ -60,10 +60,12 @@ class PartInfo:
     pid: int | None
     log: Path | None
     exit_code: int | None = None
+    restarts: int = 0  # started again after it died unasked (D-S5); pid is the latest
 
     def to_json(self) -> dict[str, Any]:
         found: dict[str, Any] = {"role": self.role, "name": self.name, "pid": self.pid}
         found["log"] = None if self.log is None else str(self.log)
+        found["restarts"] = self.restarts
         if self.exit_code is not None:
             found["exit_code"] = self.exit_code
         return found
@@ -116,7 +118,7 @@ class LabUp:
             show(self._info(url, lab))
             await stop.wait()
             log.info("lab up: stopping")
-            return self._info(url, lab, await self._stop(lab))
+            return self._info(url, lab, await lab.stop_processes())
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
@@ -156,25 +158,15 @@ class LabUp:
             fleet_file=options.fleet_file.resolve(),
         )
 
-    async def _stop(self, lab: LabStack) -> dict[str, int]:
-        """SIGTERM to each worker, then to each shard, waiting for each to exit."""
-        codes: dict[str, int] = {}
-        for worker in lab.workers:
-            codes[worker.command.client_id] = await worker.stop()
-        for shard in lab.shards:
-            codes[shard.name] = await shard.stop()
-        return codes
-
     def _info(self, url: str, lab: LabStack, codes: dict[str, int] | None = None) -> LabUpInfo:
         codes = codes or {}
         parts = [
-            PartInfo(
-                "dsp worker", w.command.client_id, w.pid, w.log_file, codes.get(w.command.client_id)
-            )
+            PartInfo("dsp worker", w.name, w.pid, w.log_file, codes.get(w.name), w.restarts)
             for w in lab.workers
         ]
         parts += [
-            PartInfo(s.role, s.name, s.pid, s.log_file, codes.get(s.name)) for s in lab.shards
+            PartInfo(s.role, s.name, s.pid, s.log_file, codes.get(s.name), s.restarts)
+            for s in lab.shards
         ]
         if self._broker_part is not None:
             parts.insert(0, self._broker_part)

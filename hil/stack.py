@@ -17,7 +17,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
@@ -36,6 +36,8 @@ from emulators.shards import FleetShard, ShardState
 from .dsp_process import DspCommand, DspProcess
 from .errors import LabError
 from .fleet_process import FleetCommand, FleetProcess
+from .lab_process import LabProcess
+from .supervisor import NO_RESTART, RestartPolicy, supervise
 from .taskgroups import unwrap_body_error
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ class StackConfig:
     # which must build the stack's fleet; 0 runs the whole fleet in this process
     fleet_processes: int = 0
     fleet_file: Path | None = None
+    # a worker process that dies unasked is started again under its name; a shard
+    # process that dies ends the lab (D-S5); None: neither is watched
+    restart: RestartPolicy | None = field(default_factory=RestartPolicy)
 
 
 async def seed_store(store: Store, seed: DspSeed) -> None:
@@ -84,8 +89,9 @@ class LabStack:
         self.fleet: FleetRunner | None = None
         self._exit = AsyncExitStack()
         self._tasks: asyncio.TaskGroup | None = None
-        self._running: dict[str, _Running | _Workers | _Shards] = {}
-        self._stopped_shards: list[FleetProcess] = []
+        self._running: dict[str, _Running | _Processes[Any]] = {}
+        self._workers = _Processes[DspProcess]()
+        self._shards = _Processes[FleetProcess]()
 
     async def __aenter__(self) -> Self:
         self._tasks = await self._exit.enter_async_context(asyncio.TaskGroup())
@@ -141,6 +147,14 @@ class LabStack:
         part.run(self._tasks_or_fail(), self.fleet.run(part.stop), "lab-fleet")
         return self.fleet
 
+    async def stop_processes(self) -> dict[str, int]:
+        """Stop the worker processes, then the shard processes, each with SIGTERM, their
+        supervisors first; the exit code of each, by name (= client ID)."""
+        for name in ("dsp", "fleet"):
+            if name in self._running:
+                await self.stop_part(name)
+        return self._workers.exit_codes | self._shards.exit_codes
+
     async def stop_part(self, name: str) -> None:
         """Stop one part as SIGTERM would: finish the message in hand, wait for what it
         published to be acknowledged, disconnect (its session stays on the broker)."""
@@ -149,8 +163,7 @@ class LabStack:
     @property
     def workers(self) -> list[DspProcess]:
         """The DSP worker processes, when the DSP runs in its own processes."""
-        part = self._running.get("dsp")
-        return part.workers if isinstance(part, _Workers) else []
+        return self._workers.processes
 
     async def _start_dsp_processes(self) -> None:
         config = self.config
@@ -160,7 +173,7 @@ class LabStack:
             await control.wait_connected()
             control.publish(config.topics.clock, config.clock.to_json(), retain=True)
             await control.drain()
-        part = _Workers()
+        part = self._workers = _Processes[DspProcess]()
         self._running["dsp"] = part
         for index in range(config.dsp_processes):
             command = DspCommand(
@@ -173,15 +186,14 @@ class LabStack:
                 config.mqtt_version,
                 requests=index == 0,  # one worker takes the requests, in order (D-W3)
             )
-            worker = DspProcess(command, config.workdir)
-            part.workers.append(worker)
-            await worker.start()
+            await part.start(
+                DspProcess(command, config.workdir), config.restart, self._tasks_or_fail()
+            )
 
     @property
     def shards(self) -> list[FleetProcess]:
         """The fleet shard processes, when the fleet runs in its own processes."""
-        part = self._running.get("fleet")
-        return part.processes if isinstance(part, _Shards) else self._stopped_shards
+        return self._shards.processes
 
     def shard_states(self) -> list[ShardState]:
         """What each shard process wrote as it stopped (`LabError` if one wrote none)."""
@@ -191,9 +203,8 @@ class LabStack:
         config = self.config
         if config.fleet_file is None or config.workdir is None:
             raise LabError("fleet shard processes need the stack's fleet_file and workdir")
-        part = _Shards()
+        part = self._shards = _Processes[FleetProcess]()
         self._running["fleet"] = part
-        self._stopped_shards = part.processes
         count = config.fleet_processes
         for index in range(count):
             command = FleetCommand(
@@ -204,9 +215,8 @@ class LabStack:
                 FleetShard(index, count),
                 config.mqtt_version,
             )
-            shard = FleetProcess(command, config.workdir)
-            part.processes.append(shard)
-            await shard.start()
+            policy = None if config.restart is None else NO_RESTART
+            await part.start(FleetProcess(command, config.workdir), policy, self._tasks_or_fail())
 
     def _control_link(self) -> LinkConfig:
         return LinkConfig(
@@ -270,32 +280,35 @@ class _Running:
         await self.exit.aclose()
 
 
-class _Workers:
-    """The DSP as worker processes: stopped with SIGTERM, each in turn."""
+P = TypeVar("P", bound=LabProcess)
 
-    __slots__ = ("workers",)
+
+class _Processes(Generic[P]):
+    """Parts of the lab in processes of their own, each watched by a supervisor task
+    (D-S5); closed by cancelling the supervisors, then stopping each with SIGTERM in
+    turn (a shard writes its final state as it goes)."""
+
+    __slots__ = ("_supervisors", "exit_codes", "processes")
 
     def __init__(self) -> None:
-        self.workers: list[DspProcess] = []
+        self.processes: list[P] = []
+        self.exit_codes: dict[str, int] = {}  # by name, once closed
+        self._supervisors: list[asyncio.Task[None]] = []
+
+    async def start(
+        self, process: P, policy: RestartPolicy | None, tasks: asyncio.TaskGroup
+    ) -> None:
+        self.processes.append(process)
+        await process.start()
+        if policy is not None:
+            watching = supervise(process, policy)
+            self._supervisors.append(tasks.create_task(watching, name=f"supervise-{process.name}"))
 
     async def close(self) -> None:
-        for worker in self.workers:
-            code = await worker.stop()
+        for task in self._supervisors:
+            task.cancel()
+        await asyncio.gather(*self._supervisors, return_exceptions=True)
+        for process in self.processes:
+            code = self.exit_codes[process.name] = await process.stop()
             if code not in (0, -signal.SIGTERM):
-                log.warning("DSP worker %s ended with code %d", worker.command.client_id, code)
-
-
-class _Shards:
-    """The fleet as shard processes: stopped with SIGTERM, each in turn; each writes its
-    final state as it goes."""
-
-    __slots__ = ("processes",)
-
-    def __init__(self) -> None:
-        self.processes: list[FleetProcess] = []
-
-    async def close(self) -> None:
-        for shard in self.processes:
-            code = await shard.stop()
-            if code != 0:
-                log.warning("%s ended with code %d", shard.role, code)
+                log.warning("%s %s ended with code %d", process.role, process.name, code)

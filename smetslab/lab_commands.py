@@ -50,7 +50,10 @@ def up(
 ) -> None:
     """Start N DSP workers and M fleet shards on one broker and one store; print where
     everything is (one JSON line on standard output); stop them all on SIGINT or SIGTERM
-    and print their exit codes (a second JSON line). Exit 1 if one did not stop cleanly."""
+    and print their exit codes (a second JSON line). Exit 1 if one did not stop cleanly.
+
+    A worker that dies is started again under its name (5 times a minute at most); a
+    shard that dies, or a worker past that limit, stops the lab with an error (D-S5)."""
     logging.basicConfig(level=logging.WARNING)
     try:
         options = LabUpOptions(
@@ -74,9 +77,10 @@ def _show(info: LabUpInfo) -> None:
     typer.echo(json.dumps(info.to_json()), nl=True)
     console = Console(stderr=True)
     table = Table(title=f"lab: {info.premises} premises on {info.broker}, store {info.store_url}")
-    for column in ("process", "name", "pid", "exit", "log"):
+    for column in ("process", "name", "pid", "restarts", "exit", "log"):
         table.add_column(column)
     for part in info.parts:
         exit_code = "" if part.exit_code is None else str(part.exit_code)
-        table.add_row(part.role, part.name, str(part.pid), exit_code, str(part.log or ""))
+        pid, restarts, log = str(part.pid), str(part.restarts), str(part.log or "")
+        table.add_row(part.role, part.name, pid, restarts, exit_code, log)
     console.print(table)

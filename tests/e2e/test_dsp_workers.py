@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from collections import Counter
 
 import pytest
@@ -103,25 +104,34 @@ async def smi(url: str) -> list[Device]:
         await store.close()
 
 
-async def test_a_worker_killed_mid_campaign_loses_and_doubles_no_alert(
+async def test_workers_killed_mid_campaign_lose_and_double_no_alert(
     databases: list[str], mosquitto_broker: Mosquitto
 ) -> None:
-    """kill -9 of worker 0 after five activations, a replacement started under its name
-    (its MQTT session and its outbox are its own): the campaign completes, and what the
-    dead worker committed but never published reaches the users (D-W2)."""
+    """`kill -9` from outside, nobody starting anything by hand: worker 0 (the request
+    worker, D-W3) after five activations, worker 1 after ten. The lab's supervisor starts
+    each again under its name (D-S5), where its MQTT session and its outbox rows wait:
+    the campaign completes, and what a dead worker committed but never published reaches
+    the users (D-W2)."""
     url = databases[0]
-    killed: list[int] = []
+    killed: list[tuple[int, int | None]] = []
+    labs: list[LabStack] = []
 
-    async def kill_worker_0(lab: LabStack, model: CampaignModel) -> None:
-        await settled(model, 5)
-        worker = lab.workers[0]
-        killed.append(await worker.kill())
-        await worker.start()
+    async def kill_workers(lab: LabStack, model: CampaignModel) -> None:
+        labs.append(lab)
+        for index, activations in ((0, 5), (1, 10)):
+            await settled(model, activations)
+            worker = lab.workers[index]
+            assert worker.pid is not None
+            os.kill(worker.pid, signal.SIGKILL)
+            killed.append((worker.pid, await worker.wait()))
 
-    run = DemoRun(options(url, mosquitto_broker.url, 2), interlude=kill_worker_0)
+    run = DemoRun(options(url, mosquitto_broker.url, 2), interlude=kill_workers)
     watcher = AlertWatcher(mosquitto_broker.url, "kill")
     summary = await watched_run(run, watcher, url)
-    assert killed == [-9]
+    assert [code for _, code in killed] == [-signal.SIGKILL] * 2
+    workers = labs[0].workers
+    assert [w.restarts for w in workers] == [1, 1]  # each started again, once
+    assert {w.pid for w in workers}.isdisjoint(pid for pid, _ in killed)
     assert_recovered(summary)
     journal = await journal_alerts(url)
     assert journal["N28"] == summary.suspended  # R4: once per device, none doubled

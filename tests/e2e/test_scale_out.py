@@ -1,7 +1,8 @@
 """Scale-out (docs/scale-out.md): `smetslab lab up --workers 2 --shards 2` in its own
 process, a service user's SR 11.2 to a device of each fleet shard answered I0 (DESIGN §3)
-whichever DSP worker takes the request or the response, and on SIGTERM every process it
-started gone and exit 0; and the MP105 story with its fleet in two shard processes and
+whichever DSP worker takes the request or the response, and again after the request
+worker is killed with SIGKILL (lab up starts it again, D-S5), and on SIGTERM every process
+it started gone and exit 0; and the MP105 story with its fleet in two shard processes and
 its DSP in a worker process, read back from the shards' final states (R5, R8)."""
 
 from __future__ import annotations
@@ -58,12 +59,14 @@ def alive(pid: int) -> bool:
     return True
 
 
-async def lab_up(tmp_path: Path, fleet: Path) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
+async def lab_up(
+    tmp_path: Path, fleet: Path, stderr: int = asyncio.subprocess.DEVNULL
+) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "smetslab", "lab", "up", "--workers", "2", "--shards", "2"),
         *("--fleet", str(fleet), "--workdir", str(tmp_path / "lab"), "--scale", "10"),
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=stderr,
         cwd=ROOT,
     )
     assert process.stdout is not None
@@ -73,7 +76,9 @@ async def lab_up(tmp_path: Path, fleet: Path) -> tuple[asyncio.subprocess.Proces
     return process, json.loads(line)
 
 
-async def read_each_shard(url: str, supplier: str, esmes: list[str]) -> dict[str, str]:
+async def read_each_shard(
+    url: str, supplier: str, esmes: list[str], first_counter: int = 1
+) -> dict[str, str]:
     """An SR 11.2 to each ESME, each sent once the one before was acknowledged (I99): a
     worker may take a request before another worker has taken the one sent before it,
     and an originator counter must increase (S3, DESIGN §3); the final code of each."""
@@ -84,7 +89,7 @@ async def read_each_shard(url: str, supplier: str, esmes: list[str]) -> dict[str
         await user.wait_connected()
         answers = user.messages()
         async with asyncio.timeout(60):
-            for counter, esme in enumerate(esmes, start=1):
+            for counter, esme in enumerate(esmes, start=first_counter):
                 request = build_request(supplier, Srv.READ_FIRMWARE, esme, counter, {})
                 user.publish(topics.request(to_compact(supplier)), request.to_bytes())
                 while await _next_answer(user, answers, final) != "I99":
@@ -131,8 +136,14 @@ async def test_lab_up_with_two_workers_and_two_shards(tmp_path: Path) -> None:
         pids = [p["pid"] for p in info["processes"]]
         assert all(alive(pid) for pid in pids)
         supplier = build.seed.users[0].user_id
-        final = await read_each_shard(info["broker"], supplier, list(by_shard.values()))
-        assert final == dict.fromkeys(by_shard.values(), "I0")
+        esmes = list(by_shard.values())
+        final = await read_each_shard(info["broker"], supplier, esmes)
+        assert final == dict.fromkeys(esmes, "I0")
+        request_worker = info["processes"][1]
+        assert request_worker["name"] == "smetslab-lab-dsp-0"
+        os.kill(request_worker["pid"], signal.SIGKILL)  # D-S5: lab up starts it again
+        final = await read_each_shard(info["broker"], supplier, esmes, first_counter=10)
+        assert final == dict.fromkeys(esmes, "I0")
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -141,8 +152,29 @@ async def test_lab_up_with_two_workers_and_two_shards(tmp_path: Path) -> None:
     assert code == 0
     assert process.stdout is not None
     stopped = json.loads(await process.stdout.readline())
-    assert [p.get("exit_code") for p in stopped["processes"] if p["role"] != "mosquitto"] == [0] * 4
-    assert not [pid for pid in pids if alive(pid)]
+    parts = [p for p in stopped["processes"] if p["role"] != "mosquitto"]
+    assert [p["exit_code"] for p in parts] == [0] * 4
+    assert [p["restarts"] for p in parts] == [1, 0, 0, 0]
+    assert parts[0]["pid"] != request_worker["pid"]
+    assert not [pid for pid in pids + [p["pid"] for p in parts] if alive(pid)]
+
+
+async def test_lab_up_ends_with_an_error_naming_a_shard_that_died(tmp_path: Path) -> None:
+    """D-S5: a shard is not started again (its devices' state was in it); lab up stops
+    the rest and exits 1, naming the shard, its exit code and why."""
+    require_mosquitto()
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(yaml.safe_dump(SPEC.model_dump(mode="json", exclude_none=True)))
+    process, info = await lab_up(tmp_path, fleet, stderr=asyncio.subprocess.PIPE)
+    shard = next(p for p in info["processes"] if p["role"] == "fleet shard 1/2")
+    os.kill(shard["pid"], signal.SIGKILL)
+    async with asyncio.timeout(60):
+        _, stderr = await process.communicate()
+    assert process.returncode == 1
+    said = stderr.decode()
+    assert "error: fleet shard 1/2 smetslab-lab-fleet-1 exited with code -9" in said
+    assert "a fleet shard is not restarted: its devices' state was in it" in said
+    assert not [p["pid"] for p in info["processes"] if alive(p["pid"])]
 
 
 async def test_the_story_with_the_fleet_in_two_shard_processes(

@@ -4,10 +4,12 @@ socket or clock; the runner (hil/scenario_runner.py) and the lab do the I/O."""
 from __future__ import annotations
 
 import ast
+from asyncio import CancelledError
 from pathlib import Path
 
 import pytest
 
+from hil.taskgroups import unwrap_body_error
 from tests.unit.test_layout import IO_MODULES, ROOT
 
 SANS_IO = sorted(
@@ -62,3 +64,20 @@ def test_scenario_logic_imports_no_io_and_reads_no_clock(path: Path) -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
     }
     assert not calls & CLOCK_READS, f"{path.name} calls {calls & CLOCK_READS}"
+
+
+class _FailedError(Exception):
+    pass
+
+
+def test_a_group_of_one_gives_back_the_error_of_the_body_or_of_the_task() -> None:
+    """What a lab raises at its end: the body's own error; a background task's, when the
+    body ended or was cancelled for it (D-S5); the group when there are several."""
+    body, task = _FailedError("body"), _FailedError("task")
+    assert unwrap_body_error(BaseExceptionGroup("g", [body]), body) is body
+    assert unwrap_body_error(BaseExceptionGroup("g", [task]), None) is task
+    assert unwrap_body_error(BaseExceptionGroup("g", [task]), CancelledError()) is task
+    both = BaseExceptionGroup("g", [body, task])
+    assert unwrap_body_error(both, body) is both
+    nested = BaseExceptionGroup("g", [BaseExceptionGroup("inner", [task])])
+    assert unwrap_body_error(nested, None) is task

@@ -35,7 +35,7 @@ class LabProcess:
         self.log_file = workdir / f"{name}.log"
         self._process: asyncio.subprocess.Process | None = None
         self.generation = 0  # processes started so far under this name
-        self.restarts = 0  # of them, started again by a supervisor (D-S5)
+        self.restarts = 0  # of them, started again by a supervisor (D-S6)
         self.asked_to_end = False  # stopped or killed by its owner since its last start
         self._lives = asyncio.Condition()  # notified as each process is started
 
@@ -86,7 +86,7 @@ class LabProcess:
 
     async def kill(self) -> int:
         """SIGKILL from its owner: it dies mid-work, as in a crash, and is not restarted
-        (a `kill -9` from outside is a crash its supervisor answers, D-S5)."""
+        (a `kill -9` from outside is a crash its supervisor answers, D-S6)."""
         self.asked_to_end = True
         return await self._kill()
 

@@ -60,7 +60,7 @@ class PartInfo:
     pid: int | None
     log: Path | None
     exit_code: int | None = None
-    restarts: int = 0  # started again after it died unasked (D-S5); pid is the latest
+    restarts: int = 0  # started again after it died unasked (D-S6); pid is the latest
 
     def to_json(self) -> dict[str, Any]:
         found: dict[str, Any] = {"role": self.role, "name": self.name, "pid": self.pid}

@@ -62,7 +62,7 @@ class StackConfig:
     fleet_processes: int = 0
     fleet_file: Path | None = None
     # a worker process that dies unasked is started again under its name; a shard
-    # process that dies ends the lab (D-S5); None: neither is watched
+    # process that dies ends the lab (D-S6); None: neither is watched
     restart: RestartPolicy | None = field(default_factory=RestartPolicy)
 
 
@@ -285,7 +285,7 @@ P = TypeVar("P", bound=LabProcess)
 
 class _Processes(Generic[P]):
     """Parts of the lab in processes of their own, each watched by a supervisor task
-    (D-S5); closed by cancelling the supervisors, then stopping each with SIGTERM in
+    (D-S6); closed by cancelling the supervisors, then stopping each with SIGTERM in
     turn (a shard writes its final state as it goes)."""
 
     __slots__ = ("_supervisors", "exit_codes", "processes")

@@ -1,4 +1,4 @@
-"""A lab process that dies unasked is started again under its own name (D-S5).
+"""A lab process that dies unasked is started again under its own name (D-S6).
 
 A DSP worker keeps nothing of its own but its MQTT session and its outbox rows, both
 keyed by its client ID: the broker goes on routing its share of the device messages
@@ -48,7 +48,7 @@ class RestartPolicy:
 
 NO_RESTART = RestartPolicy(
     burst=0,
-    why_not="a fleet shard is not restarted: its devices' state was in it (D-S5)",
+    why_not="a fleet shard is not restarted: its devices' state was in it (D-S6)",
 )
 
 

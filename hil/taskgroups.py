@@ -2,7 +2,7 @@
 no background task failed. A lab or client whose body raised (a failed scenario, a bad
 name) gives that exception back as it was, so that callers catch `HilError`, not a group;
 and so does one whose background task failed alone (a worker that could not be kept up,
-D-S5), the body having ended or been cancelled for it."""
+D-S6), the body having ended or been cancelled for it."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def up(
     and print their exit codes (a second JSON line). Exit 1 if one did not stop cleanly.
 
     A worker that dies is started again under its name (5 times a minute at most); a
-    shard that dies, or a worker past that limit, stops the lab with an error (D-S5)."""
+    shard that dies, or a worker past that limit, stops the lab with an error (D-S6)."""
     logging.basicConfig(level=logging.WARNING)
     try:
         options = LabUpOptions(

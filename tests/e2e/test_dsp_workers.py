@@ -109,7 +109,7 @@ async def test_workers_killed_mid_campaign_lose_and_double_no_alert(
 ) -> None:
     """`kill -9` from outside, nobody starting anything by hand: worker 0 (the request
     worker, D-W3) after five activations, worker 1 after ten. The lab's supervisor starts
-    each again under its name (D-S5), where its MQTT session and its outbox rows wait:
+    each again under its name (D-S6), where its MQTT session and its outbox rows wait:
     the campaign completes, and what a dead worker committed but never published reaches
     the users (D-W2)."""
     url = databases[0]

@@ -1,7 +1,7 @@
 """Scale-out (docs/scale-out.md): `smetslab lab up --workers 2 --shards 2` in its own
 process, a service user's SR 11.2 to a device of each fleet shard answered I0 (DESIGN §3)
 whichever DSP worker takes the request or the response, and again after the request
-worker is killed with SIGKILL (lab up starts it again, D-S5), and on SIGTERM every process
+worker is killed with SIGKILL (lab up starts it again, D-S6), and on SIGTERM every process
 it started gone and exit 0; and the MP105 story with its fleet in two shard processes and
 its DSP in a worker process, read back from the shards' final states (R5, R8)."""
 
@@ -141,7 +141,7 @@ async def test_lab_up_with_two_workers_and_two_shards(tmp_path: Path) -> None:
         assert final == dict.fromkeys(esmes, "I0")
         request_worker = info["processes"][1]
         assert request_worker["name"] == "smetslab-lab-dsp-0"
-        os.kill(request_worker["pid"], signal.SIGKILL)  # D-S5: lab up starts it again
+        os.kill(request_worker["pid"], signal.SIGKILL)  # D-S6: lab up starts it again
         final = await read_each_shard(info["broker"], supplier, esmes, first_counter=10)
         assert final == dict.fromkeys(esmes, "I0")
     finally:
@@ -160,7 +160,7 @@ async def test_lab_up_with_two_workers_and_two_shards(tmp_path: Path) -> None:
 
 
 async def test_lab_up_ends_with_an_error_naming_a_shard_that_died(tmp_path: Path) -> None:
-    """D-S5: a shard is not started again (its devices' state was in it); lab up stops
+    """D-S6: a shard is not started again (its devices' state was in it); lab up stops
     the rest and exits 1, naming the shard, its exit code and why."""
     require_mosquitto()
     fleet = tmp_path / "fleet.yaml"

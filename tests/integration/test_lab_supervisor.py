@@ -1,4 +1,4 @@
-"""D-S5 on real processes: a lab process killed from outside (`kill -9`) is started again
+"""D-S6 on real processes: a lab process killed from outside (`kill -9`) is started again
 under its name and comes ready; one stopped or killed by its owner is not; one that keeps
 dying ends supervision with an error naming it, its exit code and its log; a shard
 (`NO_RESTART`) is never started again."""

@@ -1,4 +1,4 @@
-"""D-S5: when a lab process that died unasked is started again, and when the lab gives
+"""D-S6: when a lab process that died unasked is started again, and when the lab gives
 up on it (sans-IO: the times are given, not read)."""
 
 from __future__ import annotations

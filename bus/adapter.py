@@ -80,6 +80,7 @@ class LinkConfig:
     shared_group: str | None = None  # subscribe through $share/{group}/ on MQTT 5
     shared_filters: tuple[str, ...] = ()  # which of `subscriptions` are shared
     session_expiry: int = 3600  # seconds the broker keeps the session while we are away
+    persistent: bool = True  # False: a clean session, gone at disconnect (a look, not a part)
     max_inflight: int = 64  # QoS 1 publishes awaiting PUBACK at once
     keepalive: int = 30
     timeout: float = 5.0  # for CONNACK, SUBACK and PUBACK
@@ -273,7 +274,7 @@ class MqttAdapter:
             self._established = True
             await self._subscribe(client)
             self.connected.set()
-            log.info("%s: connected to %s (MQTT %s)", self._who, self._where, self._version)
+            log.info("%s: connected to %s (MQTT %s)", self._who, self._where, self.version)
             async for message in client.messages:
                 self._inbox.append(_received(message, self._session))
                 self._arrived.set()
@@ -295,12 +296,13 @@ class MqttAdapter:
 
     def _new_client(self) -> aiomqtt.Client:
         options: dict[str, Any] = {}
+        keep = self.config.persistent
         if self.protocol is aiomqtt.ProtocolVersion.V5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self.config.session_expiry
-            options = {"clean_start": False, "properties": properties}
+            properties.SessionExpiryInterval = self.config.session_expiry if keep else 0
+            options = {"clean_start": not keep, "properties": properties}
         else:
-            options = {"clean_session": False}
+            options = {"clean_session": not keep}
         client = aiomqtt.Client(
             self.address.host,
             self.address.port,
@@ -387,7 +389,8 @@ class MqttAdapter:
         return self.address.url
 
     @property
-    def _version(self) -> str:
+    def version(self) -> str:
+        """The MQTT version in use ("5" or "3.1.1"), as `LinkConfig.mqtt_version` names it."""
         return "5" if self.protocol is aiomqtt.ProtocolVersion.V5 else "3.1.1"
 
     @staticmethod

@@ -25,6 +25,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
@@ -62,6 +63,9 @@ class ServiceLimits:
     batch: int = 64  # messages already received, handled in one store transaction (D17)
     outbox_lease: float = LEASE_SECONDS  # wall s before another worker sends what we did not
     outbox_check: float = CHECK_SECONDS  # wall s between looks for a dead worker's outbox
+    # wall s after which a worker that has not reported its tick horizon no longer holds
+    # the others' time-outs (D-W4): long enough for a dead worker to be started again
+    horizon_stale: float = 10.0
 
 
 def dsp_link(
@@ -138,16 +142,25 @@ class DspService:
                 last_tick = loop.time()
 
     async def tick(self) -> None:
-        """Time out what is due: due by now, or, when messages are still queued, by the
-        time the oldest of them arrived (it may hold the answer to a request due), or,
-        when what this worker published is not all with the broker yet, by the time the
-        oldest of that was sent (a command still on its way has not reached its device:
-        R8's time-out is about the device, not the DSP's backlog, D14)."""
+        """Time out what is due by the earliest horizon of the workers (D-W4), this
+        one's included: what no worker may still hold an answer to."""
+        wall = time.time()
+        stale_before = wall - self.limits.horizon_stale
+        store = self.driver.store
+        due = await store.share_horizon(self.worker, self.horizon(), wall, stale_before)
+        self.outbox.send(await self.driver.handle_then(ClockTicked(due), self._to_outbox))
+
+    def horizon(self) -> datetime:
+        """This worker's tick horizon: now, or, when messages are still queued, the time
+        the oldest of them arrived (it may hold the answer to a request due), or, when
+        what this worker published is not all with the broker yet, the time the oldest
+        of that was sent (a command still on its way has not reached its device: R8's
+        time-out is about the device, not the DSP's backlog, D14)."""
         now = self.clock.now()
         for oldest in (self.bus.oldest_pending(), self.outbox.oldest_unconfirmed()):
             if oldest is not None:
                 now = min(now, self.clock.setting.device_time(oldest))
-        self.outbox.send(await self.driver.handle_then(ClockTicked(now), self._to_outbox))
+        return now
 
     async def handle(self, message: BusMessage) -> None:
         """One bus message: decide, commit, publish, then acknowledge."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
+from bus.shared_clock import fetch_clock
 from bus.topics import Topics
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
@@ -87,7 +88,7 @@ async def run_dsp(options: BusOptions, how: DspOptions) -> None:
                 requests=how.requests,
             )
             bus = await _connected(stack, link)
-            clock = ScaledClock.real_time()
+            clock = await _shared_clock(options, topics, bus.version, how.scale is None)
             if how.scale is not None:
                 clock.update(ClockSetting.starting_now(datetime.now(UTC), how.scale, time.time()))
                 bus.publish(topics.clock, clock.setting.to_json(), retain=True)
@@ -117,7 +118,7 @@ async def run_fleet(options: BusOptions, how: FleetOptions) -> FleetJournal:
         async with AsyncExitStack() as stack:
             link = fleet_link(options.broker, topics, options.client_id, options.mqtt_version)
             bus = await _connected(stack, link)
-            clock = ScaledClock.real_time()
+            clock = await _shared_clock(options, topics, bus.version)
             runner = FleetRunner(fleet, bus, topics, clock, record, shard=how.shard)
             _write_ready(how.ready_file)
             await runner.run(stop_on_signals())
@@ -127,6 +128,20 @@ async def run_fleet(options: BusOptions, how: FleetOptions) -> FleetJournal:
             state = ShardState.of(how.shard, fleet, record)
             how.state_file.write_text(state.model_dump_json(indent=1) + "\n")
     return record
+
+
+async def _shared_clock(
+    options: BusOptions, topics: Topics, version: str, fetch: bool = True
+) -> ScaledClock:
+    """The lab's clock as retained on the broker, taken before any message the process's
+    connected bus holds is handled (D-W5), on the MQTT version that bus found; real time
+    when none is retained (or when this process is about to publish it)."""
+    clock = ScaledClock.real_time()
+    if fetch:
+        found = await fetch_clock(options.broker, topics, options.client_id, version)
+        if found is not None:
+            clock.update(found)
+    return clock
 
 
 def _write_ready(path: Path | None) -> None:

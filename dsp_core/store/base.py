@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 from dsp_core.model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
@@ -64,6 +65,18 @@ class Store(ABC):
     @abstractmethod
     async def outbox_done(self, message_ids: Collection[str]) -> None:
         """Forget outbox messages the broker has acknowledged."""
+
+    @abstractmethod
+    async def share_horizon(
+        self, worker: str, horizon: datetime, now: float, stale_before: float
+    ) -> datetime:
+        """Record `worker`'s tick horizon (D-W4) as reported at wall time `now`; return
+        the earliest horizon of the workers that reported at or after `stale_before`,
+        `worker`'s own included."""
+
+    @abstractmethod
+    async def horizon_of(self, worker: str) -> datetime | None:
+        """The horizon `worker` last reported (in an earlier life), if any."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Iterable
+from datetime import datetime
 from typing import TypeVar
 
 from dsp_core.model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
@@ -20,6 +21,7 @@ class MemoryStore(Store):
         self.entries: list[JournalEntry] = []
         self.keep_journal = keep_journal
         self.outbox: dict[str, AddOutgoing] = {}  # by message ID, in commit order
+        self.horizons: dict[str, tuple[datetime, float]] = {}  # by worker: horizon, at
 
     async def apply(self, scope: Scope, decide: Callable[[State], T]) -> T:
         # No await between deciding and committing: one event at a time by construction.
@@ -45,6 +47,16 @@ class MemoryStore(Store):
     async def outbox_done(self, message_ids: Collection[str]) -> None:
         for message_id in message_ids:
             self.outbox.pop(message_id, None)
+
+    async def share_horizon(
+        self, worker: str, horizon: datetime, now: float, stale_before: float
+    ) -> datetime:
+        self.horizons[worker] = (horizon, now)
+        return min(h for h, at in self.horizons.values() if at >= stale_before)
+
+    async def horizon_of(self, worker: str) -> datetime | None:
+        found = self.horizons.get(worker)
+        return None if found is None else found[0]
 
     async def seed(
         self,

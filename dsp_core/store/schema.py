@@ -155,3 +155,14 @@ outbox = Table(
     Column("worker", String(128), nullable=False),
     Column("claimed_at", Float, nullable=False, index=True),
 )
+
+# Each DSP worker's tick horizon (D-W4): the device time up to which it may time requests
+# out without timing out an answer it holds unhandled; reported at `reported_at` (wall
+# seconds). Workers tick at the earliest horizon of those that reported lately.
+worker_horizons = Table(
+    "worker_horizons",
+    metadata,
+    Column("worker", String(128), primary_key=True),
+    Column("horizon", UtcDateTime(), nullable=False),
+    Column("reported_at", Float, nullable=False),
+)

@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache, partial
 from typing import Any, TypeVar
 
@@ -36,6 +37,7 @@ from sqlalchemy import (
     delete,
     event,
     false,
+    func,
     or_,
     select,
     update,
@@ -143,6 +145,21 @@ class SqlStore(Store):
         except SQLAlchemyError as exc:
             raise StoreError(f"deleting {len(message_ids)} outbox messages failed: {exc}") from exc
 
+    async def share_horizon(
+        self, worker: str, horizon: datetime, now: float, stale_before: float
+    ) -> datetime:
+        share = partial(self._share_horizon, worker, horizon, now, stale_before)
+        try:
+            return await self._call(share)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"sharing the tick horizon of {worker} failed: {exc}") from exc
+
+    async def horizon_of(self, worker: str) -> datetime | None:
+        try:
+            return await self._call(partial(self._horizon_of, worker))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"reading the tick horizon of {worker} failed: {exc}") from exc
+
     async def seed(
         self,
         *,
@@ -233,6 +250,23 @@ class SqlStore(Store):
         t = schema.outbox
         with self._conn.begin():
             self._conn.execute(delete(t).where(t.c.message_id.in_(message_ids)))
+
+    def _share_horizon(
+        self, worker: str, horizon: datetime, now: float, stale_before: float
+    ) -> datetime:
+        t = schema.worker_horizons
+        row = {"worker": worker, "horizon": horizon, "reported_at": now}
+        earliest = select(func.min(t.c.horizon)).where(t.c.reported_at >= stale_before)
+        with self._conn.begin():
+            _upsert(self._conn, t, [row])
+            found = self._conn.execute(earliest).scalar_one()
+        return horizon if found is None else min(found, horizon)
+
+    def _horizon_of(self, worker: str) -> datetime | None:
+        t = schema.worker_horizons
+        with self._conn.begin():
+            found = self._conn.execute(select(t.c.horizon).where(t.c.worker == worker))
+            return found.scalar_one_or_none()
 
     def _seed(self, rows: dict[Table, list[dict[str, Any]]]) -> None:
         with self._conn.begin():

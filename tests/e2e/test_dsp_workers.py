@@ -88,10 +88,11 @@ async def watched_run(run: DemoRun, watcher: AlertWatcher, journal_of: str) -> D
     return summary
 
 
-async def journal_alerts(url: str) -> Counter[str]:
+async def journal_alerts(url: str, kind: JournalKind = JournalKind.ALERT) -> Counter[str]:
+    """The journal's codes of one kind: alerts by default."""
     store = await SqlStore.open(url)
     try:
-        return Counter([str(e.code) async for e in store.journal() if e.kind is JournalKind.ALERT])
+        return Counter([str(e.code) async for e in store.journal() if e.kind is kind])
     finally:
         await store.close()
 
@@ -110,8 +111,8 @@ async def test_workers_killed_mid_campaign_lose_and_double_no_alert(
     """`kill -9` from outside, nobody starting anything by hand: worker 0 (the request
     worker, D-W3) after five activations, worker 1 after ten. The lab's supervisor starts
     each again under its name (D-S6), where its MQTT session and its outbox rows wait:
-    the campaign completes, and what a dead worker committed but never published reaches
-    the users (D-W2)."""
+    the campaign completes, what a dead worker committed but never published reaches the
+    users (D-W2), and no answer waiting for a dead worker is timed out (D-W4)."""
     url = databases[0]
     killed: list[tuple[int, int | None]] = []
     labs: list[LabStack] = []
@@ -138,6 +139,10 @@ async def test_workers_killed_mid_campaign_lose_and_double_no_alert(
     assert journal["N29"] == 2 * summary.suspended  # R5: supplier and network operator
     assert watcher.distinct() == journal  # every alert journalled reached its user
     assert all(copies >= 1 for copies in watcher.copies.values())
+    # R8 (D14, D-W4): an E21 for every response lost, and none for the answers that
+    # waited in a dead worker's session while the other worker ticked
+    responses = await journal_alerts(url, JournalKind.RESPONSE)
+    assert responses["E21"] == summary.responses_lost > 0
 
 
 async def test_one_worker_and_two_give_the_same_smi_and_alerts(

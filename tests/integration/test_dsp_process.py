@@ -1,19 +1,27 @@
 """`DspProcess` (D18): `smetslab dsp` started from a lab, ready once subscribed, stopped
-by SIGTERM; one that cannot start says why, with the end of its log."""
+by SIGTERM; one that cannot start says why, with the end of its log; one started again
+takes the lab's clock before what its session kept for it (D-W5)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bus.adapter import LinkConfig, MqttAdapter
+from bus.clock import ClockSetting
 from bus.topics import Topics
+from dsp_core.model import JournalEntry
 from dsp_core.store import SqlStore
 from hil.dsp_process import DspCommand, DspProcess
 from hil.errors import LabError
 from tests.brokers import Mosquitto
 
 pytestmark = pytest.mark.integration
+BACKLOG = 100  # requests kept for a worker while it is away
 
 
 def command(url: str, store_url: str) -> DspCommand:
@@ -43,3 +51,42 @@ async def test_a_worker_that_cannot_start_raises_with_its_log(
         LabError, match=r"exited with code 1(.|\n)*expected sqlite:// or postgresql://"
     ):
         await worker.start()
+
+
+async def journal(store_url: str) -> list[JournalEntry]:
+    store = await SqlStore.open(store_url)
+    try:
+        return [entry async for entry in store.journal()]
+    finally:
+        await store.close()
+
+
+async def test_a_worker_started_again_stamps_its_backlog_in_the_labs_time(
+    tmp_path: Path, mosquitto_broker: Mosquitto
+) -> None:
+    """The broker sends a resumed session what it kept before the retained clock; a
+    request kept for the worker while it was away is stamped in the lab's device time
+    (here 2031), not in the worker's wall clock, which would set its deadlines years off
+    (D-W5)."""
+    store_url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
+    topics = Topics("proc")
+    lab_time = ClockSetting.starting_now(datetime(2031, 1, 1, tzinfo=UTC), 60.0, time.time())
+    worker = DspProcess(command(mosquitto_broker.url, store_url), tmp_path)
+    async with MqttAdapter(LinkConfig(mosquitto_broker.url, "t-control")) as control:
+        await control.wait_connected()
+        control.publish(topics.clock, lab_time.to_json(), retain=True)
+        await control.drain()
+        await worker.start()  # its session and subscriptions are made
+        await worker.kill()
+        for _ in range(BACKLOG):
+            control.publish(topics.request("90B3D51F30000002"), b"<not a request")
+        await control.drain()
+    await worker.start()
+    try:
+        async with asyncio.timeout(20):
+            while len(entries := await journal(store_url)) < 2 * BACKLOG:
+                await asyncio.sleep(0.1)
+    finally:
+        await worker.stop()
+    assert entries[0].kind == "rejected"  # and answered: the user is told why
+    assert {e.at.year for e in entries} == {2031}  # every one, the first included

@@ -4,7 +4,8 @@ one a single worker gives: reports for a device applied in order and once (R8's 
 key), every request accepted once (R1's counter: the second copy is a replay, S3), every
 alert journalled once. PostgreSQL through advisory locks, a SQLite file through
 BEGIN IMMEDIATE. And the outbox (D-W2): two workers recovering at once never take the
-same message."""
+same message. And the tick horizons (D-W4): each worker times out only what no worker
+that reported lately may still hold an answer to."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import asyncio
 import os
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from dsp_core.events import Action, Event, SendAlert
 from dsp_core.model import CplStatus, JournalEntry, JournalKind
 from dsp_core.outbox import Outgoing
 from dsp_core.state import Scope, State
-from dsp_core.store import SqlStore
+from dsp_core.store import MemoryStore, SqlStore, Store
 from tests.integration.test_store_parity import PG_ADMIN_URL, _pg_database
 from tests.unit.dsp_core import test_core_rules as rules
 from tests.unit.dsp_core.lab import ESME, GPF, GSME, NEW, OLD, SEED, Lab, cpl_for
@@ -159,3 +160,39 @@ async def test_two_workers_recovering_a_dead_workers_outbox_take_each_message_on
     finally:
         await first.close()
         await second.close()
+
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def _at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+async def _horizons(first: Store, second: Store) -> None:
+    """Worker "a" on `first`, "b" on `second`; wall seconds 100 on, stale after 10."""
+    assert await first.horizon_of("a") is None
+    assert await first.share_horizon("a", _at(60), 100.0, 90.0) == _at(60)
+    assert await second.share_horizon("b", _at(10), 101.0, 91.0) == _at(10)  # b has a backlog
+    assert await first.share_horizon("a", _at(70), 102.0, 92.0) == _at(10)  # a waits for it
+    # b dies: its horizon holds a's time-outs until it has been silent 10 s
+    assert await first.share_horizon("a", _at(80), 111.0, 101.0) == _at(10)
+    assert await first.share_horizon("a", _at(90), 112.0, 102.0) == _at(90)
+    # b again under its name: its last horizon is known, and it counts again
+    assert await second.horizon_of("b") == _at(10)
+    assert await second.share_horizon("b", _at(85), 113.0, 103.0) == _at(85)
+    assert await first.share_horizon("a", _at(95), 114.0, 104.0) == _at(85)
+
+
+async def test_workers_tick_at_the_earliest_horizon_of_those_heard_lately(store_url: str) -> None:
+    first, second = await SqlStore.open(store_url), await SqlStore.open(store_url)
+    try:
+        await _horizons(first, second)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_the_memory_store_shares_horizons_as_the_sql_stores_do() -> None:
+    store = MemoryStore()
+    await _horizons(store, store)

@@ -43,6 +43,7 @@ from .session import (
     SessionAction,
     SessionConfig,
 )
+from .will import hub_lost_will
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,14 @@ class BridgeConfig:
 def bridge_link(
     url: str, topics: Topics, ch_id: str, client_id: str, mqtt_version: str = "auto"
 ) -> LinkConfig:
-    """The bridge's MQTT connection: its hub's commands and power requests."""
+    """The bridge's MQTT connection: its hub's commands and power requests; its will
+    marks the hub offline if the bridge dies (D-E5)."""
     return LinkConfig(
-        url, client_id, (topics.ch_down(ch_id), topics.ch_power(ch_id)), mqtt_version=mqtt_version
+        url,
+        client_id,
+        (topics.ch_down(ch_id), topics.ch_power(ch_id)),
+        mqtt_version=mqtt_version,
+        will=hub_lost_will(topics, ch_id),
     )
 
 

@@ -73,6 +73,16 @@ class BrokerAddress:
 
 
 @dataclass(frozen=True, slots=True)
+class LastWill:
+    """What the broker publishes for this client when its connection ends without a
+    DISCONNECT (the process killed, the host gone): a bridge's hub offline (D-E5)."""
+
+    topic: str
+    payload: bytes
+    retain: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class LinkConfig:
     url: str
     client_id: str
@@ -81,6 +91,7 @@ class LinkConfig:
     shared_filters: tuple[str, ...] = ()  # which of `subscriptions` are shared
     session_expiry: int = 3600  # seconds the broker keeps the session while we are away
     persistent: bool = True  # False: a clean session, gone at disconnect (a look, not a part)
+    will: LastWill | None = None
     max_inflight: int = 64  # QoS 1 publishes awaiting PUBACK at once
     keepalive: int = 30
     timeout: float = 5.0  # for CONNACK, SUBACK and PUBACK
@@ -303,6 +314,9 @@ class MqttAdapter:
             options = {"clean_start": not keep, "properties": properties}
         else:
             options = {"clean_session": not keep}
+        will = self.config.will
+        if will is not None:
+            options["will"] = aiomqtt.Will(will.topic, will.payload, QOS, will.retain)
         client = aiomqtt.Client(
             self.address.host,
             self.address.port,

@@ -33,6 +33,7 @@ from zigpy.device import Device
 
 from bridge.errors import ZigbeeOperationError
 from bridge.ledger import CommandLedger, Taken
+from bridge.will import hub_lost_will
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.backoff import Backoff
 from bus.clock import Clock, ClockSetting, ScaledClock
@@ -82,9 +83,11 @@ class ZigbeeBridgeConfig:
 def zigbee_bridge_link(
     url: str, topics: Topics, ch_id: str, client_id: str, mqtt_version: str = "auto"
 ) -> LinkConfig:
-    """The bridge's MQTT connection: its hub's commands and the shared clock."""
+    """The bridge's MQTT connection: its hub's commands and the shared clock; its will
+    marks the hub offline if the bridge dies (D-E5)."""
     subscriptions = (topics.ch_down(ch_id), topics.clock)
-    return LinkConfig(url, client_id, subscriptions, mqtt_version=mqtt_version)
+    will = hub_lost_will(topics, ch_id)
+    return LinkConfig(url, client_id, subscriptions, mqtt_version=mqtt_version, will=will)
 
 
 class RadioLink(StrEnum):

@@ -30,8 +30,9 @@ RIG = ROOT / "configs" / "rig.yaml"
 
 
 @asynccontextmanager
-async def smetslab(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`smetslab ARGS` in its own process; SIGTERM at the end, and it must exit 0."""
+async def smetslab(*args: str, exit_code: int = 0) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`smetslab ARGS` in its own process; SIGTERM at the end, and it must exit with
+    `exit_code` (0; -9 for one the test kills)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "smetslab", *args, stdout=asyncio.subprocess.PIPE, cwd=ROOT
     )
@@ -42,7 +43,7 @@ async def smetslab(*args: str) -> AsyncIterator[asyncio.subprocess.Process]:
             process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(15):
             code = await process.wait()
-        assert code == 0, f"smetslab {args[:2]} exited {code}"
+        assert code == exit_code, f"smetslab {args[:2]} exited {code}"
 
 
 async def wait_for(

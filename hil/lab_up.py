@@ -1,7 +1,9 @@
 """`smetslab lab up`: a whole lab on one machine, every part in a process of its own
 (docs/scale-out.md): a broker (the one given, or a private mosquitto), the store seeded
 from the fleet file, N DSP workers on the shared subscriptions and M fleet shards, until
-the stop event; then each is stopped with SIGTERM and its exit code reported.
+the stop event; then each is stopped with SIGTERM and its exit code reported. A worker
+that dies meanwhile is started again under its name; a shard that dies ends the run with
+a `LabError` naming it (D-S6).
 
     up = LabUp(LabUpOptions(fleet_file, workdir, workers=2, shards=2))
     result = await up.run(stop, show)     # show(LabUpInfo) once everything is ready

@@ -13,11 +13,10 @@ topics added to contract v1 (docs/rig-link.md §6).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import random
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +28,7 @@ from bus.topics import Route, TopicKind, Topics, check_eui64
 
 from .errors import PayloadError, ReassemblyError, RigLinkError
 from .framing import Frame, FrameType
+from .ledger import CommandLedger, Taken
 from .link_driver import SessionDriver
 from .messages import DevicePresence, GbcsFragment, PowerCommand, Reassembler, RigStatus, fragments
 from .serial_link import PortSettings, SerialLink
@@ -121,8 +121,7 @@ class SerialBridge:
         self.counts: Counter[str] = Counter()
         self.changed = asyncio.Event()  # set at each status change
         self._reassembler = Reassembler()
-        self._inflight: dict[bytes, list[BusMessage]] = {}
-        self._forwarded: OrderedDict[bytes, None] = OrderedDict()
+        self.ledger = CommandLedger(config.remembered)
 
     async def run(self, stop: asyncio.Event) -> None:
         self._publish_status()
@@ -154,22 +153,18 @@ class SerialBridge:
                 self._refuse(message, f"the bridge of hub {self.ch_id} does not take it")
 
     def _command(self, message: BusMessage) -> None:
-        digest = hashlib.sha256(message.payload).digest()
-        if digest in self._inflight:  # sent again by the broker while the rig has it
-            self.counts["redelivered"] += 1
-            self._inflight[digest].append(message)
-            return
-        if digest in self._forwarded:
-            self.counts["redelivered"] += 1
-            self.bus.ack(message)
-            return
         try:
             recipient = gbcs.decode_header(message.payload).header.recipient_id
             payloads = self._fragments(recipient, message.payload)
         except (gbcs.GbcsError, PayloadError) as exc:
             self._refuse(message, f"command not carried: {exc}")
             return
-        self._inflight[digest] = [message]
+        taken, digest = self.ledger.take(message)
+        if taken is not Taken.NEW:  # sent again by the broker: while the rig has it, or after
+            self.counts["redelivered"] += 1
+            if taken is Taken.DONE:
+                self.bus.ack(message)
+            return
         self.counts["commands"] += 1
         self.driver.send(FrameType.GBCS_DOWN, payloads, tag=digest)
 
@@ -248,11 +243,8 @@ class SerialBridge:
             return
         if not isinstance(tag, bytes):
             raise RigLinkError(f"bridge {self.ch_id}: acknowledgement of unknown tag {tag!r}")
-        for message in self._inflight.pop(tag, []):
+        for message in self.ledger.finished(tag):
             self.bus.ack(message)
-        self._forwarded[tag] = None
-        while len(self._forwarded) > self.config.remembered:
-            self._forwarded.popitem(last=False)
 
     # ---- status ---------------------------------------------------------------------
 

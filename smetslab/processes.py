@@ -88,9 +88,12 @@ async def run_dsp(options: BusOptions, how: DspOptions) -> None:
                 requests=how.requests,
             )
             bus = await _connected(stack, link)
-            clock = await _shared_clock(options, topics, bus.version, how.scale is None)
-            if how.scale is not None:
-                clock.update(ClockSetting.starting_now(datetime.now(UTC), how.scale, time.time()))
+            if how.scale is None:
+                clock = await _shared_clock(options, topics, bus.version)
+            else:  # this process publishes the lab's clock
+                clock = ScaledClock(
+                    ClockSetting.starting_now(datetime.now(UTC), how.scale, time.time())
+                )
                 bus.publish(topics.clock, clock.setting.to_json(), retain=True)
             driver = CoreDriver(DspCore(how.core), store)
             service = DspService(driver, bus, topics, clock, how.limits)
@@ -130,18 +133,12 @@ async def run_fleet(options: BusOptions, how: FleetOptions) -> FleetJournal:
     return record
 
 
-async def _shared_clock(
-    options: BusOptions, topics: Topics, version: str, fetch: bool = True
-) -> ScaledClock:
+async def _shared_clock(options: BusOptions, topics: Topics, version: str) -> ScaledClock:
     """The lab's clock as retained on the broker, taken before any message the process's
     connected bus holds is handled (D-W5), on the MQTT version that bus found; real time
-    when none is retained (or when this process is about to publish it)."""
-    clock = ScaledClock.real_time()
-    if fetch:
-        found = await fetch_clock(options.broker, topics, options.client_id, version)
-        if found is not None:
-            clock.update(found)
-    return clock
+    when none is retained."""
+    found = await fetch_clock(options.broker, topics, options.client_id, version)
+    return ScaledClock.real_time() if found is None else ScaledClock(found)
 
 
 def _write_ready(path: Path | None) -> None:

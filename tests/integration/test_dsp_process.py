@@ -15,6 +15,7 @@ from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting
 from bus.topics import Topics
 from dsp_core.model import JournalEntry
+from dsp_core.service import dsp_link
 from dsp_core.store import SqlStore
 from hil.dsp_process import DspCommand, DspProcess
 from hil.errors import LabError
@@ -61,26 +62,45 @@ async def journal(store_url: str) -> list[JournalEntry]:
         await store.close()
 
 
+async def hold_requests(dead: MqttAdapter, topics: Topics) -> None:
+    """Take the clock (acknowledged, as a worker that ran a while did) and the requests
+    (never acknowledged: the broker sends them again to the next under this name)."""
+    held = 0
+    async with asyncio.timeout(20):
+        async for message in dead.messages():
+            if message.topic == topics.clock:
+                dead.ack(message)
+            else:
+                held += 1
+            if held == BACKLOG:
+                return
+
+
 async def test_a_worker_started_again_stamps_its_backlog_in_the_labs_time(
     tmp_path: Path, mosquitto_broker: Mosquitto
 ) -> None:
-    """The broker sends a resumed session what it kept before the retained clock; a
-    request kept for the worker while it was away is stamped in the lab's device time
-    (here 2031), not in the worker's wall clock, which would set its deadlines years off
-    (D-W5)."""
+    """A worker that died holding messages it had not acknowledged is sent them again as
+    soon as its successor connects, ahead of the retained clock its subscription brings.
+    Each is stamped in the lab's device time (here 2031), not in the new process's wall
+    clock, which would set its deadlines years off (D-W5). The dead worker is played by
+    a connection under its client ID that took the clock long ago and takes the requests
+    without acknowledging them."""
     store_url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
     topics = Topics("proc")
+    worker_command = command(mosquitto_broker.url, store_url)
     lab_time = ClockSetting.starting_now(datetime(2031, 1, 1, tzinfo=UTC), 60.0, time.time())
-    worker = DspProcess(command(mosquitto_broker.url, store_url), tmp_path)
     async with MqttAdapter(LinkConfig(mosquitto_broker.url, "t-control")) as control:
         await control.wait_connected()
         control.publish(topics.clock, lab_time.to_json(), retain=True)
         await control.drain()
-        await worker.start()  # its session and subscriptions are made
-        await worker.kill()
-        for _ in range(BACKLOG):
-            control.publish(topics.request("90B3D51F30000002"), b"<not a request")
-        await control.drain()
+        dead_link = dsp_link(mosquitto_broker.url, topics, worker_command.client_id)
+        async with MqttAdapter(dead_link) as dead:
+            await dead.wait_connected()
+            for _ in range(BACKLOG):
+                control.publish(topics.request("90B3D51F30000002"), b"<not a request")
+            await control.drain()
+            await hold_requests(dead, topics)
+    worker = DspProcess(worker_command, tmp_path)
     await worker.start()
     try:
         async with asyncio.timeout(20):

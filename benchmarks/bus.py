@@ -30,14 +30,14 @@ import yaml
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ScaledClock
 from bus.mosquitto import Mosquitto, running_mosquitto
-from bus.topics import Topics
-from dsp_core.ids import to_compact
-from dsp_core.model import DeviceType
+from contract.ids import to_compact
+from contract.requests import Srv
+from contract.requests import build as build_request
+from contract.topics import Topics
+from contract.vocabulary import DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import FleetSpec
 from emulators.runner import FleetRunner
-from hil.campaign_requests import Srv
-from hil.campaign_requests import build as build_request
 from hil.demo import DemoOptions, DemoRun
 
 MESSAGES_PER_TRIP = 5

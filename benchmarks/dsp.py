@@ -21,11 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import gbcs
-from dsp_core.core import DspCore
-from dsp_core.driver import CoreDriver
-from dsp_core.events import DeviceMessageReceived, RequestReceived
-from dsp_core.ids import to_bytes, to_compact
-from dsp_core.model import (
+from contract.ids import to_bytes, to_compact
+from contract.vocabulary import (
     CplEntry,
     CplStatus,
     Device,
@@ -35,6 +32,9 @@ from dsp_core.model import (
     SmiStatus,
     User,
 )
+from dsp_core.core import DspCore
+from dsp_core.driver import CoreDriver
+from dsp_core.events import DeviceMessageReceived, RequestReceived
 from dsp_core.state import Scope, State
 from dsp_core.store import SqlStore
 

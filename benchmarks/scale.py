@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, text
 
 from bus.clock import ClockSetting
 from bus.mosquitto import running_mosquitto
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from dsp_core.store import SqlStore
 from dsp_core.store.sql import sync_url
 from emulators.fleet import build_fleet

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contract.errors import SmetslabError
 
-class BridgeError(Exception):
+
+class BridgeError(SmetslabError):
     """Base class of every error `bridge` raises."""
 
 
@@ -26,16 +28,6 @@ class ReassemblyError(RigLinkError, ValueError):
     large); the partial message is dropped."""
 
 
-class IllegalTransitionError(RigLinkError):
-    """An event the link session's state table does not allow; names role, state, event."""
-
-    def __init__(self, role: str, state: str, event: str) -> None:
-        self.role = role
-        self.state = state
-        self.event = event
-        super().__init__(f"{role}: event {event} is not allowed in state {state}")
-
-
 class ZigbeeError(BridgeError):
     """The ZigBee bridge (docs/zigbee-bridge.md) could not do what it was asked."""
 
@@ -52,14 +44,3 @@ class RadioUnavailableError(ZigbeeError):
 class ZigbeeOperationError(ZigbeeError):
     """A ZigBee exchange with a device failed while the radio was up (no answer, refused):
     names the device and the operation."""
-
-
-class TranslationStateError(ZigbeeError):
-    """An event the translation layer's state table does not allow; names role, state and
-    event."""
-
-    def __init__(self, role: str, state: str, event: str) -> None:
-        self.role = role
-        self.state = state
-        self.event = event
-        super().__init__(f"{role}: event {event} is not allowed in state {state}")

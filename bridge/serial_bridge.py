@@ -23,8 +23,9 @@ from typing import Any
 
 import gbcs
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
-from bus.errors import TopicError
-from bus.topics import Route, TopicKind, Topics, check_eui64
+from contract.errors import TopicError
+from contract.ids import check_eui64
+from contract.topics import Route, TopicKind, Topics
 
 from .errors import PayloadError, ReassemblyError, RigLinkError
 from .framing import Frame, FrameType

@@ -22,7 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .errors import IllegalTransitionError, PayloadError, RigLinkError
+from contract.errors import IllegalTransitionError
+
+from .errors import PayloadError, RigLinkError
 from .framing import MAX_FRAME, SEQUENCED, BadFrame, Frame, FrameCodec, FrameType
 from .messages import PROTOCOL_VERSION, Nak, NakReason, Sync
 

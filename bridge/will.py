@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from bus.adapter import LastWill
-from bus.topics import Topics
+from contract.topics import Topics
 
 LOST = "the bridge's connection to the broker ended without a goodbye (its last will)"
 

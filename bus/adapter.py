@@ -40,9 +40,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from contract.topics import shared
+
 from .backoff import Backoff
 from .errors import BrokerUnavailableError
-from .topics import shared
 
 log = logging.getLogger(__name__)
 

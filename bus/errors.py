@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from contract.errors import SmetslabError
 
-class BusError(Exception):
+
+class BusError(SmetslabError):
     """Base of every error raised by bus."""
-
-
-class TopicError(BusError, ValueError):
-    """A topic outside the version 1 contract; the message names the topic."""
 
 
 class EnvelopeError(BusError, ValueError):

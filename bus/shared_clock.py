@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from contract.topics import Topics
+
 from .adapter import LinkConfig, MqttAdapter
 from .clock import ClockSetting
 from .errors import BusError
-from .topics import Topics
 
 log = logging.getLogger(__name__)
 

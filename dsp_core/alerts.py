@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from gbcs.records import record
+from contract.codes import UserAlertCode
+from contract.records import record
 
 
 class Recipient(StrEnum):
@@ -15,7 +16,7 @@ class Recipient(StrEnum):
 
 @record
 class DccAlertType:
-    code: str
+    code: UserAlertCode
     name: str
     recipients: tuple[Recipient, ...]
 
@@ -23,12 +24,21 @@ class DccAlertType:
 _S, _N, _R = Recipient.SUPPLIER, Recipient.NETWORK_OPERATOR, Recipient.REQUESTER
 
 # R4: the seeds do not name the N-code of DeviceStatusChangeEvent/DeviceSuspended; N28
-# is our choice (*model*), kept here only.
-DEVICE_SUSPENDED = DccAlertType("N28", "DeviceStatusChangeEvent/DeviceSuspended", (_S,))
-DEVICE_RESTORED = DccAlertType("N29", "Device Restored from Suspension", (_S, _N))
-REMOVED_FIRMWARE_REPORTED = DccAlertType("N50", "Firmware Version on Removed CPL Entry", (_S,))
-UNKNOWN_FIRMWARE_REPORTED = DccAlertType("N51", "Firmware Version not on the CPL", (_S,))
-FIRMWARE_VERSION_MISMATCH = DccAlertType("N52", "FirmwareVersionMismatch", (_R,))
+# is our choice (*model*, contract/codes.py).
+_A = UserAlertCode
+DEVICE_SUSPENDED = DccAlertType(
+    _A.DEVICE_SUSPENDED, "DeviceStatusChangeEvent/DeviceSuspended", (_S,)
+)
+DEVICE_RESTORED = DccAlertType(_A.DEVICE_RESTORED, "Device Restored from Suspension", (_S, _N))
+REMOVED_FIRMWARE_REPORTED = DccAlertType(
+    _A.REMOVED_FIRMWARE_REPORTED, "Firmware Version on Removed CPL Entry", (_S,)
+)
+UNKNOWN_FIRMWARE_REPORTED = DccAlertType(
+    _A.UNKNOWN_FIRMWARE_REPORTED, "Firmware Version not on the CPL", (_S,)
+)
+FIRMWARE_VERSION_MISMATCH = DccAlertType(
+    _A.FIRMWARE_VERSION_MISMATCH, "FirmwareVersionMismatch", (_R,)
+)
 
 DCC_ALERTS = {
     alert.code: alert

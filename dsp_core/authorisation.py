@@ -5,20 +5,20 @@ Pure functions over the records: no store, no clock. The first failing check ans
 
 from __future__ import annotations
 
-from gbcs.records import record
-
-from .model import (
+from contract.codes import ResponseCode
+from contract.records import record
+from contract.vocabulary import (
     COMMUNICABLE,
     NETWORK_OPERATOR_ROLES,
     SUPPLIER_ROLES,
     Device,
     Registration,
-    ResponseCode,
     Role,
     SmiStatus,
     User,
     UserStatus,
 )
+
 from .srv import LOCAL_DELIVERY_CV, SRVS, Srv
 
 

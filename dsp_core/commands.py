@@ -6,11 +6,10 @@ from dataclasses import replace
 from datetime import datetime
 
 import gbcs
+from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_bytes
+from contract.records import record
+from contract.vocabulary import Device, DeviceType
 from gbcs import CraFlag, MessageCode
-from gbcs.records import record
-
-from .ids import DCC_ACCESS_CONTROL_BROKER, to_bytes
-from .model import Device, DeviceType
 
 _M = MessageCode
 # SR 11.2 by device type (D8): a GPF answers GCS38 from its mirror of the GSME (R6).

@@ -13,12 +13,14 @@ import logging
 from datetime import datetime
 
 import gbcs
+from contract.errors import InvalidRequestError
+from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_duis
+from contract.records import record
+from contract.requests import DeviceListBody, ParsedRequest, parse_request, readable_request_id
 from gbcs import GbcsMessage
-from gbcs.records import record
 
 from .deadlines import on_tick
 from .device_messages import on_device_message, on_undecodable, report_key, request_key
-from .errors import InvalidRequestError
 from .events import (
     Action,
     ClockTicked,
@@ -31,12 +33,10 @@ from .events import (
 )
 from .firmware import on_cpl_changed
 from .hubs import on_hub_status
-from .ids import DCC_ACCESS_CONTROL_BROKER, to_duis
 from .model import JournalKind
 from .service_requests import on_invalid, on_request
 from .state import Scope, State, cpl_key
 from .turn import CoreConfig, Turn
-from .wire import DeviceListBody, ParsedRequest, parse_request, readable_request_id
 
 log = logging.getLogger(__name__)
 

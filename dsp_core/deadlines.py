@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from .model import JournalKind, ResponseCode
+from contract.codes import ResponseCode
+
+from .model import JournalKind
 from .tracking import Phase, Step, Tracked
 from .turn import Turn
 

@@ -11,12 +11,14 @@ import logging
 from typing import Any
 
 import gbcs
+from contract.codes import ResponseCode, UserAlertCode
+from contract.vocabulary import Device, DeviceType
 from gbcs import CraFlag, GbcsMessage, MessageCode, format_entity_id
 
 from .alerts import Recipient
 from .commands import reported_version
 from .firmware import READ_REPORT_TYPES, apply_report, check_gpf_mirror
-from .model import Device, DeviceType, JournalKind, ResponseCode
+from .model import JournalKind
 from .state import ReportKey
 from .tracking import Phase, Step, Tracked
 from .turn import Turn
@@ -213,7 +215,7 @@ def on_receipt(turn: Turn, device: Device, receipt: gbcs.FirmwareReceiptAlert, d
         **_device_body(receipt.fields(), data),
     }
     for user_id in turn.recipients((Recipient.REQUESTER,), device, requester):
-        turn.alert(user_id, "FirmwareReceipt", device.device_id, body)
+        turn.alert(user_id, UserAlertCode.FIRMWARE_RECEIPT, device.device_id, body)
 
 
 def _response_body(message: GbcsMessage, data: bytes) -> dict[str, Any]:

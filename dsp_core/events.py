@@ -5,15 +5,11 @@ All frozen dataclasses; times are given by the caller, the core reads no clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import field
 from datetime import datetime
-from typing import Any
 
-from gbcs.datetimes import iso
-from gbcs.records import record
-
-from .model import CplEntry, ResponseCode
+from contract.records import record
+from contract.responses import Alert, Response
+from contract.vocabulary import CplEntry
 
 # ---- events: into the core ---------------------------------------------------------
 
@@ -85,44 +81,6 @@ Event = (
 )
 
 # ---- actions: out of the core ------------------------------------------------------
-
-
-@record
-class Response:
-    request_id: str | None
-    response_id: str
-    response_code: ResponseCode
-    response_datetime: datetime
-    service_reference_variant: str | None
-    body: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "response_id": self.response_id,
-            "response_code": str(self.response_code),
-            "response_datetime": iso(self.response_datetime),
-            "service_reference_variant": self.service_reference_variant,
-            "body": dict(self.body),
-        }
-
-
-@record
-class Alert:
-    """A DCC alert (N-code) or a device alert forwarded (its hex alert code, e.g. 8F66)."""
-
-    alert_code: str
-    device_id: str
-    datetime: datetime
-    body: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "alert_code": self.alert_code,
-            "device_id": self.device_id,
-            "datetime": iso(self.datetime),
-            "body": dict(self.body),
-        }
 
 
 @record

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from contract.vocabulary import COMMUNICABLE, CplEntry, CplStatus, Device, DeviceType, SmiStatus
+
 from .alerts import (
     DEVICE_RESTORED,
     DEVICE_SUSPENDED,
@@ -12,7 +14,7 @@ from .alerts import (
     REMOVED_FIRMWARE_REPORTED,
     UNKNOWN_FIRMWARE_REPORTED,
 )
-from .model import COMMUNICABLE, CplEntry, CplStatus, Device, DeviceType, JournalKind, SmiStatus
+from .model import JournalKind
 from .state import cpl_key
 from .turn import Turn
 

@@ -5,15 +5,25 @@ to communicate with the device", DESIGN §3) at once, with no command sent."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
-from gbcs.datetimes import iso
+from contract.hub_status import read_hub_status
+from contract.times import iso
+from contract.vocabulary import Device
 
 from .events import HubStatusChanged
-from .model import Device, HubStatus, JournalKind
+from .model import HubStatus, JournalKind
 from .turn import Turn
 
 log = logging.getLogger(__name__)
+
+
+def parse_hub_status(ch_id: str, payload: bytes, now: datetime) -> HubStatusChanged:
+    """The event for a message on hub `ch_id`'s status topic (contract/hub_status.py);
+    `InvalidHubStatusError` names a bad field."""
+    report = read_hub_status(ch_id, payload)
+    return HubStatusChanged(report.ch_id, report.online, report.reason, now, report.at)
 
 
 def on_hub_status(turn: Turn, ch_id: str, event: HubStatusChanged) -> None:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from gbcs.records import record
+from contract.ids import to_compact
+from contract.records import record
 
 from .events import Action, SendAlert, SendCommand, SendResponse
-from .ids import to_compact
 
 OUTBOX_PAGE = 500  # rows claimed at once when recovering another worker's outbox
 

@@ -29,12 +29,13 @@ from datetime import datetime
 
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
-from bus.errors import BusError, TopicError
-from bus.topics import Route, TopicKind, Topics
+from bus.errors import BusError
+from contract.cpl import cpl_entry_fields, parse_cpl_change
+from contract.errors import InvalidHubStatusError, InvalidRequestError, TopicError
+from contract.ids import to_duis
+from contract.topics import Route, TopicKind, Topics
 
-from .admin import cpl_entry_fields, parse_cpl_change
 from .driver import CoreDriver
-from .errors import InvalidHubStatusError, InvalidRequestError
 from .events import (
     Action,
     ClockTicked,
@@ -44,8 +45,7 @@ from .events import (
     MessageRefused,
     RequestReceived,
 )
-from .hub_messages import parse_hub_status
-from .ids import to_duis
+from .hubs import parse_hub_status
 from .outbox import OutboxEncoder, OutboxTopics, Outgoing
 from .outbox_relay import CHECK_SECONDS, LEASE_SECONDS, OutboxRelay
 from .state import State

@@ -9,20 +9,27 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from contract.codes import ResponseCode
+from contract.errors import InvalidRequestError
+from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_duis
+from contract.records import record
+from contract.requests import (
+    ActivateFirmwareBody,
+    DeviceListBody,
+    ParsedRequest,
+    UpdateFirmwareBody,
+)
+from contract.vocabulary import COMMUNICABLE, CplStatus, Device, DeviceType, SmiStatus
 from gbcs import CANCELLATION_DATETIME, GbcsError
 from gbcs.ota import parse_ota_image
-from gbcs.records import record
 
 from . import commands
 from .authorisation import AccessRequest, Refused, authorise
-from .errors import InvalidRequestError
 from .hubs import offline_hub, unable_to_communicate
-from .ids import DCC_ACCESS_CONTROL_BROKER, to_duis
-from .model import COMMUNICABLE, CplStatus, Device, DeviceType, JournalKind, ResponseCode, SmiStatus
+from .model import JournalKind
 from .srv import SRVS
 from .tracking import Phase, Tracked
 from .turn import Turn
-from .wire import ActivateFirmwareBody, DeviceListBody, ParsedRequest, UpdateFirmwareBody
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,8 @@ it). Device types and command variants are ours, from DUIS and GBCS.
 
 from __future__ import annotations
 
-from gbcs.records import record
-
-from .model import DeviceType, Role
+from contract.records import record
+from contract.vocabulary import DeviceType, Role
 
 _ALL_ROLES = frozenset(Role)
 _SUPPLIERS = frozenset({Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER})

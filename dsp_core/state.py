@@ -11,9 +11,10 @@ import heapq
 from collections.abc import Iterable
 from datetime import datetime
 
-from gbcs.records import record
+from contract.records import record
+from contract.vocabulary import CplEntry, Device, Registration, User
 
-from .model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
+from .model import HubStatus, JournalEntry
 from .outbox import Outgoing
 from .tracking import Phase, RequestKey, Tracked
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from gbcs.records import record
-
-from .errors import IllegalTransitionError
+from contract.errors import IllegalTransitionError
+from contract.records import record
 
 
 class Phase(StrEnum):

@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from gbcs.records import record
+from contract.codes import ResponseCode
+from contract.ids import DCC_ACCESS_CONTROL_BROKER
+from contract.records import record
+from contract.responses import Alert, Response
+from contract.vocabulary import Device, DeviceType
 
 from .alerts import DccAlertType, Recipient
-from .events import Action, Alert, Response, SendAlert, SendCommand, SendResponse
-from .ids import DCC_ACCESS_CONTROL_BROKER
-from .model import Device, DeviceType, JournalEntry, JournalKind, ResponseCode
+from .events import Action, SendAlert, SendCommand, SendResponse
+from .model import JournalEntry, JournalKind
 from .state import State
 
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from gbcs import ActivateImageResponseCode
 
 from .errors import ConfigError

@@ -3,8 +3,8 @@ builds both the emulated premises and the DSP's seed data from a fleet file.
 
 `build_fleet` is the only place device IDs, MPxNs, firmware images and CPL hashes are
 made, so the SMI, CPL, users and registrations it returns always match the emulated
-devices. This module imports `dsp_core.model` for those records and nothing else from
-`dsp_core` (docs/emulators.md E9).
+devices. The records are the contract's (`contract.vocabulary`); the emulators import
+nothing of `dsp_core` (docs/emulators.md E9).
 """
 
 from __future__ import annotations
@@ -14,15 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from dsp_core.model import (
-    CplEntry,
-    CplStatus,
-    Device,
-    DeviceType,
-    Registration,
-    Role,
-    User,
-)
+from contract.vocabulary import CplEntry, CplStatus, Device, DeviceType, Registration, Role, User
 from emulators.actions import DeviceEvent, EventKind, Output
 from emulators.faults import FaultInjector, FaultPlan
 from emulators.fleetspec import DeviceSpec, FleetSpec, PremisesTemplate

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dsp_core.model import DeviceType, SmiStatus
+from contract.vocabulary import DeviceType, SmiStatus
 from emulators.errors import ConfigError
 from emulators.faults import FaultPlan, FaultPlanSpec, load_fault_plan, parse_eui64, read_yaml
 

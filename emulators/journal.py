@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from gbcs.datetimes import iso
+from contract.times import iso
 
 from .actions import DeviceEvent, FaultFired, Output, Uplink
 

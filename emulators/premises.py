@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import gbcs
+from contract.errors import IllegalTransitionError
 from emulators.actions import (
     Action,
     DeviceEvent,
@@ -27,7 +28,6 @@ from emulators.actions import (
     Timer,
     Uplink,
 )
-from emulators.errors import IllegalTransitionError
 from emulators.faults import Direction, FaultInjector, FaultKind, FaultRule
 from emulators.models import FirmwareDeviceModel, GpfModel, GsmeModel
 from emulators.scheduler import Scheduler

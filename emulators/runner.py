@@ -16,9 +16,10 @@ import logging
 
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
-from bus.errors import BusError, TopicError
-from bus.topics import Route, TopicKind, Topics
+from bus.errors import BusError
 from bus.waiting import first_of
+from contract.errors import TopicError
+from contract.topics import Route, TopicKind, Topics
 
 from .actions import Output
 from .faults import FaultRule

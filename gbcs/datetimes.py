@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+from contract.records import record
+
 from .errors import GbcsDecodeError
 from .reader import ByteReader, encode_uint
-from .records import record
 
 DLMS_DATE_TIME_SIZE = 12
 NOT_SPECIFIED = 0xFF

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from struct import Struct
 
+from contract.records import record
+
 from .codes import CraFlag
 from .datetimes import DlmsDateTime, read_optional_date_time, write_optional_date_time
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .reader import ByteReader, encode_length, encode_uint, require_size
-from .records import record
 
 GENERAL_SIGNING_TAG = 0xDF
 GENERAL_CIPHERING_TAG = 0xDD

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contract.errors import SmetslabError
 
-class GbcsError(Exception):
+
+class GbcsError(SmetslabError):
     """Base class of every error the codec raises."""
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract.records import record
+from contract.times import iso
+
 from .codes import CraFlag, message_name, use_case
-from .datetimes import iso
 from .envelope import Envelope, GbcsHeader, GeneralCiphering, read_envelope, write_envelope
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .payloads import PAYLOAD_CODECS, Payload, RawPayload
-from .records import record
 
 _KINDS = {flag: flag.name.lower() for flag in CraFlag}
 

@@ -12,9 +12,10 @@ import hashlib
 import zigpy.types as zt
 from zigpy.ota.image import FieldControl, HWVersion, OTAImageHeader
 
+from contract.records import record
+
 from .errors import GbcsDecodeError, GbcsEncodeError
 from .reader import ByteReader
-from .records import record
 
 OTA_MAGIC = 0x0BEEF11E
 HEADER_VERSION = 0x0100

@@ -28,27 +28,23 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from . import campaign_upgrade as upgrade
-from .campaign_device import DeviceState
-from .campaign_messages import (
-    ACK,
-    ACTIVATED_ALERT,
-    ACTIVATION_FAILED_ALERT,
-    EXECUTION_TIMEOUT,
-    NO_RESPONSE,
-    RECEIPT_ALERT,
-    REPLAY,
-    SUCCESS,
-    SUSPENDED_STATUS,
+from contract.codes import ResponseCode, UserAlertCode
+from contract.errors import MalformedMessageError
+from contract.ids import DCC_ACCESS_CONTROL_BROKER
+from contract.requests import SendRequest, Srv
+from contract.responses import (
     AlertMessage,
     ResponseMessage,
     firmware_version,
     read_alert,
     read_response,
 )
+from contract.vocabulary import SmiStatus
+
+from . import campaign_upgrade as upgrade
+from .campaign_device import DeviceState
 from .campaign_plan import CampaignPlan
 from .campaign_report import CampaignReport, GpfRead
-from .campaign_requests import DCC, SendRequest, Srv, batches
 from .campaign_state import (
     GIVEN_UP,
     CampaignState,
@@ -66,7 +62,7 @@ from .campaign_tracking import (
     RequestState,
     request_allows,
 )
-from .errors import CampaignError, MalformedMessageError
+from .errors import CampaignError
 
 __all__ = ["CampaignModel", "Phase"]
 
@@ -152,7 +148,7 @@ class CampaignModel:
     def _on_response(
         self, sent: Outstanding, response: ResponseMessage, now: datetime
     ) -> list[SendRequest]:
-        if response.code == ACK:
+        if response.code == ResponseCode.I99:
             sent.acknowledged = True  # I99: accepted by the DSP; nothing else to do
             return []
         event = self._request_event(sent, response)
@@ -160,7 +156,7 @@ class CampaignModel:
             return []
         if not request_allows(sent.state, event):
             reason = f"{response.code} not expected for a request in state {sent.state}"
-            device_id = sent.job.target if sent.job.target != DCC else None
+            device_id = sent.job.target if sent.job.target != DCC_ACCESS_CONTROL_BROKER else None
             self._state.unexpect(now, "response", reason, sent.request_id, device_id)
             return []
         self._state.step_request(sent, event, response.code, now)
@@ -170,21 +166,25 @@ class CampaignModel:
         """What an answer means for its request; None for noise (D9's S3 for a request
         already accepted or answered: a replayed copy of it was refused)."""
         code = response.code
-        if code == REPLAY and (sent.acknowledged or sent.state is RequestState.DONE):
+        if code == ResponseCode.S3_REPLAYED_REQUEST and (
+            sent.acknowledged or sent.state is RequestState.DONE
+        ):
             self._state.note_noise("S3 for a request already accepted", sent.request_id)
             return None
-        if code in (NO_RESPONSE, EXECUTION_TIMEOUT):
+        if code in (ResponseCode.E21, ResponseCode.E30):
             return RequestEvent.NO_RESPONSE
-        if code == SUCCESS and response.command_accepted:
+        if code == ResponseCode.I0 and response.command_accepted:
             return RequestEvent.ACCEPTED
         return RequestEvent.ANSWERED
 
     def _dispatch(
         self, sent: Outstanding, response: ResponseMessage, event: RequestEvent, now: datetime
     ) -> list[SendRequest]:
-        if response.code == NO_RESPONSE:
+        if response.code == ResponseCode.E21:
             return self._lost(sent, now, e21=True)
-        if response.code == REPLAY:  # refused as a replay before any answer (C11)
+        if (
+            response.code == ResponseCode.S3_REPLAYED_REQUEST
+        ):  # refused as a replay before any answer (C11)
             log.info("%s refused as a replay; sending it again", sent.request_id)
             return self._lost(sent, now, e21=False)
         match sent.job.purpose:
@@ -204,7 +204,7 @@ class CampaignModel:
             state.note_noise("answer to an 8.2 already settled", sent.request_id)
             return
         state.settle_job(sent.job, response.code)
-        if response.code != SUCCESS:
+        if response.code != ResponseCode.I0:
             log.warning("8.2 %s answered %s", sent.request_id, response.code)
             return
         records = response.body.get("devices")
@@ -225,13 +225,13 @@ class CampaignModel:
             self._state.note_noise("answer to an earlier 11.2", sent.request_id)
             return
         self._state.settle_job(job, response.code)
-        version = firmware_version(response.body) if response.code == SUCCESS else None
+        version = firmware_version(response.body) if response.code == ResponseCode.I0 else None
         if job.purpose is Purpose.GPF_READ:
             self._state.gpf_reads[job.target] = GpfRead(job.target, response.code, version)
             return
         progress = self._state.devices[job.target]
         progress.read_code, progress.read_version = response.code, version
-        if response.code != SUCCESS:
+        if response.code != ResponseCode.I0:
             progress.errors.append(f"11.2-{response.code}")
         log.info("device %s: 11.2 answered %s, version %s", job.target, response.code, version)
 
@@ -243,13 +243,17 @@ class CampaignModel:
         progress = state.devices.get(alert.device_id or "")
         if progress is not None:
             progress.alerts.append(code)
-        if code not in (RECEIPT_ALERT, ACTIVATED_ALERT, ACTIVATION_FAILED_ALERT):
+        if code not in (
+            UserAlertCode.FIRMWARE_RECEIPT,
+            UserAlertCode.FIRMWARE_ACTIVATED,
+            UserAlertCode.FIRMWARE_ACTIVATION_FAILED,
+        ):
             return []  # N28, N29, N50, N51, N52, ...: counted
         if progress is None:
             reason = f"{code} for a device not in the plan"
             state.unexpect(now, "alert", reason, alert.request_id, alert.device_id)
             return []
-        if code == RECEIPT_ALERT:
+        if code == UserAlertCode.FIRMWARE_RECEIPT:
             return upgrade.on_receipt(state, alert, progress, now)
         upgrade.on_activation_alert(state, alert, progress, now)
         return []
@@ -350,7 +354,13 @@ class CampaignModel:
         ids = tuple(dict.fromkeys(plan.device_ids + plan.gpf_ids))
         name = f"{state.phase}#{{}}"
         return [
-            state.new_job(Purpose.INVENTORY, name.format(n), Srv.READ_INVENTORY, DCC, batch)
+            state.new_job(
+                Purpose.INVENTORY,
+                name.format(n),
+                Srv.READ_INVENTORY,
+                DCC_ACCESS_CONTROL_BROKER,
+                batch,
+            )
             for n, batch in enumerate(batches(ids, plan.batch_size))
         ]
 
@@ -364,5 +374,10 @@ class CampaignModel:
             device_id
             for device_id, progress in self._state.devices.items()
             if progress.inventory is not None
-            and progress.inventory.get("status") == SUSPENDED_STATUS
+            and progress.inventory.get("status") == SmiStatus.SUSPENDED
         ]
+
+
+def batches(ids: tuple[str, ...], size: int) -> list[tuple[str, ...]]:
+    """`ids` in runs of at most `size` (one 11.1/11.4/8.2 request each)."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]

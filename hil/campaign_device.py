@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from contract.errors import IllegalTransitionError
+
 from .campaign_plan import FirmwareTarget
-from .errors import IllegalTransitionError
 
 
 class DeviceState(StrEnum):

@@ -10,9 +10,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from contract.times import iso
+from contract.vocabulary import SmiStatus
+
 from .campaign_device import DeviceProgress, DeviceState
-from .campaign_messages import SUSPENDED_STATUS
-from .campaign_requests import iso
 
 
 class Recovery(StrEnum):
@@ -151,7 +152,7 @@ def _upgraded(progress: DeviceProgress) -> bool:
     if record is None:
         return progress.confirmed_by is not None
     return (
-        record.get("status") != SUSPENDED_STATUS
+        record.get("status") != SmiStatus.SUSPENDED
         and record.get("firmware_version") == progress.target.version
     )
 
@@ -205,7 +206,7 @@ def totals_of(outcomes: Iterable[DeviceOutcome], counts: Counts) -> Totals:
         recovered_by_inventory=recovery[Recovery.INVENTORY],
         not_recovered=recovery[Recovery.NOT_RECOVERED],
         skipped=recovery[Recovery.SKIPPED],
-        still_suspended=sum(1 for o in outcomes if o.smi_status == SUSPENDED_STATUS),
+        still_suspended=sum(1 for o in outcomes if o.smi_status == SmiStatus.SUSPENDED),
         responses_lost=counts.responses_lost,
         answers_missing=counts.answers_missing,
         unexpected=counts.unexpected,

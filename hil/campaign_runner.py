@@ -13,12 +13,12 @@ from datetime import datetime
 from bus.adapter import BusMessage, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.errors import BusError
-from bus.topics import TopicKind, Topics
-from dsp_core.ids import to_compact
+from contract.ids import to_compact
+from contract.requests import SendRequest
+from contract.topics import TopicKind, Topics
 
 from .campaign import CampaignModel
 from .campaign_report import CampaignReport
-from .campaign_requests import SendRequest
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from .campaign_device import DeviceEvent, DeviceProgress, DeviceState, device_allows
-from .campaign_plan import CampaignPlan
-from .campaign_report import CampaignReport, Counts, GpfRead, Unexpected, outcome_of, totals_of
-from .campaign_requests import (
+from contract.errors import IllegalTransitionError
+from contract.requests import (
     SendRequest,
     Srv,
     activate_body,
@@ -21,6 +19,10 @@ from .campaign_requests import (
     inventory_body,
     update_firmware_body,
 )
+
+from .campaign_device import DeviceEvent, DeviceProgress, DeviceState, device_allows
+from .campaign_plan import CampaignPlan
+from .campaign_report import CampaignReport, Counts, GpfRead, Unexpected, outcome_of, totals_of
 from .campaign_tracking import (
     Job,
     JobEvent,
@@ -30,7 +32,6 @@ from .campaign_tracking import (
     RequestEvent,
     RequestState,
 )
-from .errors import IllegalTransitionError
 from .timers import Timers
 
 log = logging.getLogger(__name__)

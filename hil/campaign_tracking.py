@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from .campaign_requests import Srv
-from .errors import IllegalTransitionError
+from contract.errors import IllegalTransitionError
+from contract.requests import Srv
 
 
 class Purpose(StrEnum):

@@ -9,17 +9,13 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
+from contract.codes import ResponseCode, UserAlertCode
+from contract.ids import DCC_ACCESS_CONTROL_BROKER
+from contract.requests import SendRequest, Srv
+from contract.responses import AlertMessage, ResponseMessage, activation_code, firmware_version
+
 from .campaign_device import DeviceEvent, DeviceProgress, DeviceState
-from .campaign_messages import (
-    ACTIVATED_ALERT,
-    SUCCESS,
-    AlertMessage,
-    ResponseMessage,
-    activation_code,
-    firmware_version,
-)
 from .campaign_plan import FirmwareTarget
-from .campaign_requests import DCC, SendRequest, Srv
 from .campaign_state import GIVEN_UP, CampaignState, TimerKind, waits_for
 from .campaign_tracking import Job, JobEvent, Outstanding, Purpose, RequestEvent, RequestState
 
@@ -37,7 +33,9 @@ def distribute(
     state: CampaignState, target: FirmwareTarget, number: int, ids: tuple[str, ...], now: datetime
 ) -> SendRequest:
     srv = Srv.UPDATE_PPMID_FIRMWARE if target.one_step else Srv.UPDATE_FIRMWARE
-    job = state.new_job(Purpose.DISTRIBUTE, f"{target.name}#{number}", srv, DCC, ids)
+    job = state.new_job(
+        Purpose.DISTRIBUTE, f"{target.name}#{number}", srv, DCC_ACCESS_CONTROL_BROKER, ids
+    )
     request = state.send(job, now)
     for device_id in ids:
         progress = state.devices[device_id]
@@ -53,7 +51,7 @@ def on_distribution(
     """R9: the warnings skip devices; the others wait for their receipts."""
     job = sent.job
     state.settle_job(job, response.code)
-    if response.code != SUCCESS:
+    if response.code != ResponseCode.I0:
         for progress in state.waiting(job.device_ids, DeviceState.DISTRIBUTING):
             progress.errors.append(response.code)
             state.device_step(progress, DeviceEvent.REFUSED)
@@ -199,7 +197,7 @@ def on_activation(
     progress = state.devices[sent.job.target]
     if event is RequestEvent.ACCEPTED:
         _result(state, sent, progress, DeviceEvent.ACCEPTED, now)
-    elif response.code != SUCCESS:  # R7's E30, or a refusal (E5, S4, ...)
+    elif response.code != ResponseCode.I0:  # R7's E30, or a refusal (E5, S4, ...)
         _result(state, sent, progress, DeviceEvent.REFUSED, now, error=response.code)
     else:
         body = response.body
@@ -219,7 +217,7 @@ def on_activation_alert(
     if sent.state is not RequestState.DONE:
         state.step_request(sent, RequestEvent.EXECUTED, alert.alert_code, now)
     code, version = activation_code(alert.body), firmware_version(alert.body)
-    if alert.alert_code == ACTIVATED_ALERT:
+    if alert.alert_code == UserAlertCode.FIRMWARE_ACTIVATED:
         _reported(state, sent, progress, now, code=code, version=version)
         return
     error = f"8F67-code-{code}"

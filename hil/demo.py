@@ -29,9 +29,9 @@ import yaml
 from bus.adapter import MqttAdapter
 from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting
-from bus.topics import TopicKind, Topics
-from dsp_core.admin import cpl_change_json
-from dsp_core.model import CplEntry, CplStatus, Device, DeviceType, SmiStatus
+from contract.cpl import cpl_change_json
+from contract.topics import TopicKind, Topics
+from contract.vocabulary import CplEntry, CplStatus, Device, DeviceType, SmiStatus
 from dsp_core.store import SqlStore, Store
 from dsp_core.turn import CoreConfig
 from emulators.faults import FaultKind, FaultPlan, FaultPlanSpec, FaultRuleSpec, read_yaml

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bus.topics import Topics
+from contract.topics import Topics
 from dsp_core.service import ServiceLimits
 from dsp_core.turn import CoreConfig
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contract.errors import SmetslabError
 
-class HilError(Exception):
+
+class HilError(SmetslabError):
     """Base class of every error `hil` raises."""
 
 
@@ -13,24 +15,6 @@ class PlanError(HilError, ValueError):
 
 class CampaignError(HilError):
     """The campaign model was driven in a way its own rules do not allow."""
-
-
-class IllegalTransitionError(CampaignError):
-    """An internal step its state table does not allow: names role, state and event.
-
-    Raised for the model's own mistakes (or its caller's, e.g. `start` twice); what the
-    DSP sends that does not fit is recorded as `unexpected` instead, never raised.
-    """
-
-    def __init__(self, role: str, state: str, event: str) -> None:
-        self.role = role
-        self.state = state
-        self.event = event
-        super().__init__(f"{role}: event {event} is not allowed in state {state}")
-
-
-class MalformedMessageError(CampaignError):
-    """A response or alert dict without the fields of DESIGN §3; recorded as unexpected."""
 
 
 class LabError(HilError):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bus.topics import Topics
+from contract.topics import Topics
 from emulators.shards import FleetShard, ShardState
 
 from .errors import LabError

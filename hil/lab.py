@@ -28,9 +28,10 @@ from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting, ScaledClock
 from bus.errors import BusError
 from bus.mosquitto import running_mosquitto
-from bus.topics import Topics
-from dsp_core.ids import to_bytes, to_duis
-from dsp_core.model import Device, JournalEntry
+from contract.ids import to_bytes, to_duis
+from contract.topics import Topics
+from contract.vocabulary import Device
+from dsp_core.model import JournalEntry
 from dsp_core.service import DspService
 from dsp_core.store import MemoryStore, SqlStore, Store
 from emulators.errors import ConfigError

@@ -22,12 +22,12 @@ import aiomqtt
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.errors import BusError
-from bus.topics import TopicKind, Topics
-from dsp_core.admin import cpl_change_json
-from dsp_core.ids import to_compact, to_duis
-from dsp_core.model import CplEntry
+from contract.cpl import cpl_change_json
+from contract.ids import to_compact, to_duis
+from contract.requests import SendRequest, Srv, build_request
+from contract.topics import TopicKind, Topics
+from contract.vocabulary import CplEntry
 
-from .campaign_requests import SendRequest, Srv, build_request
 from .observations import Observation, ObservationKind
 from .taskgroups import unwrap_body_error
 

@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from dsp_core.model import Device
+from contract.vocabulary import Device
 from dsp_core.turn import CoreConfig
 from emulators.errors import ConfigError
 from emulators.faults import parse_eui64, read_yaml

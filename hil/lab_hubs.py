@@ -26,7 +26,7 @@ from bridge.zigbee.emulated_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.radios import AppFactory, RadioKind, radio_config, radio_factory
 from bus.adapter import MqttAdapter
 from bus.clock import ScaledClock
-from bus.topics import Topics
+from contract.topics import Topics
 from emulators.errors import ConfigError
 from emulators.fleet import FleetBuild
 from emulators.journal import FleetJournal

@@ -23,7 +23,7 @@ from typing import Any
 
 from bus.clock import ClockSetting
 from bus.mosquitto import running_mosquitto
-from bus.topics import Topics
+from contract.topics import Topics
 from dsp_core.store import SqlStore, Store
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import load_fleet_spec

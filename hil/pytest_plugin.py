@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from dsp_core.model import Device
+from contract.vocabulary import Device
 
 from .errors import HilError, ScenarioFailedError
 from .lab import Lab, LabDsp

@@ -26,11 +26,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dsp_core.model import CplStatus, DeviceType, SmiStatus
+from contract.requests import Srv
+from contract.vocabulary import CplStatus, DeviceType, SmiStatus
 from emulators.errors import ConfigError
 from emulators.faults import FaultRuleSpec, read_yaml
 
-from .campaign_requests import Srv
 from .errors import ScenarioError
 
 VERSION_REF = re.compile(r"^(running|upgrade|[0-9A-Fa-f]{8})$")

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dsp_core.model import CplEntry
+from contract.codes import ResponseCode
+from contract.responses import activation_code, firmware_version
+from contract.vocabulary import CplEntry
 
-from .campaign_messages import ACK, activation_code, firmware_version
 from .observations import Observation, ObservationKind
 from .scenario import AssertNoAlertStep, ExpectAlertStep, ExpectResponseStep
 
@@ -39,7 +40,7 @@ def find_response(
         content = observation.content
         if content.get("request_id") != request_id:
             continue
-        if content.get("response_code") == ACK and ACK not in step.code:
+        if content.get("response_code") == ResponseCode.I99 and ResponseCode.I99 not in step.code:
             continue
         return observation
     return None

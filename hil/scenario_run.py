@@ -24,11 +24,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from dsp_core.model import CplEntry, Device
-from emulators.faults import FaultRule
-from gbcs.datetimes import iso
-
-from .campaign_requests import (
+from contract.errors import IllegalTransitionError
+from contract.requests import (
     SendRequest,
     Srv,
     activate_body,
@@ -36,7 +33,11 @@ from .campaign_requests import (
     inventory_body,
     update_firmware_body,
 )
-from .errors import IllegalTransitionError, ScenarioError, ScenarioFailedError
+from contract.times import iso
+from contract.vocabulary import CplEntry, Device
+from emulators.faults import FaultRule
+
+from .errors import ScenarioError, ScenarioFailedError
 from .observations import Observation
 from .scenario import (
     AssertNoAlertStep,

@@ -23,9 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from contract.times import iso
 from dsp_core.model import JournalEntry, JournalKind
 from emulators.faults import FaultRule
-from gbcs.datetimes import iso
 
 from .errors import ScenarioFailedError
 from .lab import Lab

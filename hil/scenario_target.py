@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dsp_core.ids import to_duis
-from dsp_core.model import Device
+from contract.ids import to_duis
+from contract.vocabulary import Device
 from emulators.fleet import ImageKey
 from gbcs.ota import OtaImage
 

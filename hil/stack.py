@@ -21,10 +21,10 @@ from typing import Any, Generic, Self, TypeVar
 
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
-from bus.topics import Topics
+from contract.ids import to_compact
+from contract.topics import Topics
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
-from dsp_core.ids import to_compact
 from dsp_core.service import DspService, ServiceLimits, dsp_link
 from dsp_core.store import Store
 from dsp_core.turn import CoreConfig

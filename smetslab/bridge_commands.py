@@ -26,8 +26,10 @@ from bridge.zigbee.emulated_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.radios import AppFactory, RadioKind, radio_config, radio_factory
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
-from bus.errors import BusError, TopicError
-from bus.topics import Topics, check_eui64
+from bus.errors import BusError
+from contract.errors import TopicError
+from contract.ids import check_eui64
+from contract.topics import Topics
 from emulators.errors import ConfigError
 from emulators.journal import FleetJournal
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.shared_clock import fetch_clock
-from bus.topics import Topics
+from contract.ids import to_compact
+from contract.topics import Topics
+from contract.vocabulary import DeviceType
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
-from dsp_core.ids import to_compact
-from dsp_core.model import DeviceType
 from dsp_core.service import DspService, ServiceLimits, dsp_link
 from dsp_core.store import SqlStore
 from dsp_core.turn import CoreConfig

@@ -37,9 +37,11 @@ from bridge.will import hub_lost_will
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.backoff import Backoff
 from bus.clock import Clock, ClockSetting, ScaledClock
-from bus.errors import BusError, TopicError
-from bus.topics import Route, TopicKind, Topics, check_eui64
+from bus.errors import BusError
 from bus.waiting import first_of
+from contract.errors import TopicError
+from contract.ids import check_eui64
+from contract.topics import Route, TopicKind, Topics
 
 from .actions import (
     DownloadEnded,

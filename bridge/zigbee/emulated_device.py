@@ -29,10 +29,10 @@ import zigpy.zdo.types as zdo_t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
+from contract.errors import IllegalTransitionError
 from emulators.actions import DeviceEvent, EventKind, FaultFired
 from emulators.actions import Send as ModelSend
 from emulators.actions import Timer as ModelTimer
-from emulators.errors import IllegalTransitionError
 from emulators.models import FirmwareDeviceModel
 from emulators.models.firmware import pending_image
 from gbcs.errors import GbcsDecodeError

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from bridge.errors import TranslationStateError
+from contract.errors import IllegalTransitionError
 from gbcs import ActivateImageResponseCode, GbcsHeader
 
 from .actions import ImageKey, ZigbeeOp
@@ -167,7 +167,7 @@ class DeviceState:
             self.slot = SLOT_TRANSITIONS[self.slot, event]
         except KeyError:
             role = f"bridge view of ZigBee device {self.hex_id}"
-            raise TranslationStateError(role, self.slot.name, event.name) from None
+            raise IllegalTransitionError(role, self.slot.name, event.name) from None
 
     def next_alert_counter(self, now: datetime) -> int:
         """Strictly increasing and ahead of the clock in ms, so that a restarted bridge

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import gbcs
-from bridge.errors import TranslationStateError
+from contract.errors import IllegalTransitionError
 from gbcs import (
     ActivateFirmwareCommand,
     ActivateImageResponseCode,
@@ -204,7 +204,7 @@ class HubTranslator:
     ) -> list[TranslatorAction]:
         if (job.step, event) not in JOB_STEPS:
             role = f"{job.kind} for ZigBee device {device.hex_id}"
-            raise TranslationStateError(role, job.step.name, event.name)
+            raise IllegalTransitionError(role, job.step.name, event.name)
         match job.kind:
             case JobKind.READ:
                 actions = self._read_job(device, job, result, now)

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable, Seque
 from datetime import datetime
 from typing import TypeVar
 
-from dsp_core.model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
+from contract.vocabulary import CplEntry, Device, Registration, User
+from dsp_core.model import HubStatus, JournalEntry
 from dsp_core.outbox import Outgoing
 from dsp_core.state import Scope, State
 

@@ -7,20 +7,18 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from dsp_core.model import (
+from contract.vocabulary import (
     CplEntry,
     CplStatus,
     Device,
     DeviceType,
-    HubStatus,
-    JournalEntry,
-    JournalKind,
     Registration,
     Role,
     SmiStatus,
     User,
     UserStatus,
 )
+from dsp_core.model import HubStatus, JournalEntry, JournalKind
 from dsp_core.tracking import Phase, Tracked
 
 

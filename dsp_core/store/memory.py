@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from dsp_core.model import CplEntry, Device, HubStatus, JournalEntry, Registration, User
+from contract.vocabulary import CplEntry, Device, Registration, User
+from dsp_core.model import HubStatus, JournalEntry
 from dsp_core.outbox import OUTBOX_PAGE, Outgoing
 from dsp_core.state import AddJournal, AddOutgoing, Scope, State
 

@@ -47,15 +47,9 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from contract.vocabulary import CplEntry, Device, Registration, User
 from dsp_core.errors import StoreError
-from dsp_core.model import (
-    CplEntry,
-    Device,
-    HubStatus,
-    JournalEntry,
-    Registration,
-    User,
-)
+from dsp_core.model import HubStatus, JournalEntry
 from dsp_core.outbox import OUTBOX_PAGE, Outgoing
 from dsp_core.state import (
     AddJournal,

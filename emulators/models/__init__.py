@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 
 from .base import DeviceModel, DeviceProfile
 from .chf import ChfModel

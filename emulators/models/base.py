@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.actions import Action, DeviceEvent, EventKind, FaultFired, Send
 from emulators.errors import UnsupportedCommandError
 from emulators.faults import FaultInjector, FaultKind, FaultRule

@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import ClassVar
 
+from contract.errors import IllegalTransitionError
 from emulators.actions import Action, EventKind, Timer, TimerKind
-from emulators.errors import IllegalTransitionError
 from emulators.faults import FaultInjector, FaultKind
 from gbcs import (
     ActivateFirmwareAccepted,

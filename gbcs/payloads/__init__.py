@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from contract.records import record
 from gbcs.codes import CraFlag, MessageCode
 from gbcs.reader import ByteReader
-from gbcs.records import record
 
 from . import cs05, cs06, cs08, ecs52, gcs38
 from .cs05 import FirmwareDistributionCommand, FirmwareReceiptAlert

@@ -14,12 +14,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from contract.records import record
+from contract.times import iso
 from gbcs import der
 from gbcs.codes import ActivateImageResponseCode, AlertCode
-from gbcs.datetimes import iso
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, require_size
-from gbcs.records import record
 
 IMAGE_HASH_SIZE = 32
 FIRMWARE_VERSION_SIZE = 4

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract.records import record
 from gbcs import der
 from gbcs.codes import ReadFirmwareResponseCode
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, require_size
-from gbcs.records import record
 
 from .cs06 import FIRMWARE_VERSION_SIZE
 

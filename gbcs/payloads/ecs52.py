@@ -11,11 +11,11 @@ from enum import IntEnum
 from struct import Struct
 from typing import Any
 
+from contract.records import record
 from gbcs.codes import DataAccessResult
 from gbcs.datetimes import DlmsDateTime, read_optional_date_time, write_optional_date_time
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, encode_length, encode_uint, require_size
-from gbcs.records import record
 
 from .cs06 import FIRMWARE_VERSION_SIZE
 

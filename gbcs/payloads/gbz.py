@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from contract.records import record
 from gbcs.reader import ByteReader, encode_uint
-from gbcs.records import record
 
 SMART_ENERGY_PROFILE = 0x0109
 ENCRYPTED = 0x02

@@ -11,9 +11,9 @@ from typing import Any
 import zigpy.types as zt
 from zigpy.zcl import foundation
 
+from contract.records import record
 from gbcs.errors import GbcsDecodeError
 from gbcs.reader import ByteReader, require_size
-from gbcs.records import record
 
 from .cs06 import FIRMWARE_VERSION_SIZE
 from .gbz import (

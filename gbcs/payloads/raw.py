@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gbcs.records import record
+from contract.records import record
 
 
 @record

@@ -14,9 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 import gbcs
+from contract.codes import ResponseCode, UserAlertCode
+from contract.ids import DCC_ACCESS_CONTROL_BROKER
+from contract.vocabulary import DeviceType, SmiStatus
 from dsp_core.commands import READ_FIRMWARE_CODES, reported_version
-from dsp_core.ids import DCC_ACCESS_CONTROL_BROKER
-from dsp_core.model import DeviceType
 from gbcs import (
     ActivateFirmwareAccepted,
     ActivateFirmwareOutcome,
@@ -28,7 +29,6 @@ from gbcs import (
     GbcsMessage,
     MessageCode,
 )
-from hil.campaign_messages import RECEIPT_ALERT, SUCCESS, SUSPENDED_STATUS
 
 from .evidence import (
     decode,
@@ -116,7 +116,7 @@ class Findings:
             self.problem(f"{what}: no final answer to {run.request_id}{waited}")
             return None
         self.saw(entry)
-        if entry.code != SUCCESS:
+        if entry.code != ResponseCode.I0:
             self.problem(f"{what}: the DSP answered {describe_code(entry.code, entry.body)}")
             return None
         return entry
@@ -202,7 +202,9 @@ def check_receipt(recording: Recording) -> Outcome:
 
 def _receipt_of(found: Findings, step: Step, what: str, expected: str) -> None:
     receipts = [
-        e for e in device_alerts(found.recording, frozenset({RECEIPT_ALERT})) if e.step is step
+        e
+        for e in device_alerts(found.recording, frozenset({UserAlertCode.FIRMWARE_RECEIPT}))
+        if e.step is step
     ]
     if not receipts:
         found.problem(f"{what}: no FirmwareReceipt alert from the device")
@@ -240,7 +242,7 @@ def check_cs06_response(recording: Recording) -> Outcome:
             assert isinstance(payload, ActivateFirmwareOutcome)
             code = payload.response_code
             found.expect(code is Code.SUCCESS, f"{what}: response code {int(code)} {code.name}")
-    return found.outcome("General Signing CS06 response from the device, code 0 SUCCESS")
+    return found.outcome("General Signing CS06 response from the device, code 0 ResponseCode.I0")
 
 
 def check_counter_echo(recording: Recording) -> Outcome:
@@ -333,7 +335,7 @@ def _judge_alert(found: Findings, entry: Entry, message: GbcsMessage) -> None:
     found.expect(
         payload.alert_code is success and payload.response_code is Code.SUCCESS,
         f"0x00CA alert: alert code 0x{int(payload.alert_code):04X} with response code "
-        f"{int(payload.response_code)} {payload.response_code.name}, not 0x8F66 SUCCESS",
+        f"{int(payload.response_code)} {payload.response_code.name}, not 0x8F66 ResponseCode.I0",
     )
     found.expect(
         payload.execution_datetime == run.execution,
@@ -406,7 +408,7 @@ def check_smi(recording: Recording) -> Outcome:
         return found.outcome("")
     version, status = record.get("firmware_version"), record.get("status")
     found.expect(version == expected, f"SMI firmware version {version}, not {expected}")
-    found.expect(status != SUSPENDED_STATUS, f"SMI status {status}: still Suspended")
+    found.expect(status != SmiStatus.SUSPENDED, f"SMI status {status}: still Suspended")
     return found.outcome(f"the SMI holds {expected}, status {status}")
 
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import gbcs
-from dsp_core.model import DeviceType
-from hil.campaign_messages import ACK, SUCCESS
+from contract.codes import ResponseCode
+from contract.vocabulary import DeviceType
 
 from .recording import Entry, Recording, Source, Step
 
@@ -62,9 +62,11 @@ def final_answer(recording: Recording, step: Step) -> Entry | None:
     answers = [
         e
         for e in recording.entries
-        if e.source is Source.RESPONSE and e.request_id == run.request_id and e.code != ACK
+        if e.source is Source.RESPONSE
+        and e.request_id == run.request_id
+        and e.code != ResponseCode.I99
     ]
-    return next((e for e in answers if e.code == SUCCESS), answers[0] if answers else None)
+    return next((e for e in answers if e.code == ResponseCode.I0), answers[0] if answers else None)
 
 
 def device_alerts(

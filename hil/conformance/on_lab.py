@@ -8,9 +8,9 @@ device's model other than the version it runs, the first activated at once, the 
 
 from __future__ import annotations
 
-from dsp_core.errors import InvalidRequestError
-from dsp_core.ids import to_duis
-from dsp_core.model import Device
+from contract.errors import InvalidRequestError
+from contract.ids import to_duis
+from contract.vocabulary import Device
 from hil.lab import Lab
 from hil.lab_env import LabEnv
 

@@ -22,9 +22,9 @@ from typing import Any
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.errors import BusError
-from bus.topics import TopicKind
-from dsp_core.ids import to_compact
-from hil.campaign_requests import SendRequest
+from contract.ids import to_compact
+from contract.requests import SendRequest
+from contract.topics import TopicKind
 
 from .errors import ConformanceError
 from .recording import Source

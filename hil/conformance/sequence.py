@@ -25,12 +25,10 @@ from enum import StrEnum
 from typing import Any
 
 import gbcs
-from dsp_core.errors import InvalidRequestError
-from dsp_core.ids import to_duis
-from dsp_core.model import DeviceType
-from hil.campaign_messages import ACK, RECEIPT_ALERT, SUCCESS
-from hil.campaign_requests import (
-    DCC,
+from contract.codes import ResponseCode, UserAlertCode
+from contract.errors import IllegalTransitionError, InvalidRequestError
+from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_duis
+from contract.requests import (
     SendRequest,
     Srv,
     activate_body,
@@ -38,7 +36,7 @@ from hil.campaign_requests import (
     inventory_body,
     update_firmware_body,
 )
-from hil.errors import IllegalTransitionError
+from contract.vocabulary import DeviceType
 
 from .evidence import device_type_of
 from .recording import Entry, Recording, Source, Step, StepRun, gbcs_of
@@ -159,7 +157,11 @@ class ConformanceSequence:
         request_id = _text(content, "request_id")
         entry = self._record(Source.RESPONSE, now, self._step_for(request_id), content)
         current = self._current
-        if current is None or request_id != current.run.request_id or entry.code == ACK:
+        if (
+            current is None
+            or request_id != current.run.request_id
+            or entry.code == ResponseCode.I99
+        ):
             return []
         self._answered(current, entry)
         return self._advance_if_done(current, now)
@@ -171,7 +173,7 @@ class ConformanceSequence:
         current = self._current
         if current is None or entry.device_id != self.target.device_id:
             return []
-        if entry.code == RECEIPT_ALERT:
+        if entry.code == UserAlertCode.FIRMWARE_RECEIPT:
             current.waiting.discard(Need.RECEIPT)
         elif entry.code in ACTIVATION_ALERTS:
             current.waiting.discard(Need.ALERT)
@@ -237,7 +239,7 @@ class ConformanceSequence:
     def _answered(self, current: _Current, entry: Entry) -> None:
         current.waiting.discard(Need.ANSWER)
         step = current.plan.step
-        if entry.code != SUCCESS:  # the DSP said no: no receipt or alert will follow
+        if entry.code != ResponseCode.I0:  # the DSP said no: no receipt or alert will follow
             current.waiting.clear()
         elif step in (Step.DISTRIBUTE, Step.DISTRIBUTE_SECOND):
             distributed = entry.body.get("distributed")
@@ -300,10 +302,12 @@ class ConformanceSequence:
         firmware = plan.firmware
         match plan.srv:
             case Srv.READ_INVENTORY:
-                return build(user, plan.srv, DCC, counter, inventory_body((device,)))
+                return build(
+                    user, plan.srv, DCC_ACCESS_CONTROL_BROKER, counter, inventory_body((device,))
+                )
             case Srv.UPDATE_FIRMWARE if firmware is not None and firmware.image is not None:
                 body = update_firmware_body(firmware.image, firmware.version, (device,))
-                return build(user, plan.srv, DCC, counter, body)
+                return build(user, plan.srv, DCC_ACCESS_CONTROL_BROKER, counter, body)
             case Srv.ACTIVATE_FIRMWARE if firmware is not None:
                 body = activate_body(firmware.image_hash, execution)
                 return build(user, plan.srv, device, counter, body)

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from bus.errors import TopicError
-from bus.topics import Topics
-from dsp_core.errors import InvalidRequestError
-from dsp_core.ids import to_duis
+from contract.errors import InvalidRequestError, TopicError
+from contract.ids import to_duis
+from contract.topics import Topics
 from gbcs import GbcsDecodeError
 from gbcs.ota import parse_ota_image
 

@@ -19,6 +19,9 @@ from typing import Any
 
 import pytest
 
+from contract.ids import to_compact
+from contract.requests import SendRequest
+from contract.vocabulary import CplStatus, Device, DeviceType, SmiStatus
 from dsp_core.core import DspCore
 from dsp_core.events import (
     Action,
@@ -31,8 +34,6 @@ from dsp_core.events import (
     SendCommand,
     SendResponse,
 )
-from dsp_core.ids import to_compact
-from dsp_core.model import CplStatus, Device, DeviceType, SmiStatus
 from dsp_core.state import State
 from emulators.actions import Uplink
 from emulators.faults import FaultKind, FaultPlan, FaultRule
@@ -42,7 +43,6 @@ from emulators.models import GpfModel
 from hil.campaign import CampaignModel
 from hil.campaign_plan import CampaignPlan, FirmwareTarget
 from hil.campaign_report import UPGRADED, CampaignReport
-from hil.campaign_requests import SendRequest
 
 FLEET = Path(__file__).resolve().parents[2] / "configs" / "fleet.yaml"
 T0 = datetime(2031, 1, 1, tzinfo=UTC)

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bus.broker import EmbeddedBroker
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.faults import FaultKind, FaultRule
 from hil.lab import Lab
 from hil.lab_env import load_lab_env

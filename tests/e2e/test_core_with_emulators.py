@@ -13,6 +13,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_compact
+from contract.vocabulary import CplStatus, DeviceType, SmiStatus
 from dsp_core.core import DspCore
 from dsp_core.events import (
     Action,
@@ -24,8 +26,6 @@ from dsp_core.events import (
     SendCommand,
     SendResponse,
 )
-from dsp_core.ids import DCC_ACCESS_CONTROL_BROKER, to_compact
-from dsp_core.model import CplStatus, DeviceType, SmiStatus
 from dsp_core.state import State
 from emulators.actions import Uplink
 from emulators.faults import FaultPlan

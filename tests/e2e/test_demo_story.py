@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bus.mosquitto import running_mosquitto
-from dsp_core.model import JournalKind, SmiStatus
+from contract.vocabulary import SmiStatus
+from dsp_core.model import JournalKind
 from dsp_core.store import SqlStore
 from hil.campaign import CampaignModel
 from hil.campaign_device import DeviceState

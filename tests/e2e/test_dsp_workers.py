@@ -15,7 +15,8 @@ from collections import Counter
 import pytest
 
 from bus.adapter import LinkConfig, MqttAdapter
-from dsp_core.model import Device, JournalKind
+from contract.vocabulary import Device
+from dsp_core.model import JournalKind
 from dsp_core.store import SqlStore
 from hil.campaign import CampaignModel
 from hil.demo import DemoOptions, DemoRun, DemoSummary

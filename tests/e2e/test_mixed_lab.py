@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from dsp_core.model import DeviceType, SmiStatus
+from contract.vocabulary import DeviceType, SmiStatus
 from hil.lab import Lab
 from hil.lab_env import HubKind, load_lab_env
 from hil.scenario import load_scenario

@@ -20,15 +20,16 @@ import pytest
 import yaml
 
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
-from bus.topics import Topics
-from dsp_core.ids import to_compact
-from dsp_core.model import DeviceType, JournalKind
+from contract.ids import to_compact
+from contract.requests import Srv
+from contract.requests import build as build_request
+from contract.topics import Topics
+from contract.vocabulary import DeviceType
+from dsp_core.model import JournalKind
 from dsp_core.store import SqlStore
 from emulators.fleet import build_fleet
 from emulators.fleetspec import FleetSpec
 from emulators.shards import shard_of
-from hil.campaign_requests import Srv
-from hil.campaign_requests import build as build_request
 from hil.demo import DemoOptions, DemoRun
 from tests.brokers import Mosquitto, require_mosquitto
 from tests.conftest import ROOT

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from bus.adapter import LinkConfig, MqttAdapter
-from bus.topics import Topics
-from dsp_core.ids import to_compact
-from dsp_core.model import DeviceType
+from contract.ids import to_compact
+from contract.topics import Topics
+from contract.vocabulary import DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
 from tests.brokers import Mosquitto

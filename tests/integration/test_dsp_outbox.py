@@ -17,9 +17,9 @@ from sqlalchemy import create_engine, func, select
 
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.clock import ClockSetting
-from bus.topics import Topics
-from dsp_core.admin import cpl_change_json
-from dsp_core.model import CplStatus
+from contract.cpl import cpl_change_json
+from contract.topics import Topics
+from contract.vocabulary import CplStatus
 from dsp_core.outbox import Outgoing
 from dsp_core.outbox_relay import OutboxRelay
 from dsp_core.service import ServiceLimits

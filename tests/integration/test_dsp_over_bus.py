@@ -17,14 +17,15 @@ import pytest
 from bus.adapter import MqttAdapter
 from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting
-from dsp_core.ids import to_compact, to_duis
-from dsp_core.model import DeviceType, JournalKind
+from contract.ids import to_compact, to_duis
+from contract.requests import Srv
+from contract.requests import build as build_request
+from contract.vocabulary import DeviceType
+from dsp_core.model import JournalKind
 from dsp_core.service import ServiceLimits
 from dsp_core.store import MemoryStore
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
-from hil.campaign_requests import Srv
-from hil.campaign_requests import build as build_request
 from hil.stack import LabStack, StackConfig, seed_store
 from tests.brokers import Mosquitto
 

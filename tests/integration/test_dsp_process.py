@@ -13,7 +13,7 @@ import pytest
 
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting
-from bus.topics import Topics
+from contract.topics import Topics
 from dsp_core.model import JournalEntry
 from dsp_core.service import dsp_link
 from dsp_core.store import SqlStore

@@ -19,14 +19,14 @@ import yaml
 
 from bus.adapter import MqttAdapter
 from bus.clock import ClockSetting
-from dsp_core.ids import to_compact
-from dsp_core.model import DeviceType
+from contract.ids import to_compact
+from contract.requests import Srv
+from contract.requests import build as build_request
+from contract.vocabulary import DeviceType
 from dsp_core.store import SqlStore
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from emulators.shards import shard_of
-from hil.campaign_requests import Srv
-from hil.campaign_requests import build as build_request
 from hil.errors import LabError
 from hil.stack import LabStack, StackConfig, seed_store
 from tests.brokers import Mosquitto

@@ -14,7 +14,7 @@ EMULATED = str(ROOT / "configs" / "lab-emulated.yaml")
 
 TESTS = """
 import pytest
-from dsp_core.model import SmiStatus
+from contract.vocabulary import SmiStatus
 
 pytestmark = pytest.mark.asyncio
 
@@ -33,7 +33,7 @@ async def test_with_mp105_off_a_suspended_esme_refuses_11_2(lab, dsp, service_us
     esme = premises.device("ESME")
     await dsp.set_mp105(False)
     from dataclasses import replace
-    from dsp_core.model import CplStatus
+    from contract.vocabulary import CplStatus
     running = (esme.model, esme.firmware_version)
     entry = next(e for e in lab.build.seed.cpl if (e.model, e.firmware_version) == running)
     service_user.change_cpl(replace(entry, status=CplStatus.REMOVED))

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from contract.vocabulary import CplStatus
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
-from dsp_core.model import CplStatus, HubStatus, JournalEntry
+from dsp_core.model import HubStatus, JournalEntry
 from dsp_core.store import MemoryStore, SqlStore, Store
 from dsp_core.store.sql import sync_url
 from tests.unit.dsp_core import test_core_rules as rules

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from contract.vocabulary import CplStatus
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
 from dsp_core.events import Action, Event, SendAlert
-from dsp_core.model import CplStatus, JournalEntry, JournalKind
+from dsp_core.model import JournalEntry, JournalKind
 from dsp_core.outbox import Outgoing
 from dsp_core.state import Scope, State
 from dsp_core.store import MemoryStore, SqlStore, Store

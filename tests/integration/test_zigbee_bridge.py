@@ -34,12 +34,13 @@ from bus.adapter import LinkConfig, MqttAdapter
 from bus.backoff import Backoff
 from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting, ScaledClock
-from bus.topics import Topics
-from dsp_core.admin import cpl_change_json
+from contract.cpl import cpl_change_json
+from contract.ids import to_compact, to_duis
+from contract.topics import Topics
+from contract.vocabulary import CplStatus, Device, DeviceType, SmiStatus
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
-from dsp_core.ids import to_compact, to_duis
-from dsp_core.model import CplStatus, Device, DeviceType, JournalKind, SmiStatus
+from dsp_core.model import JournalKind
 from dsp_core.service import DspService, dsp_link
 from dsp_core.store import MemoryStore
 from dsp_core.turn import CoreConfig

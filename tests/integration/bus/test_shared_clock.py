@@ -13,7 +13,7 @@ from bus.adapter import LinkConfig, MqttAdapter
 from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting
 from bus.shared_clock import fetch_clock
-from bus.topics import Topics
+from contract.topics import Topics
 from tests.brokers import Mosquitto
 from tests.integration.bus.test_adapter import connected, link, take
 

@@ -22,7 +22,7 @@ PROTOCOL = [ROOT / "bridge" / name for name in ("framing.py", "messages.py", "se
     )
 ]
 CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "sleep"}
-ALLOWED = {"gbcs", "bus", "emulators", "bridge"}  # emulators: the rig simulator only
+ALLOWED = {"contract", "gbcs", "bus", "emulators", "bridge"}  # emulators: the rig simulator only
 
 
 def _tree(path: Path) -> ast.Module:

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bridge.errors import IllegalTransitionError, RigLinkError
+from bridge.errors import RigLinkError
 from bridge.framing import Frame, FrameCodec, FrameType
 from bridge.messages import GbcsFragment, Reassembler, RigStatus, Sync
 from bridge.session import LinkDown, LinkUp, RigSession, Role, SessionConfig, Write
+from contract.errors import IllegalTransitionError
 from tests.unit.bridge.wire import CONFIG, Wire, drop_first, synced
 
 

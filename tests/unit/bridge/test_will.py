@@ -11,8 +11,8 @@ import pytest
 from bridge.serial_bridge import bridge_link
 from bridge.zigbee.bridge import zigbee_bridge_link
 from bus.adapter import LinkConfig
-from bus.topics import Topics
-from dsp_core.hub_messages import parse_hub_status
+from contract.topics import Topics
+from dsp_core.hubs import parse_hub_status
 
 CH_ID = "00DB12BD3A096533"
 NOW = datetime(2031, 1, 1, tzinfo=UTC)

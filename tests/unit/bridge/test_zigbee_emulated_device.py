@@ -24,7 +24,7 @@ from bridge.zigbee.emulated_device import (
     WakeAt,
 )
 from bridge.zigbee.frames import HA_PROFILE, ZDO_PROFILE, ZigbeeFrame
-from emulators.errors import IllegalTransitionError
+from contract.errors import IllegalTransitionError
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from emulators.models import SlotState

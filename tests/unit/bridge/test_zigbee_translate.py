@@ -11,7 +11,6 @@ from typing import TypeVar
 import pytest
 
 import gbcs
-from bridge.errors import TranslationStateError
 from bridge.zigbee.actions import (
     UPGRADE_TIME_WAIT,
     DownloadEnded,
@@ -31,6 +30,7 @@ from bridge.zigbee.actions import (
 )
 from bridge.zigbee.jobs import DeviceSlot, DeviceState, SlotEvent
 from bridge.zigbee.translate import HubTranslator, TranslatorConfig
+from contract.errors import IllegalTransitionError
 from gbcs import (
     ActivateFirmwareAccepted,
     ActivateFirmwareCommand,
@@ -442,7 +442,7 @@ def test_what_cannot_be_carried_is_dropped_and_acknowledged(data: bytes) -> None
 
 def test_an_illegal_slot_transition_names_role_state_and_event() -> None:
     state = DeviceState(DEVICE)
-    with pytest.raises(TranslationStateError) as caught:
+    with pytest.raises(IllegalTransitionError) as caught:
         state.move(SlotEvent.SCHEDULED)
     assert (caught.value.state, caught.value.event) == ("EMPTY", "SCHEDULED")
     assert "00DB1229D26B9498" in caught.value.role

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bus.errors import TopicError
-from bus.topics import Route, TopicKind, Topics, shared
+from contract.errors import TopicError
+from contract.topics import Route, TopicKind, Topics, shared
 
 USER = "90B3D51F30010000"
 HUB = "00DB1234567890A0"

@@ -10,6 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gbcs
+from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_bytes, to_compact
+from contract.vocabulary import (
+    CplEntry,
+    CplStatus,
+    Device,
+    DeviceType,
+    Registration,
+    Role,
+    SmiStatus,
+    User,
+)
 from dsp_core.core import DspCore
 from dsp_core.events import (
     Action,
@@ -22,18 +33,7 @@ from dsp_core.events import (
     SendCommand,
     SendResponse,
 )
-from dsp_core.ids import DCC_ACCESS_CONTROL_BROKER, to_bytes, to_compact
-from dsp_core.model import (
-    CplEntry,
-    CplStatus,
-    Device,
-    DeviceType,
-    JournalEntry,
-    Registration,
-    Role,
-    SmiStatus,
-    User,
-)
+from dsp_core.model import JournalEntry
 from dsp_core.state import AddJournal, State
 from dsp_core.turn import CoreConfig
 from gbcs.ota import OtaHeader, build_ota_image

@@ -7,17 +7,17 @@ from dataclasses import replace
 
 import pytest
 
-from dsp_core.authorisation import AccessRequest, Authorised, Refused, authorise
-from dsp_core.model import (
+from contract.codes import ResponseCode
+from contract.vocabulary import (
     Device,
     DeviceType,
     Registration,
-    ResponseCode,
     Role,
     SmiStatus,
     User,
     UserStatus,
 )
+from dsp_core.authorisation import AccessRequest, Authorised, Refused, authorise
 from dsp_core.srv import SRVS
 from tests.conftest import SHARED
 

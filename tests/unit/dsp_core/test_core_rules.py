@@ -11,9 +11,10 @@ from datetime import timedelta
 import pytest
 
 import gbcs
+from contract.ids import to_compact
+from contract.vocabulary import CplStatus, Device, SmiStatus
 from dsp_core.events import Action, RequestReceived
-from dsp_core.ids import to_compact
-from dsp_core.model import CplStatus, Device, JournalKind, SmiStatus
+from dsp_core.model import JournalKind
 from dsp_core.turn import CoreConfig
 
 from .lab import (

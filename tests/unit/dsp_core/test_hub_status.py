@@ -14,11 +14,13 @@ import pytest
 
 from bridge.serial_bridge import HubStatus as BridgeHubStatus
 from bridge.session import LinkState
-from dsp_core.errors import InvalidHubStatusError
+from contract.errors import InvalidHubStatusError
+from contract.hub_status import WITHDRAWN
+from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_compact
+from contract.vocabulary import Device, SmiStatus
 from dsp_core.events import Action, HubStatusChanged
-from dsp_core.hub_messages import WITHDRAWN, parse_hub_status
-from dsp_core.ids import DCC_ACCESS_CONTROL_BROKER, to_compact
-from dsp_core.model import Device, HubStatus, JournalKind, SmiStatus
+from dsp_core.hubs import parse_hub_status
+from dsp_core.model import HubStatus, JournalKind
 
 from .lab import (
     ESME,

@@ -20,8 +20,9 @@ from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import gbcs
+from contract.vocabulary import CplStatus, Device, SmiStatus
 from dsp_core.events import Action, SendCommand
-from dsp_core.model import CplStatus, Device, JournalKind, SmiStatus
+from dsp_core.model import JournalKind
 
 from .lab import ESME, GPF, GSME, NEW, OLD, OTHER, Lab, alerts, commands, cpl_for, only, responses
 

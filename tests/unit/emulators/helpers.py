@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import gbcs
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.actions import DeviceEvent, EventKind, FaultFired, Output, Uplink
 from emulators.faults import NO_FAULTS, FaultPlan, FaultRule
 from emulators.fleet import FleetBuild, build_fleet

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.actions import Output
 from emulators.errors import ConfigError
 from emulators.faults import (

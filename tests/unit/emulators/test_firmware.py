@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.actions import EventKind
 from emulators.faults import FaultKind, FaultPlan, FaultRule
 from emulators.fleet import FleetBuild

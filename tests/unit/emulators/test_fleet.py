@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dsp_core.model import CplStatus, DeviceType, Role, SmiStatus
+from contract.vocabulary import CplStatus, DeviceType, Role, SmiStatus
 from emulators.errors import ConfigError
 from emulators.faults import FaultKind
 from emulators.fleet import FleetBuild, _mpan, build_fleet

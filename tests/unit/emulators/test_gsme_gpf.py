@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.actions import EventKind
 from emulators.faults import FaultKind, FaultRule
 from emulators.fleet import FleetBuild

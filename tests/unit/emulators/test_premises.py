@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from dsp_core.model import DeviceType
+from contract.errors import IllegalTransitionError
+from contract.vocabulary import DeviceType
 from emulators.actions import EventKind
-from emulators.errors import IllegalTransitionError, UnsupportedCommandError
+from emulators.errors import UnsupportedCommandError
 from emulators.models.firmware import SlotEvent, SlotState, next_slot_state
 from gbcs import decode
 from tests.unit.emulators.helpers import (

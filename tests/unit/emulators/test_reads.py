@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.actions import EventKind
 from emulators.faults import FaultKind, FaultRule
 from emulators.models import GpfModel

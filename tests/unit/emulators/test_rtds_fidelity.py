@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import gbcs
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.actions import Action, Send, Timer
 from emulators.faults import FaultInjector, FaultKind, FaultPlan, FaultRule
 from emulators.models import (

@@ -1,5 +1,5 @@
 """DESIGN §2 and the house shape: the emulators are sans-IO. No I/O module, no clock
-read, no thread; from dsp_core only its records (docs/emulators.md E9)."""
+read, no thread; nothing of dsp_core (its records are the contract's; docs/emulators.md E9)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _tree(path: Path) -> ast.Module:
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
-def test_emulators_import_no_io_and_only_dsp_core_records(path: Path) -> None:
+def test_emulators_import_no_io_and_nothing_of_dsp_core(path: Path) -> None:
     for node in ast.walk(_tree(path)):
         if isinstance(node, ast.Import):
             names = {alias.name for alias in node.names}
@@ -32,7 +32,7 @@ def test_emulators_import_no_io_and_only_dsp_core_records(path: Path) -> None:
         roots = {name.split(".")[0] for name in names}
         assert not roots & IO_MODULES, f"{path.name} imports {roots & IO_MODULES}"
         dsp = {name for name in names if name.split(".")[0] == "dsp_core"}
-        assert dsp <= {"dsp_core.model"}, f"{path.name} imports {dsp}"
+        assert not dsp, f"{path.name} imports {dsp}"
         assert "bus" not in roots
 
 

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.errors import ConfigError
 from emulators.faults import FaultKind, FaultRule
 from emulators.fleet import FleetBuild, build_fleet

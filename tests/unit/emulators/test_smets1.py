@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.actions import EventKind
 from emulators.faults import FaultKind, FaultRule
 from emulators.fleet import FleetBuild

@@ -6,7 +6,7 @@ from dataclasses import asdict, field, replace
 
 import pytest
 
-from gbcs.records import record
+from contract.records import record
 
 
 @record

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from contract.ids import to_compact
+from contract.requests import SendRequest
+from contract.vocabulary import DeviceType
 from dsp_core.core import DspCore
 from dsp_core.events import (
     Action,
@@ -23,14 +26,11 @@ from dsp_core.events import (
     SendCommand,
     SendResponse,
 )
-from dsp_core.ids import to_compact
-from dsp_core.model import DeviceType
 from dsp_core.state import State
 from emulators.actions import Uplink
 from emulators.faults import FaultPlan, FaultRule
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
-from hil.campaign_requests import SendRequest
 from hil.conformance import (
     ConformanceOptions,
     ConformanceReport,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dsp_core.model import CplEntry, Device, DeviceType
+from contract.vocabulary import CplEntry, Device, DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
 from hil.lab_env import HubPlan, LabEnv, load_lab_env, plan_hubs

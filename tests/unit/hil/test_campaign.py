@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from contract.errors import IllegalTransitionError
+from contract.requests import SendRequest
 from hil.campaign import CampaignModel, Phase
 from hil.campaign_report import Recovery
-from hil.campaign_requests import SendRequest
-from hil.errors import IllegalTransitionError
 
 from .bench import (
     GPF,

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from dsp_core.ids import DCC_ACCESS_CONTROL_BROKER
+from contract.errors import IllegalTransitionError
+from contract.requests import COMMAND_VARIANTS, NON_DEVICE, Srv, parse_request
 from dsp_core.srv import SRVS
-from dsp_core.wire import parse_request
 from hil.campaign_device import DeviceEvent, DeviceProgress, DeviceState
 from hil.campaign_plan import FirmwareTarget
-from hil.campaign_requests import COMMAND_VARIANTS, DCC, NON_DEVICE, Srv
 from hil.campaign_tracking import Job, JobEvent, Purpose
-from hil.errors import IllegalTransitionError, PlanError
+from hil.errors import PlanError
 from hil.timers import Timers
 from tests.unit.test_layout import IO_MODULES, ROOT
 
@@ -103,11 +102,10 @@ def test_command_variants_are_the_dsp_srv_tables(srv: Srv) -> None:
     row = SRVS[str(srv)]
     assert COMMAND_VARIANTS[srv] in row.command_variants
     assert (srv in NON_DEVICE) == row.non_device
-    assert DCC == DCC_ACCESS_CONTROL_BROKER
 
 
 def test_every_request_the_campaign_sends_parses_in_the_dsp() -> None:
-    """DESIGN §3 as the core validates it (dsp_core.wire), for 11.1, 11.3, 8.2, 11.2."""
+    """DESIGN §3 as the core validates it (contract.requests), for 11.1, 11.3, 8.2, 11.2."""
     ids = device_ids(2)
     bench = Bench(make_plan(ids, execution_delay=timedelta(hours=1)))
     activations = bench.distribute_all()

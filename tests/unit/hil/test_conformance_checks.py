@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.faults import FaultKind, FaultRule
 from emulators.models.firmware import pending_image
 from hil.conformance import (

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from contract.errors import IllegalTransitionError
 from hil.conformance import (
     ConformanceOptions,
     ConformanceSequence,
@@ -18,7 +19,6 @@ from hil.conformance import (
     Step,
     TargetError,
 )
-from hil.errors import IllegalTransitionError
 from tests.unit.hil.conformance_loop import (
     BROKER,
     FIRST,

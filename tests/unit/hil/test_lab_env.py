@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dsp_core.model import DeviceType
+from contract.vocabulary import DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
 from hil.errors import LabError

@@ -10,9 +10,10 @@ from dataclasses import replace
 
 import pytest
 
-from dsp_core.model import CplStatus, DeviceType, SmiStatus
+from contract.errors import IllegalTransitionError
+from contract.vocabulary import CplStatus, DeviceType, SmiStatus
 from emulators.faults import FaultKind
-from hil.errors import IllegalTransitionError, ScenarioError
+from hil.errors import ScenarioError
 from hil.lab_env import HubKind
 from hil.scenario import load_scenario
 from hil.scenario_run import (

@@ -1,4 +1,4 @@
-"""`@record`: the immutable records of `gbcs` and `dsp_core`, cheap to build.
+"""`@record`: the immutable records of `contract`, `gbcs` and `dsp_core`, cheap to build.
 
 A record is a slotted dataclass that type checkers treat as frozen (PEP 681,
 `frozen_default`): mypy rejects any assignment to a field, and `dataclasses.replace`

@@ -1,5 +1,6 @@
 """CPL changes on the bus (`{root}/dsp/cpl`, D11): the DCC's side of the CPL, which
-DESIGN §3 leaves out. Pydantic at the edge; a bad change names its field."""
+DESIGN §3 leaves out. Written by a lab (`cpl_change_json`), read by the DSP
+(`parse_cpl_change`); pydantic at the edge, and a bad change names its field."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import InvalidRequestError
-from .model import CplEntry, CplStatus
+from .errors import InvalidCplChangeError
+from .vocabulary import CplEntry, CplStatus
 
 
 class CplMessage(BaseModel):
@@ -28,7 +29,7 @@ def parse_cpl_change(payload: bytes) -> CplEntry:
     except ValidationError as exc:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"]) or "message"
-        raise InvalidRequestError(f"CPL change: {where}: {error['msg']}") from exc
+        raise InvalidCplChangeError(f"CPL change: {where}: {error['msg']}") from exc
     return CplEntry(
         message.manufacturer,
         message.model,

@@ -1,26 +1,66 @@
-"""What the DSP publishes to a service user (DESIGN §3), read into frozen records.
+"""What the DSP publishes to a service user (DESIGN §3): responses and alerts.
 
-Only the fields the campaign uses are read; anything missing or of the wrong type
-raises `MalformedMessageError`, which the campaign records as unexpected.
+Writing (the DSP): `Response` and `Alert` records and their JSON. Reading (a service
+user: the campaign, scenarios, conformance): `read_response` and `read_alert` take the
+decoded JSON into frozen records; only the fields a reader uses are read, and anything
+missing or of the wrong type raises `MalformedMessageError` (recorded as unexpected,
+never fatal).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from .codes import ResponseCode
 from .errors import MalformedMessageError
+from .records import record
+from .times import iso
 
-ACK = "I99"
-SUCCESS = "I0"
-NO_RESPONSE = "E21"  # R8
-EXECUTION_TIMEOUT = "E30"  # R7
-REPLAY = "S3"  # D9
-RECEIPT_ALERT = "FirmwareReceipt"  # R9, D8
-ACTIVATED_ALERT = "8F66"  # R7
-ACTIVATION_FAILED_ALERT = "8F67"  # R7
-SUSPENDED_STATUS = "Suspended"  # R1
+# ---- writing (the DSP) --------------------------------------------------------
+
+
+@record
+class Response:
+    request_id: str | None
+    response_id: str
+    response_code: ResponseCode
+    response_datetime: datetime
+    service_reference_variant: str | None
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "response_id": self.response_id,
+            "response_code": str(self.response_code),
+            "response_datetime": iso(self.response_datetime),
+            "service_reference_variant": self.service_reference_variant,
+            "body": dict(self.body),
+        }
+
+
+@record
+class Alert:
+    """A DCC alert (N-code) or a device alert forwarded (its hex alert code, e.g. 8F66)."""
+
+    alert_code: str
+    device_id: str
+    datetime: datetime
+    body: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alert_code": self.alert_code,
+            "device_id": self.device_id,
+            "datetime": iso(self.datetime),
+            "body": dict(self.body),
+        }
+
+
+# ---- reading (a service user) ------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

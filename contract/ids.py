@@ -1,7 +1,8 @@
 """Entity IDs and request IDs (DESIGN §3).
 
-Inside the DSP every ID is in the DUIS form `00-DB-12-34-56-78-90-A0`; the bus
-adapter converts topic IDs (`00DB1234567890A0`) with `to_duis`.
+Topics carry an EUI-64 as 16 upper-case hex digits (`00DB1234567890A0`); payloads and
+everything inside the DSP use the DUIS form `00-DB-12-34-56-78-90-A0`. `to_duis` and
+`to_compact` convert either way and refuse anything else.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from gbcs.records import record
-
-from .errors import InvalidRequestError
+from .errors import InvalidIdError, InvalidRequestError, TopicError
+from .records import record
 
 # The DCC's own party, the Access Control Broker: target of non-device SRs and the
 # originator of the commands the DSP signs itself (CS08, distribution; D8).
@@ -19,6 +19,7 @@ DCC_ACCESS_CONTROL_BROKER = "90-B3-D5-1F-30-00-00-02"
 
 _HEX16 = re.compile(r"[0-9A-Fa-f]{16}")
 _DUIS = re.compile(r"([0-9A-Fa-f]{2}-){7}[0-9A-Fa-f]{2}")
+_TOPIC_ID = re.compile(r"[0-9A-F]{16}")
 
 
 @lru_cache(maxsize=1 << 16)
@@ -28,7 +29,7 @@ def to_duis(value: str) -> str:
         return bytes.fromhex(value).hex("-").upper()
     if _DUIS.fullmatch(value):
         return value.upper()
-    raise InvalidRequestError(f"{value!r} is not an EUI-64 (00-DB-12-34-56-78-90-A0)")
+    raise InvalidIdError(f"{value!r} is not an EUI-64 (00-DB-12-34-56-78-90-A0)")
 
 
 def to_compact(value: str) -> str:
@@ -38,6 +39,13 @@ def to_compact(value: str) -> str:
 @lru_cache(maxsize=1 << 16)
 def to_bytes(value: str) -> bytes:
     return bytes.fromhex(to_compact(value))
+
+
+def check_eui64(value: str, what: str = "ID") -> str:
+    """An EUI-64 as topics carry it: 16 upper-case hex digits."""
+    if not _TOPIC_ID.fullmatch(value):
+        raise TopicError(f"{what} {value!r} is not an EUI-64 of 16 upper-case hex digits")
+    return value
 
 
 @record

@@ -1,13 +1,22 @@
-"""The request JSON on the bus (DESIGN §3), validated with pydantic: the core's edge.
+"""Service requests on the bus (DESIGN §3): the JSON a service user writes, and the
+DSP's reading of it.
 
-`parse_request` turns the bytes of one request into a `ParsedRequest`, or raises
-`InvalidRequestError` naming the field that is wrong (answered with S4, D9).
+Writing: `build_request` and the body helpers give a `SendRequest` (DUIS-shaped JSON:
+request ID, SRV, command variant, body) for 11.1, 11.2, 11.3, 11.4 and 8.2, each SRV
+with its command variant (a test checks them against the DSP's table).
+
+Reading: `parse_request` turns the bytes of one request into a `ParsedRequest`, or
+raises `InvalidRequestError` naming the field that is wrong (answered with S4, D9);
+pydantic at this edge only.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import (
@@ -21,11 +30,113 @@ from pydantic import (
     field_validator,
 )
 
-from gbcs.records import record
-
 from .errors import InvalidRequestError
-from .ids import RequestId, to_duis
-from .model import Role
+from .ids import DCC_ACCESS_CONTROL_BROKER, RequestId, to_duis
+from .records import record
+from .times import iso
+from .vocabulary import Role
+
+# ---- writing a request (a service user) ----------------------------------------
+
+
+class Srv(StrEnum):
+    UPDATE_FIRMWARE = "11.1"
+    READ_FIRMWARE = "11.2"
+    ACTIVATE_FIRMWARE = "11.3"
+    UPDATE_PPMID_FIRMWARE = "11.4"
+    READ_INVENTORY = "8.2"
+
+
+# DUIS command variants: 8 for a non-device SR, 4 for a Critical SR to the device, 1 for
+# a Non-Critical SR to the device (D7).
+COMMAND_VARIANTS: dict[Srv, int] = {
+    Srv.UPDATE_FIRMWARE: 8,
+    Srv.UPDATE_PPMID_FIRMWARE: 8,
+    Srv.READ_INVENTORY: 8,
+    Srv.ACTIVATE_FIRMWARE: 4,
+    Srv.READ_FIRMWARE: 1,
+}
+NON_DEVICE = frozenset({Srv.UPDATE_FIRMWARE, Srv.UPDATE_PPMID_FIRMWARE, Srv.READ_INVENTORY})
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """Publish `payload` (JSON) on `{root}/dsp/requests/{user_id}`."""
+
+    user_id: str
+    payload: dict[str, Any]
+
+    @property
+    def request_id(self) -> str:
+        return str(self.payload["request_id"])
+
+    @property
+    def srv(self) -> str:
+        return str(self.payload["service_reference_variant"])
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.payload, separators=(",", ":")).encode()
+
+
+def request_id(user_id: str, target: str, counter: int) -> str:
+    """`BusinessOriginatorID:BusinessTargetID:OriginatorCounter`."""
+    return f"{user_id}:{target}:{counter}"
+
+
+def build(user_id: str, srv: Srv, target: str, counter: int, body: dict[str, Any]) -> SendRequest:
+    return SendRequest(
+        user_id,
+        {
+            "request_id": request_id(user_id, target, counter),
+            "service_reference_variant": str(srv),
+            "command_variant": COMMAND_VARIANTS[srv],
+            "body": body,
+        },
+    )
+
+
+def build_request(
+    user_id: str,
+    srv: Srv,
+    target: str | None,
+    counter: int,
+    body: dict[str, Any],
+    *,
+    command_variant: int | None = None,
+) -> SendRequest:
+    """Any of the SRVs above; a non-device SR goes to the DCC whatever `target` says, and
+    `command_variant` overrides the SRV's own (to see E12)."""
+    request = build(
+        user_id, srv, DCC_ACCESS_CONTROL_BROKER if srv in NON_DEVICE else str(target), counter, body
+    )
+    if command_variant is None:
+        return request
+    return SendRequest(user_id, {**request.payload, "command_variant": command_variant})
+
+
+def update_firmware_body(image: bytes, version: str, device_ids: tuple[str, ...]) -> dict[str, Any]:
+    """SR 11.1 and 11.4 (R9)."""
+    return {
+        "firmware_image": base64.b64encode(image).decode("ascii"),
+        "firmware_version": version,
+        "device_ids": list(device_ids),
+    }
+
+
+def activate_body(image_hash: str, execution: datetime | None) -> dict[str, Any]:
+    """SR 11.3; an execution time makes it future-dated (R7)."""
+    body: dict[str, Any] = {"firmware_hash": image_hash.upper()}
+    if execution is not None:
+        body["execution_datetime"] = iso(execution)
+    return body
+
+
+def inventory_body(device_ids: tuple[str, ...]) -> dict[str, Any]:
+    return {"device_ids": list(device_ids)}
+
+
+# ---- reading a request (the DSP) ----------------------------------------------
+
 
 # DUIS's value for "cancel the pending future-dated activation" (R7, D4).
 DUIS_CANCELLATION = datetime(3000, 12, 31, tzinfo=UTC)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import TopicError
+from .ids import check_eui64
 
-_EUI64 = re.compile(r"[0-9A-F]{16}")
 _ROOT = re.compile(r"[^#+$/\x00]+(/[^#+$/\x00]+)*")
 
 
@@ -50,13 +50,6 @@ _PATTERNS: tuple[tuple[tuple[str, ...], TopicKind], ...] = (
     (("dsp", "cpl"), TopicKind.CPL),
     (("dsp", "cpl", "results"), TopicKind.CPL_RESULTS),
 )
-
-
-def check_eui64(value: str, what: str = "ID") -> str:
-    """An EUI-64 as topics carry it: 16 upper-case hex digits."""
-    if not _EUI64.fullmatch(value):
-        raise TopicError(f"{what} {value!r} is not an EUI-64 of 16 upper-case hex digits")
-    return value
 
 
 class Topics:

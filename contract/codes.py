@@ -1,0 +1,50 @@
+"""The codes of the contract (DESIGN §3): what `response_code` and `alert_code` say.
+
+`ResponseCode` holds the DUIS response codes the DSP answers with, and the S-codes of
+our own (docs/decisions.md D7, D9). `UserAlertCode` holds the `alert_code`s a service user
+receives: the DCC alerts the DSP raises (N-codes; R4 to R6) and the device alerts it
+forwards (R7, R9: the GBCS alert code in hex, or `FirmwareReceipt`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ResponseCode(StrEnum):
+    """DUIS response codes (DESIGN §3), plus S-codes of our own (docs/decisions.md D7, D9)."""
+
+    I0 = "I0"
+    I99 = "I99"
+    E1 = "E1"
+    E2 = "E2"
+    E3 = "E3"
+    E4 = "E4"
+    E5 = "E5"
+    E11 = "E11"
+    E12 = "E12"
+    E19 = "E19"
+    E20 = "E20"
+    E21 = "E21"
+    E30 = "E30"
+    S1_SRV_NOT_SUPPORTED = "S1"
+    S2_NOT_CARRIED = "S2"
+    S3_REPLAYED_REQUEST = "S3"
+    S4_INVALID_REQUEST = "S4"
+
+
+class UserAlertCode(StrEnum):
+    """`alert_code` on `{root}/users/{user_id}/alerts`. Which user gets which DCC alert
+    is the DSP's table (`dsp_core/alerts.py`)."""
+
+    # DCC alerts (N-codes). R4: the seeds do not name the N-code of
+    # DeviceStatusChangeEvent/DeviceSuspended; N28 is our choice (*model*).
+    DEVICE_SUSPENDED = "N28"
+    DEVICE_RESTORED = "N29"  # Device Restored from Suspension (R5)
+    REMOVED_FIRMWARE_REPORTED = "N50"  # Firmware Version on Removed CPL Entry (R5)
+    UNKNOWN_FIRMWARE_REPORTED = "N51"  # Firmware Version not on the CPL (R5)
+    FIRMWARE_VERSION_MISMATCH = "N52"  # FirmwareVersionMismatch, from a GPF (R6)
+    # Device alerts forwarded (R7, R9, D8)
+    FIRMWARE_ACTIVATED = "8F66"  # future-dated activation succeeded (R7)
+    FIRMWARE_ACTIVATION_FAILED = "8F67"  # future-dated activation failed (R7)
+    FIRMWARE_RECEIPT = "FirmwareReceipt"  # a distributed image received (R9)

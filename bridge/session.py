@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from contract.errors import IllegalTransitionError
+from contract.transitions import TransitionTable
 
 from .errors import PayloadError, RigLinkError
 from .framing import MAX_FRAME, SEQUENCED, BadFrame, Frame, FrameCodec, FrameType
@@ -67,22 +67,24 @@ class LinkEvent(StrEnum):
 
 
 _S, _E = LinkState, LinkEvent
-TRANSITIONS: dict[tuple[LinkState, LinkEvent], LinkState] = {
-    (_S.CLOSED, _E.OPENED): _S.SYNCING,
-    (_S.CLOSED, _E.TICK): _S.CLOSED,
-    (_S.SYNCING, _E.DATA): _S.SYNCING,
-    (_S.SYNCING, _E.TICK): _S.SYNCING,
-    (_S.SYNCING, _E.SYNCED): _S.UP,
-    (_S.SYNCING, _E.PEER_RESET): _S.SYNCING,
-    (_S.SYNCING, _E.LOST): _S.CLOSED,
-    (_S.UP, _E.DATA): _S.UP,
-    (_S.UP, _E.TICK): _S.UP,
-    (_S.UP, _E.SYNCED): _S.UP,
-    (_S.UP, _E.PEER_RESET): _S.SYNCING,
-    (_S.UP, _E.SILENCE): _S.SYNCING,
-    (_S.UP, _E.UNANSWERED): _S.SYNCING,
-    (_S.UP, _E.LOST): _S.CLOSED,
-}
+TRANSITIONS: TransitionTable[LinkState, LinkEvent] = TransitionTable(
+    {
+        (_S.CLOSED, _E.OPENED): _S.SYNCING,
+        (_S.CLOSED, _E.TICK): _S.CLOSED,
+        (_S.SYNCING, _E.DATA): _S.SYNCING,
+        (_S.SYNCING, _E.TICK): _S.SYNCING,
+        (_S.SYNCING, _E.SYNCED): _S.UP,
+        (_S.SYNCING, _E.PEER_RESET): _S.SYNCING,
+        (_S.SYNCING, _E.LOST): _S.CLOSED,
+        (_S.UP, _E.DATA): _S.UP,
+        (_S.UP, _E.TICK): _S.UP,
+        (_S.UP, _E.SYNCED): _S.UP,
+        (_S.UP, _E.PEER_RESET): _S.SYNCING,
+        (_S.UP, _E.SILENCE): _S.SYNCING,
+        (_S.UP, _E.UNANSWERED): _S.SYNCING,
+        (_S.UP, _E.LOST): _S.CLOSED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,10 +303,7 @@ class RigSession:
     # ---- states -------------------------------------------------------------------
 
     def _move(self, event: LinkEvent) -> None:
-        target = TRANSITIONS.get((self.state, event))
-        if target is None:
-            raise IllegalTransitionError(f"{self.role} session", self.state, event)
-        self.state = target
+        self.state = TRANSITIONS.next(f"{self.role} session", self.state, event)
 
     def _check_peer(self, now: float, out: list[SessionAction]) -> None:
         silent = now - self._last_heard

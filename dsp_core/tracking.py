@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from contract.errors import IllegalTransitionError
 from contract.records import record
+from contract.transitions import TransitionTable
 
 
 class Phase(StrEnum):
@@ -32,21 +32,23 @@ class Step(StrEnum):
 
 
 _P = Phase
-TRANSITIONS: dict[tuple[Phase, Step], Phase] = {
-    (_P.AWAITING_RESPONSE, Step.RESPONDED): _P.DONE,
-    (_P.AWAITING_RESPONSE, Step.ACCEPTED_FUTURE_DATED): _P.AWAITING_EXECUTION,
-    (_P.AWAITING_RESPONSE, Step.DEADLINE): _P.TIMED_OUT,
-    (_P.AWAITING_RESPONSE, Step.EXECUTED): _P.DONE,  # the alert overtook the acceptance
-    (_P.AWAITING_EXECUTION, Step.EXECUTED): _P.DONE,
-    (_P.AWAITING_EXECUTION, Step.CANCELLED): _P.DONE,
-    (_P.AWAITING_EXECUTION, Step.DEADLINE): _P.TIMED_OUT,
-    (_P.AWAITING_RECEIPT, Step.RECEIPT): _P.DONE,
-    (_P.AWAITING_RECEIPT, Step.DEADLINE): _P.DONE,
-    (_P.TIMED_OUT, Step.RESPONDED): _P.DONE,
-    (_P.TIMED_OUT, Step.ACCEPTED_FUTURE_DATED): _P.AWAITING_EXECUTION,
-    (_P.TIMED_OUT, Step.EXECUTED): _P.DONE,
-    (_P.TIMED_OUT, Step.RECEIPT): _P.DONE,
-}
+TRANSITIONS: TransitionTable[Phase, Step] = TransitionTable(
+    {
+        (_P.AWAITING_RESPONSE, Step.RESPONDED): _P.DONE,
+        (_P.AWAITING_RESPONSE, Step.ACCEPTED_FUTURE_DATED): _P.AWAITING_EXECUTION,
+        (_P.AWAITING_RESPONSE, Step.DEADLINE): _P.TIMED_OUT,
+        (_P.AWAITING_RESPONSE, Step.EXECUTED): _P.DONE,  # the alert overtook the acceptance
+        (_P.AWAITING_EXECUTION, Step.EXECUTED): _P.DONE,
+        (_P.AWAITING_EXECUTION, Step.CANCELLED): _P.DONE,
+        (_P.AWAITING_EXECUTION, Step.DEADLINE): _P.TIMED_OUT,
+        (_P.AWAITING_RECEIPT, Step.RECEIPT): _P.DONE,
+        (_P.AWAITING_RECEIPT, Step.DEADLINE): _P.DONE,
+        (_P.TIMED_OUT, Step.RESPONDED): _P.DONE,
+        (_P.TIMED_OUT, Step.ACCEPTED_FUTURE_DATED): _P.AWAITING_EXECUTION,
+        (_P.TIMED_OUT, Step.EXECUTED): _P.DONE,
+        (_P.TIMED_OUT, Step.RECEIPT): _P.DONE,
+    }
+)
 
 OPEN_PHASES = frozenset({_P.AWAITING_RESPONSE, _P.AWAITING_EXECUTION, _P.AWAITING_RECEIPT})
 
@@ -74,9 +76,7 @@ class Tracked:
         return self.phase in OPEN_PHASES
 
     def advance(self, step: Step, deadline: datetime | None = None) -> Tracked:
-        target = TRANSITIONS.get((self.phase, step))
-        if target is None:
-            raise IllegalTransitionError(f"request {self.request_id}", self.phase, step)
+        target = TRANSITIONS.next(f"request {self.request_id}", self.phase, step)
         # Spelt out: dataclasses.replace costs twice as much, on every response.
         return Tracked(
             self.key,

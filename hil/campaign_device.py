@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from contract.errors import IllegalTransitionError
+from contract.transitions import TransitionTable
 
 from .campaign_plan import FirmwareTarget
 
@@ -49,40 +49,42 @@ class DeviceEvent(StrEnum):
 
 
 _S, _E = DeviceState, DeviceEvent
-DEVICE_TRANSITIONS: dict[tuple[DeviceState, DeviceEvent], DeviceState] = {
-    (_S.QUEUED, _E.SEND_DISTRIBUTION): _S.DISTRIBUTING,
-    (_S.DISTRIBUTING, _E.WARNED): _S.SKIPPED,
-    (_S.DISTRIBUTING, _E.DISTRIBUTED): _S.AWAITING_RECEIPT,
-    (_S.DISTRIBUTING, _E.LOST): _S.AWAITING_RECEIPT,  # the 11.1 answer never came
-    (_S.DISTRIBUTING, _E.REFUSED): _S.FAILED,
-    (_S.DISTRIBUTING, _E.RECEIPT_BAD): _S.FAILED,
-    (_S.DISTRIBUTING, _E.SEND_ACTIVATION): _S.ACTIVATING,  # the receipt came first
-    (_S.DISTRIBUTING, _E.CONFIRMED): _S.ACTIVATED,  # a PPMID's receipt came first
-    (_S.AWAITING_RECEIPT, _E.SEND_ACTIVATION): _S.ACTIVATING,
-    (_S.AWAITING_RECEIPT, _E.RECEIPT_BAD): _S.FAILED,
-    (_S.AWAITING_RECEIPT, _E.RECEIPT_MISSING): _S.UNCONFIRMED,
-    (_S.AWAITING_RECEIPT, _E.CONFIRMED): _S.ACTIVATED,
-    (_S.AWAITING_RECEIPT, _E.REFUSED): _S.FAILED,
-    (_S.ACTIVATING, _E.ACCEPTED): _S.SCHEDULED,
-    (_S.ACTIVATING, _E.CONFIRMED): _S.ACTIVATED,
-    (_S.ACTIVATING, _E.REFUSED): _S.FAILED,
-    (_S.ACTIVATING, _E.NO_VERSION): _S.UNCONFIRMED,
-    (_S.ACTIVATING, _E.LOST): _S.BACKOFF,
-    (_S.ACTIVATING, _E.GIVE_UP): _S.GAVE_UP,
-    (_S.SCHEDULED, _E.ACCEPTED): _S.SCHEDULED,
-    (_S.SCHEDULED, _E.CONFIRMED): _S.ACTIVATED,
-    (_S.SCHEDULED, _E.REFUSED): _S.FAILED,
-    (_S.SCHEDULED, _E.NO_VERSION): _S.UNCONFIRMED,
-    (_S.SCHEDULED, _E.LOST): _S.BACKOFF,
-    (_S.SCHEDULED, _E.GIVE_UP): _S.GAVE_UP,
-    (_S.BACKOFF, _E.SEND_ACTIVATION): _S.ACTIVATING,
-    (_S.BACKOFF, _E.CONFIRMED): _S.ACTIVATED,
-    (_S.BACKOFF, _E.REFUSED): _S.FAILED,
-    (_S.BACKOFF, _E.NO_VERSION): _S.UNCONFIRMED,
-    (_S.FAILED, _E.CONFIRMED): _S.ACTIVATED,
-    (_S.GAVE_UP, _E.CONFIRMED): _S.ACTIVATED,
-    (_S.UNCONFIRMED, _E.CONFIRMED): _S.ACTIVATED,
-}
+DEVICE_TRANSITIONS: TransitionTable[DeviceState, DeviceEvent] = TransitionTable(
+    {
+        (_S.QUEUED, _E.SEND_DISTRIBUTION): _S.DISTRIBUTING,
+        (_S.DISTRIBUTING, _E.WARNED): _S.SKIPPED,
+        (_S.DISTRIBUTING, _E.DISTRIBUTED): _S.AWAITING_RECEIPT,
+        (_S.DISTRIBUTING, _E.LOST): _S.AWAITING_RECEIPT,  # the 11.1 answer never came
+        (_S.DISTRIBUTING, _E.REFUSED): _S.FAILED,
+        (_S.DISTRIBUTING, _E.RECEIPT_BAD): _S.FAILED,
+        (_S.DISTRIBUTING, _E.SEND_ACTIVATION): _S.ACTIVATING,  # the receipt came first
+        (_S.DISTRIBUTING, _E.CONFIRMED): _S.ACTIVATED,  # a PPMID's receipt came first
+        (_S.AWAITING_RECEIPT, _E.SEND_ACTIVATION): _S.ACTIVATING,
+        (_S.AWAITING_RECEIPT, _E.RECEIPT_BAD): _S.FAILED,
+        (_S.AWAITING_RECEIPT, _E.RECEIPT_MISSING): _S.UNCONFIRMED,
+        (_S.AWAITING_RECEIPT, _E.CONFIRMED): _S.ACTIVATED,
+        (_S.AWAITING_RECEIPT, _E.REFUSED): _S.FAILED,
+        (_S.ACTIVATING, _E.ACCEPTED): _S.SCHEDULED,
+        (_S.ACTIVATING, _E.CONFIRMED): _S.ACTIVATED,
+        (_S.ACTIVATING, _E.REFUSED): _S.FAILED,
+        (_S.ACTIVATING, _E.NO_VERSION): _S.UNCONFIRMED,
+        (_S.ACTIVATING, _E.LOST): _S.BACKOFF,
+        (_S.ACTIVATING, _E.GIVE_UP): _S.GAVE_UP,
+        (_S.SCHEDULED, _E.ACCEPTED): _S.SCHEDULED,
+        (_S.SCHEDULED, _E.CONFIRMED): _S.ACTIVATED,
+        (_S.SCHEDULED, _E.REFUSED): _S.FAILED,
+        (_S.SCHEDULED, _E.NO_VERSION): _S.UNCONFIRMED,
+        (_S.SCHEDULED, _E.LOST): _S.BACKOFF,
+        (_S.SCHEDULED, _E.GIVE_UP): _S.GAVE_UP,
+        (_S.BACKOFF, _E.SEND_ACTIVATION): _S.ACTIVATING,
+        (_S.BACKOFF, _E.CONFIRMED): _S.ACTIVATED,
+        (_S.BACKOFF, _E.REFUSED): _S.FAILED,
+        (_S.BACKOFF, _E.NO_VERSION): _S.UNCONFIRMED,
+        (_S.FAILED, _E.CONFIRMED): _S.ACTIVATED,
+        (_S.GAVE_UP, _E.CONFIRMED): _S.ACTIVATED,
+        (_S.UNCONFIRMED, _E.CONFIRMED): _S.ACTIVATED,
+    }
+)
 
 # Where the activation is settled: the campaign moves on when every device is in one.
 SETTLED = frozenset(
@@ -122,7 +124,4 @@ class DeviceProgress:
         return self.state in SETTLED
 
     def step(self, event: DeviceEvent) -> None:
-        target = DEVICE_TRANSITIONS.get((self.state, event))
-        if target is None:
-            raise IllegalTransitionError(f"device {self.device_id}", self.state, event)
-        self.state = target
+        self.state = DEVICE_TRANSITIONS.next(f"device {self.device_id}", self.state, event)

@@ -19,6 +19,7 @@ from contract.requests import (
     inventory_body,
     update_firmware_body,
 )
+from contract.transitions import TransitionTable
 
 from .campaign_device import DeviceEvent, DeviceProgress, DeviceState, device_allows
 from .campaign_plan import CampaignPlan
@@ -55,14 +56,16 @@ class PhaseEvent(StrEnum):
     JOBS_DONE = "jobs-done"
 
 
-PHASE_TRANSITIONS: dict[tuple[Phase, PhaseEvent], Phase] = {
-    (Phase.IDLE, PhaseEvent.START): Phase.UPGRADING,
-    (Phase.UPGRADING, PhaseEvent.UPGRADES_SETTLED): Phase.INVENTORY,
-    (Phase.INVENTORY, PhaseEvent.JOBS_DONE): Phase.READING,
-    (Phase.READING, PhaseEvent.JOBS_DONE): Phase.GPF_READING,
-    (Phase.GPF_READING, PhaseEvent.JOBS_DONE): Phase.FINAL_INVENTORY,
-    (Phase.FINAL_INVENTORY, PhaseEvent.JOBS_DONE): Phase.FINISHED,
-}
+PHASE_TRANSITIONS: TransitionTable[Phase, PhaseEvent] = TransitionTable(
+    {
+        (Phase.IDLE, PhaseEvent.START): Phase.UPGRADING,
+        (Phase.UPGRADING, PhaseEvent.UPGRADES_SETTLED): Phase.INVENTORY,
+        (Phase.INVENTORY, PhaseEvent.JOBS_DONE): Phase.READING,
+        (Phase.READING, PhaseEvent.JOBS_DONE): Phase.GPF_READING,
+        (Phase.GPF_READING, PhaseEvent.JOBS_DONE): Phase.FINAL_INVENTORY,
+        (Phase.FINAL_INVENTORY, PhaseEvent.JOBS_DONE): Phase.FINISHED,
+    }
+)
 
 
 class TimerKind(StrEnum):
@@ -115,9 +118,7 @@ class CampaignState:
     # ---- phases -------------------------------------------------------------------
 
     def enter(self, event: PhaseEvent) -> None:
-        target = PHASE_TRANSITIONS.get((self.phase, event))
-        if target is None:
-            raise IllegalTransitionError("campaign", self.phase, event)
+        target = PHASE_TRANSITIONS.next("campaign", self.phase, event)
         log.info("campaign: %s -> %s", self.phase, target)
         self.phase = target
 

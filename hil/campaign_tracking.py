@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from contract.errors import IllegalTransitionError
 from contract.requests import Srv
+from contract.transitions import TransitionTable
 
 
 class Purpose(StrEnum):
@@ -39,21 +39,23 @@ class RequestEvent(StrEnum):
 
 
 _R, _RE = RequestState, RequestEvent
-REQUEST_TRANSITIONS: dict[tuple[RequestState, RequestEvent], RequestState] = {
-    (_R.OPEN, _RE.ACCEPTED): _R.SCHEDULED,
-    (_R.OPEN, _RE.ANSWERED): _R.DONE,
-    (_R.OPEN, _RE.NO_RESPONSE): _R.TIMED_OUT,
-    (_R.OPEN, _RE.EXPIRED): _R.TIMED_OUT,
-    (_R.OPEN, _RE.EXECUTED): _R.DONE,  # the alert overtook the acceptance
-    (_R.SCHEDULED, _RE.ACCEPTED): _R.SCHEDULED,
-    (_R.SCHEDULED, _RE.EXECUTED): _R.DONE,
-    (_R.SCHEDULED, _RE.NO_RESPONSE): _R.TIMED_OUT,
-    (_R.SCHEDULED, _RE.EXPIRED): _R.TIMED_OUT,
-    (_R.TIMED_OUT, _RE.ACCEPTED): _R.SCHEDULED,
-    (_R.TIMED_OUT, _RE.ANSWERED): _R.DONE,  # R8: late, still a device's report
-    (_R.TIMED_OUT, _RE.EXECUTED): _R.DONE,
-    (_R.TIMED_OUT, _RE.NO_RESPONSE): _R.TIMED_OUT,  # we gave up waiting before the DSP
-}
+REQUEST_TRANSITIONS: TransitionTable[RequestState, RequestEvent] = TransitionTable(
+    {
+        (_R.OPEN, _RE.ACCEPTED): _R.SCHEDULED,
+        (_R.OPEN, _RE.ANSWERED): _R.DONE,
+        (_R.OPEN, _RE.NO_RESPONSE): _R.TIMED_OUT,
+        (_R.OPEN, _RE.EXPIRED): _R.TIMED_OUT,
+        (_R.OPEN, _RE.EXECUTED): _R.DONE,  # the alert overtook the acceptance
+        (_R.SCHEDULED, _RE.ACCEPTED): _R.SCHEDULED,
+        (_R.SCHEDULED, _RE.EXECUTED): _R.DONE,
+        (_R.SCHEDULED, _RE.NO_RESPONSE): _R.TIMED_OUT,
+        (_R.SCHEDULED, _RE.EXPIRED): _R.TIMED_OUT,
+        (_R.TIMED_OUT, _RE.ACCEPTED): _R.SCHEDULED,
+        (_R.TIMED_OUT, _RE.ANSWERED): _R.DONE,  # R8: late, still a device's report
+        (_R.TIMED_OUT, _RE.EXECUTED): _R.DONE,
+        (_R.TIMED_OUT, _RE.NO_RESPONSE): _R.TIMED_OUT,  # we gave up waiting before the DSP
+    }
+)
 
 
 def request_allows(state: RequestState, event: RequestEvent) -> bool:
@@ -74,10 +76,7 @@ class Outstanding:
     final_code: str | None = None
 
     def step(self, event: RequestEvent) -> None:
-        target = REQUEST_TRANSITIONS.get((self.state, event))
-        if target is None:
-            raise IllegalTransitionError(f"request {self.request_id}", self.state, event)
-        self.state = target
+        self.state = REQUEST_TRANSITIONS.next(f"request {self.request_id}", self.state, event)
 
 
 # ---- one job: a request and its retries ----------------------------------------------
@@ -97,13 +96,15 @@ class JobEvent(StrEnum):
 
 
 _J, _JE = JobState, JobEvent
-JOB_TRANSITIONS: dict[tuple[JobState, JobEvent], JobState] = {
-    (_J.WAITING, _JE.LOST): _J.BACKOFF,
-    (_J.WAITING, _JE.GIVE_UP): _J.DONE,
-    (_J.WAITING, _JE.SETTLED): _J.DONE,
-    (_J.BACKOFF, _JE.RESEND): _J.WAITING,
-    (_J.BACKOFF, _JE.SETTLED): _J.DONE,  # a late answer to an earlier attempt
-}
+JOB_TRANSITIONS: TransitionTable[JobState, JobEvent] = TransitionTable(
+    {
+        (_J.WAITING, _JE.LOST): _J.BACKOFF,
+        (_J.WAITING, _JE.GIVE_UP): _J.DONE,
+        (_J.WAITING, _JE.SETTLED): _J.DONE,
+        (_J.BACKOFF, _JE.RESEND): _J.WAITING,
+        (_J.BACKOFF, _JE.SETTLED): _J.DONE,  # a late answer to an earlier attempt
+    }
+)
 
 
 @dataclass(slots=True)
@@ -130,7 +131,4 @@ class Job:
         return self.state is JobState.DONE
 
     def step(self, event: JobEvent) -> None:
-        target = JOB_TRANSITIONS.get((self.state, event))
-        if target is None:
-            raise IllegalTransitionError(f"job {self.purpose}:{self.name}", self.state, event)
-        self.state = target
+        self.state = JOB_TRANSITIONS.next(f"job {self.purpose}:{self.name}", self.state, event)

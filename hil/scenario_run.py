@@ -34,6 +34,7 @@ from contract.requests import (
     update_firmware_body,
 )
 from contract.times import iso
+from contract.transitions import TransitionTable
 from contract.vocabulary import CplEntry, Device
 from emulators.faults import FaultRule
 
@@ -123,17 +124,19 @@ class RunState(StrEnum):
 
 
 _S = RunState
-TRANSITIONS: dict[tuple[RunState, str], RunState] = {
-    (_S.READY, "start"): _S.RUNNING,
-    (_S.RUNNING, "wait"): _S.WAITING,
-    (_S.RUNNING, "read-smi"): _S.READING_SMI,
-    (_S.RUNNING, "end"): _S.PASSED,
-    (_S.RUNNING, "fail"): _S.FAILED,
-    (_S.WAITING, "resolved"): _S.RUNNING,
-    (_S.WAITING, "fail"): _S.FAILED,
-    (_S.READING_SMI, "smi"): _S.RUNNING,
-    (_S.READING_SMI, "fail"): _S.FAILED,
-}
+TRANSITIONS: TransitionTable[RunState, str] = TransitionTable(
+    {
+        (_S.READY, "start"): _S.RUNNING,
+        (_S.RUNNING, "wait"): _S.WAITING,
+        (_S.RUNNING, "read-smi"): _S.READING_SMI,
+        (_S.RUNNING, "end"): _S.PASSED,
+        (_S.RUNNING, "fail"): _S.FAILED,
+        (_S.WAITING, "resolved"): _S.RUNNING,
+        (_S.WAITING, "fail"): _S.FAILED,
+        (_S.READING_SMI, "smi"): _S.RUNNING,
+        (_S.READING_SMI, "fail"): _S.FAILED,
+    }
+)
 
 
 class ScenarioRun:
@@ -482,10 +485,7 @@ class ScenarioRun:
     # ---- bookkeeping ----------------------------------------------------------------
 
     def _move(self, event: str) -> None:
-        following = TRANSITIONS.get((self.state, event))
-        if following is None:
-            raise IllegalTransitionError("scenario", str(self.state), event)
-        self.state = following
+        self.state = TRANSITIONS.next("scenario", self.state, event)
 
     def _pass(self, **detail: Any) -> None:
         self._note("result", outcome="passed", **detail)

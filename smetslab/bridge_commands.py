@@ -16,7 +16,6 @@ from typing import Annotated
 
 import typer
 
-from bridge.errors import BridgeError
 from bridge.rig_simulator import RigSimulator
 from bridge.serial_bridge import BridgeConfig, SerialBridge, bridge_link
 from bridge.serial_link import PortSettings
@@ -144,9 +143,6 @@ def zigbee(
             client=client,
         )
         asyncio.run(run)
-    except BridgeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
     finally:
         record.close()
 
@@ -254,9 +250,6 @@ def simulate(
             journal=record,
         )
         asyncio.run(run_rig(rig, broker, Topics(topic_root)))
-    except BridgeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
     finally:
         record.close()
 

@@ -16,24 +16,24 @@ from gbcs.ota import parse_ota_image
 
 from .bridge_commands import register_bridge
 from .commands import register_processes
+from .errors import RootErrorGroup, fail
 from .hil_commands import register_hil
 from .inputs import InputError, gbcs_bytes, ota_bytes
 from .lab_commands import register_lab
 from .views import ota_fields, summary_row
 
-app = typer.Typer(no_args_is_help=True, help="smetslab: GB smart-metering firmware lab.")
-gbcs_app = typer.Typer(no_args_is_help=True, help="Decode GBCS messages.")
-ota_app = typer.Typer(no_args_is_help=True, help="Inspect ZigBee OTA firmware images.")
+app = typer.Typer(
+    cls=RootErrorGroup, no_args_is_help=True, help="smetslab: GB smart-metering firmware lab."
+)
+gbcs_app = typer.Typer(cls=RootErrorGroup, no_args_is_help=True, help="Decode GBCS messages.")
+ota_app = typer.Typer(
+    cls=RootErrorGroup, no_args_is_help=True, help="Inspect ZigBee OTA firmware images."
+)
 app.add_typer(gbcs_app, name="gbcs")
 app.add_typer(ota_app, name="ota")
 
 SourceArg = Annotated[str, typer.Argument(help="hex digits, a file, or - for standard input")]
 DEFAULT_VECTORS = Path("../shared/testdata/gbcs/rtds-4.5.0")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
 
 
 def _print_json(fields: dict[str, Any]) -> None:
@@ -52,7 +52,7 @@ def gbcs_decode(
         data = gbcs_bytes(source)
         message = gbcs.decode_header(data) if header_only else gbcs.decode(data)
     except (InputError, gbcs.GbcsDecodeError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     _print_json(gbcs.message_fields(message))
 
 
@@ -64,7 +64,7 @@ def ota_inspect(
     try:
         image = parse_ota_image(ota_bytes(source))
     except (InputError, gbcs.GbcsDecodeError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     _print_json(ota_fields(image))
 
 
@@ -75,7 +75,7 @@ def gbcs_vectors(
     """Decode every RTDS firmware vector and print what each one is."""
     files = sorted(vectors.rglob("*.HEX"))
     if not files:
-        raise _fail(f"no .HEX vectors under {vectors}")
+        raise fail(f"no .HEX vectors under {vectors}")
     table = Table(title=f"{len(files)} RTDS firmware vectors, decoded ({vectors})")
     for column in ("vector", "envelope", "kind", "use case", "counter", "from", "to", "content"):
         table.add_column(column, no_wrap=column != "content")
@@ -91,7 +91,7 @@ def gbcs_vectors(
         table.add_row(name, *summary_row(message))
     _console().print(table)
     if failures:
-        raise _fail(f"{failures} vector(s) did not decode")
+        raise fail(f"{failures} vector(s) did not decode")
 
 
 def _console() -> Console:

@@ -20,7 +20,6 @@ from dsp_core.turn import CoreConfig
 from emulators.errors import ConfigError
 from emulators.shards import FleetShard
 from hil.demo import DEMO_FLEET, DemoOptions, DemoRun, DemoSummary
-from hil.errors import HilError
 
 from .processes import (
     BusOptions,
@@ -103,11 +102,7 @@ def demo(
             console.log(f"[{time.monotonic() - started:6.1f} s] {line}")
 
     logging.basicConfig(level=logging.WARNING)
-    try:
-        summary = asyncio.run(DemoRun(options, say).run())
-    except HilError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
+    summary = asyncio.run(DemoRun(options, say).run())
     if as_json:
         typer.echo(json.dumps(summary.to_json()))
     else:
@@ -227,11 +222,7 @@ def fleet(
         raise typer.BadParameter(str(exc), param_hint="--shard") from exc
     bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version))
     how = FleetOptions(fleet_file, journal, partition, ready_file, state_file)
-    try:
-        asyncio.run(run_fleet(bus, how))
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
+    asyncio.run(run_fleet(bus, how))
 
 
 def campaign(

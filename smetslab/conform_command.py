@@ -24,7 +24,6 @@ from rich.table import Table
 from rich.text import Text
 
 from hil.conformance import (
-    ConformanceError,
     ConformanceOptions,
     ConformanceReport,
     ConformanceRunner,
@@ -36,13 +35,11 @@ from hil.conformance import (
     write_junit,
 )
 from hil.conformance.on_lab import conform_on_lab
-from hil.errors import HilError
 from hil.lab_env import load_lab_env
 
-from .inputs import InputError, ota_bytes
+from .inputs import ota_bytes
 
 EXIT_FAILED = 2  # a check failed
-EXIT_ERROR = 1  # bad input, or the run could not start
 STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.SKIPPED: "dim"}
 
 
@@ -104,34 +101,31 @@ def conform(
     ),
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
-    paths = ReportPaths(junit, html)
     """Run the firmware-activation conformance checks against one device (exit 2 if any
     check fails, 1 if the run cannot start)."""
-    try:
-        options = ConformanceOptions(
-            future_delay=timedelta(seconds=future_delay),
-            tolerance=timedelta(seconds=tolerance),
-            answer_wait=timedelta(seconds=answer_wait),
-            first_counter=first_counter,
-        )
-        if env is not None:
-            if user or image or held or second_image or second_held:
-                raise TargetError("--env gives the user and the images: leave those out")
-            lab_env = load_lab_env(env)
-            _conclude(_report(conform_on_lab(lab_env, device, options)), paths, as_json)
-            return
-        if user is None:
-            raise TargetError("give --env, or --user with --image or --held")
-        target = ConformanceTarget(
-            broker,
-            user,
-            device,
-            _firmware("image", image, "held", held),
-            _second(second_image, second_held),
-            topic_root=topic_root,
-        )
-    except (TargetError, InputError, HilError) as exc:
-        raise _fail(str(exc)) from exc
+    paths = ReportPaths(junit, html)
+    options = ConformanceOptions(
+        future_delay=timedelta(seconds=future_delay),
+        tolerance=timedelta(seconds=tolerance),
+        answer_wait=timedelta(seconds=answer_wait),
+        first_counter=first_counter,
+    )
+    if env is not None:
+        if user or image or held or second_image or second_held:
+            raise TargetError("--env gives the user and the images: leave those out")
+        lab_env = load_lab_env(env)
+        _conclude(_report(conform_on_lab(lab_env, device, options)), paths, as_json)
+        return
+    if user is None:
+        raise TargetError("give --env, or --user with --image or --held")
+    target = ConformanceTarget(
+        broker,
+        user,
+        device,
+        _firmware("image", image, "held", held),
+        _second(second_image, second_held),
+        topic_root=topic_root,
+    )
     run_conform(target, options, paths, as_json=as_json)
 
 
@@ -149,10 +143,7 @@ def run_conform(
 
 def _report(run: Coroutine[Any, Any, ConformanceReport]) -> ConformanceReport:
     logging.basicConfig(level=logging.WARNING)
-    try:
-        return asyncio.run(run)
-    except (ConformanceError, HilError) as exc:
-        raise _fail(str(exc)) from exc
+    return asyncio.run(run)
 
 
 def _conclude(report: ConformanceReport, paths: ReportPaths, as_json: bool) -> ConformanceReport:
@@ -199,8 +190,3 @@ def _table(report: ConformanceReport) -> Table:
         verdict = Text(str(outcome.verdict), style=STYLE[outcome.verdict])
         table.add_row(Text(check.id), verdict, Text(", ".join(check.rules)), Text(outcome.reason))
     return table
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=EXIT_ERROR)

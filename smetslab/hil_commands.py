@@ -15,7 +15,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hil.errors import HilError
 from hil.lab_env import load_lab_env
 from hil.scenario import load_scenario
 from hil.scenario_runner import ScenarioResult, run_scenarios
@@ -29,11 +28,6 @@ hil_app = typer.Typer(no_args_is_help=True, help="Scenarios on a lab, emulated o
 def register_hil(app: typer.Typer) -> None:
     register_conform(hil_app)
     app.add_typer(hil_app, name="hil")
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
 
 
 @hil_app.command("run")
@@ -52,13 +46,10 @@ def run(
 ) -> None:
     """Run scenarios, each on a fresh lab of the environment; exit 1 if any fails."""
     logging.basicConfig(level=logging.WARNING)
-    try:
-        lab_env = load_lab_env(env)
-        loaded = [load_scenario(path) for path in scenarios]
-        run = run_scenarios(lab_env, loaded, hub=hub, transcripts=transcripts, journal_dir=journal)
-        results = asyncio.run(run)
-    except HilError as exc:
-        raise _fail(str(exc)) from exc
+    lab_env = load_lab_env(env)
+    loaded = [load_scenario(path) for path in scenarios]
+    run = run_scenarios(lab_env, loaded, hub=hub, transcripts=transcripts, journal_dir=journal)
+    results = asyncio.run(run)
     _console().print(results_table(results))
     for result in results:
         if result.failure is not None:
@@ -90,10 +81,7 @@ def diff(
     second: Annotated[Path, typer.Argument(help="the same scenario's on another hub")],
 ) -> None:
     """Compare two transcripts of one scenario step by step; exit 1 if they differ."""
-    try:
-        differences = diff_transcripts(load_transcript(first), load_transcript(second))
-    except HilError as exc:
-        raise _fail(str(exc)) from exc
+    differences = diff_transcripts(load_transcript(first), load_transcript(second))
     if not differences:
         typer.echo("no differences")
         return

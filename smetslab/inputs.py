@@ -9,12 +9,14 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from contract.errors import SmetslabError
+
 _HEX_TEXT = re.compile(rb"^[0-9A-Fa-f\s]+$")
 ARGUMENT = "the argument"
 _DUIS_NS = "{http://www.dccinterface.co.uk/ServiceUserGateway}"
 
 
-class InputError(ValueError):
+class InputError(SmetslabError, ValueError):
     """Input that is not what the command expects; the message says what was wrong."""
 
 

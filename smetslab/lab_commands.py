@@ -12,8 +12,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from emulators.errors import EmulatorError
-from hil.errors import HilError
 from hil.lab_up import LabUp, LabUpInfo, LabUpOptions
 
 from .processes import stop_on_signals
@@ -55,14 +53,10 @@ def up(
     A worker that dies is started again under its name (5 times a minute at most); a
     shard that dies, or a worker past that limit, stops the lab with an error (D-S6)."""
     logging.basicConfig(level=logging.WARNING)
-    try:
-        options = LabUpOptions(
-            fleet_file, workdir.resolve(), workers, shards, broker, store, scale, topic_root, name
-        )
-        result = asyncio.run(_run(LabUp(options)))
-    except (HilError, EmulatorError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
+    options = LabUpOptions(
+        fleet_file, workdir.resolve(), workers, shards, broker, store, scale, topic_root, name
+    )
+    result = asyncio.run(_run(LabUp(options)))
     if not result.clean:
         raise typer.Exit(code=1)
 

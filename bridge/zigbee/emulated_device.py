@@ -30,6 +30,7 @@ from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
 from contract.errors import IllegalTransitionError
+from contract.transitions import TransitionTable
 from emulators.actions import DeviceEvent, EventKind, FaultFired
 from emulators.actions import Send as ModelSend
 from emulators.actions import Timer as ModelTimer
@@ -82,23 +83,25 @@ class OtaClientEvent(IntEnum):
 
 
 _S, _E = OtaClientState, OtaClientEvent
-OTA_CLIENT_TRANSITIONS: dict[tuple[OtaClientState, OtaClientEvent], OtaClientState] = {
-    (_S.NORMAL, _E.OFFERED): _S.DOWNLOADING,
-    (_S.DOWNLOADING, _E.OFFERED): _S.DOWNLOADING,  # resumed, or a new image restarts
-    (_S.WAITING, _E.OFFERED): _S.DOWNLOADING,  # a new image replaces the held one
-    (_S.COUNT_DOWN, _E.OFFERED): _S.DOWNLOADING,
-    (_S.DOWNLOADING, _E.BLOCK): _S.DOWNLOADING,
-    (_S.DOWNLOADING, _E.COMPLETE): _S.WAITING,
-    (_S.DOWNLOADING, _E.INVALID): _S.NORMAL,
-    (_S.WAITING, _E.HOLD): _S.WAITING,
-    (_S.COUNT_DOWN, _E.HOLD): _S.WAITING,  # a later response cancels the count-down
-    (_S.WAITING, _E.COUNT_DOWN): _S.COUNT_DOWN,
-    (_S.COUNT_DOWN, _E.COUNT_DOWN): _S.COUNT_DOWN,  # rescheduled
-    (_S.WAITING, _E.ACTIVATED): _S.NORMAL,
-    (_S.COUNT_DOWN, _E.ACTIVATED): _S.NORMAL,
-    (_S.WAITING, _E.ACTIVATION_FAILED): _S.WAITING,
-    (_S.COUNT_DOWN, _E.ACTIVATION_FAILED): _S.WAITING,
-}
+OTA_CLIENT_TRANSITIONS: TransitionTable[OtaClientState, OtaClientEvent] = TransitionTable(
+    {
+        (_S.NORMAL, _E.OFFERED): _S.DOWNLOADING,
+        (_S.DOWNLOADING, _E.OFFERED): _S.DOWNLOADING,  # resumed, or a new image restarts
+        (_S.WAITING, _E.OFFERED): _S.DOWNLOADING,  # a new image replaces the held one
+        (_S.COUNT_DOWN, _E.OFFERED): _S.DOWNLOADING,
+        (_S.DOWNLOADING, _E.BLOCK): _S.DOWNLOADING,
+        (_S.DOWNLOADING, _E.COMPLETE): _S.WAITING,
+        (_S.DOWNLOADING, _E.INVALID): _S.NORMAL,
+        (_S.WAITING, _E.HOLD): _S.WAITING,
+        (_S.COUNT_DOWN, _E.HOLD): _S.WAITING,  # a later response cancels the count-down
+        (_S.WAITING, _E.COUNT_DOWN): _S.COUNT_DOWN,
+        (_S.COUNT_DOWN, _E.COUNT_DOWN): _S.COUNT_DOWN,  # rescheduled
+        (_S.WAITING, _E.ACTIVATED): _S.NORMAL,
+        (_S.COUNT_DOWN, _E.ACTIVATED): _S.NORMAL,
+        (_S.WAITING, _E.ACTIVATION_FAILED): _S.WAITING,
+        (_S.COUNT_DOWN, _E.ACTIVATION_FAILED): _S.WAITING,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,11 +467,8 @@ class EmulatedZigbeeDevice:
     # ---- helpers ----------------------------------------------------------------------
 
     def move(self, event: OtaClientEvent) -> None:
-        try:
-            self.state = OTA_CLIENT_TRANSITIONS[self.state, event]
-        except KeyError:
-            role = f"ZigBee OTA client {self.hex_id}"
-            raise IllegalTransitionError(role, self.state.name, event.name) from None
+        role = f"ZigBee OTA client {self.hex_id}"
+        self.state = OTA_CLIENT_TRANSITIONS.next(role, self.state, event)
 
     def _ota_request(self, command_id: int, body: bytes) -> Transmit:
         control = foundation.FrameControl(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from contract.errors import IllegalTransitionError
+from contract.transitions import EventGuard, TransitionTable
 from gbcs import ActivateImageResponseCode, GbcsHeader
 
 from .actions import ImageKey, ZigbeeOp
@@ -43,7 +43,7 @@ class JobEvent(IntEnum):
 
 
 _J, _JE = JobStep, JobEvent
-JOB_STEPS: frozenset[tuple[JobStep, JobEvent]] = frozenset(
+JOB_STEPS: EventGuard[JobStep, JobEvent] = EventGuard(
     {
         (_J.QUEUED, _JE.START),
         (_J.READING, _JE.READ_DONE),
@@ -75,21 +75,23 @@ class SlotEvent(IntEnum):
 
 
 _S, _SE = DeviceSlot, SlotEvent
-SLOT_TRANSITIONS: dict[tuple[DeviceSlot, SlotEvent], DeviceSlot] = {
-    (_S.EMPTY, _SE.IMAGE_TAKEN): _S.HELD,
-    (_S.HELD, _SE.IMAGE_TAKEN): _S.HELD,  # a new image replaces the held one
-    (_S.SCHEDULED, _SE.IMAGE_TAKEN): _S.HELD,  # ... and its count-down
-    (_S.EMPTY, _SE.DISCARDED): _S.EMPTY,
-    (_S.HELD, _SE.DISCARDED): _S.EMPTY,
-    (_S.SCHEDULED, _SE.DISCARDED): _S.EMPTY,
-    (_S.HELD, _SE.SCHEDULED): _S.SCHEDULED,
-    (_S.SCHEDULED, _SE.SCHEDULED): _S.SCHEDULED,  # a new time replaces the old
-    (_S.SCHEDULED, _SE.CANCELLED): _S.HELD,
-    (_S.HELD, _SE.ACTIVATED): _S.EMPTY,
-    (_S.SCHEDULED, _SE.ACTIVATED): _S.EMPTY,
-    (_S.HELD, _SE.ACTIVATION_FAILED): _S.HELD,
-    (_S.SCHEDULED, _SE.ACTIVATION_FAILED): _S.HELD,
-}
+SLOT_TRANSITIONS: TransitionTable[DeviceSlot, SlotEvent] = TransitionTable(
+    {
+        (_S.EMPTY, _SE.IMAGE_TAKEN): _S.HELD,
+        (_S.HELD, _SE.IMAGE_TAKEN): _S.HELD,  # a new image replaces the held one
+        (_S.SCHEDULED, _SE.IMAGE_TAKEN): _S.HELD,  # ... and its count-down
+        (_S.EMPTY, _SE.DISCARDED): _S.EMPTY,
+        (_S.HELD, _SE.DISCARDED): _S.EMPTY,
+        (_S.SCHEDULED, _SE.DISCARDED): _S.EMPTY,
+        (_S.HELD, _SE.SCHEDULED): _S.SCHEDULED,
+        (_S.SCHEDULED, _SE.SCHEDULED): _S.SCHEDULED,  # a new time replaces the old
+        (_S.SCHEDULED, _SE.CANCELLED): _S.HELD,
+        (_S.HELD, _SE.ACTIVATED): _S.EMPTY,
+        (_S.SCHEDULED, _SE.ACTIVATED): _S.EMPTY,
+        (_S.HELD, _SE.ACTIVATION_FAILED): _S.HELD,
+        (_S.SCHEDULED, _SE.ACTIVATION_FAILED): _S.HELD,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +165,8 @@ class DeviceState:
         return self.device_id.hex().upper()
 
     def move(self, event: SlotEvent) -> None:
-        try:
-            self.slot = SLOT_TRANSITIONS[self.slot, event]
-        except KeyError:
-            role = f"bridge view of ZigBee device {self.hex_id}"
-            raise IllegalTransitionError(role, self.slot.name, event.name) from None
+        role = f"bridge view of ZigBee device {self.hex_id}"
+        self.slot = SLOT_TRANSITIONS.next(role, self.slot, event)
 
     def next_alert_counter(self, now: datetime) -> int:
         """Strictly increasing and ahead of the clock in ms, so that a restarted bridge

@@ -33,7 +33,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import gbcs
-from contract.errors import IllegalTransitionError
 from gbcs import (
     ActivateFirmwareCommand,
     ActivateImageResponseCode,
@@ -202,9 +201,7 @@ class HubTranslator:
         result: OpResult | None,
         now: datetime,
     ) -> list[TranslatorAction]:
-        if (job.step, event) not in JOB_STEPS:
-            role = f"{job.kind} for ZigBee device {device.hex_id}"
-            raise IllegalTransitionError(role, job.step.name, event.name)
+        JOB_STEPS.check(f"{job.kind} for ZigBee device {device.hex_id}", job.step, event)
         match job.kind:
             case JobKind.READ:
                 actions = self._read_job(device, job, result, now)

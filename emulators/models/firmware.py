@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import ClassVar
 
-from contract.errors import IllegalTransitionError
+from contract.transitions import TransitionTable
 from emulators.actions import Action, EventKind, Timer, TimerKind
 from emulators.faults import FaultInjector, FaultKind
 from gbcs import (
@@ -71,31 +71,30 @@ class SlotEvent(IntEnum):
 
 
 _S, _E = SlotState, SlotEvent
-SLOT_TRANSITIONS: dict[tuple[SlotState, SlotEvent], SlotState] = {
-    (_S.EMPTY, _E.DISTRIBUTE): _S.DOWNLOADING,
-    (_S.DOWNLOADING, _E.DISTRIBUTE): _S.DOWNLOADING,  # a new image restarts the download
-    (_S.HELD, _E.DISTRIBUTE): _S.DOWNLOADING,  # and replaces the held one
-    (_S.DOWNLOADING, _E.BLOCKS_DONE): _S.HELD,
-    (_S.EMPTY, _E.POWER_LOST_LOSE): _S.EMPTY,
-    (_S.DOWNLOADING, _E.POWER_LOST_LOSE): _S.EMPTY,
-    (_S.HELD, _E.POWER_LOST_LOSE): _S.EMPTY,
-    (_S.EMPTY, _E.POWER_LOST_RESUME): _S.EMPTY,
-    (_S.DOWNLOADING, _E.POWER_LOST_RESUME): _S.DOWNLOADING,
-    (_S.HELD, _E.POWER_LOST_RESUME): _S.HELD,
-    (_S.EMPTY, _E.STAGE): _S.HELD,
-    (_S.HELD, _E.STAGE): _S.HELD,
-    (_S.HELD, _E.ACTIVATED): _S.EMPTY,
-    (_S.HELD, _E.START_ACTIVATION): _S.ACTIVATING,
-    (_S.ACTIVATING, _E.ACTIVATED): _S.EMPTY,
-    (_S.ACTIVATING, _E.ACTIVATION_FAILED): _S.HELD,
-}
+SLOT_TRANSITIONS: TransitionTable[SlotState, SlotEvent] = TransitionTable(
+    {
+        (_S.EMPTY, _E.DISTRIBUTE): _S.DOWNLOADING,
+        (_S.DOWNLOADING, _E.DISTRIBUTE): _S.DOWNLOADING,  # a new image restarts the download
+        (_S.HELD, _E.DISTRIBUTE): _S.DOWNLOADING,  # and replaces the held one
+        (_S.DOWNLOADING, _E.BLOCKS_DONE): _S.HELD,
+        (_S.EMPTY, _E.POWER_LOST_LOSE): _S.EMPTY,
+        (_S.DOWNLOADING, _E.POWER_LOST_LOSE): _S.EMPTY,
+        (_S.HELD, _E.POWER_LOST_LOSE): _S.EMPTY,
+        (_S.EMPTY, _E.POWER_LOST_RESUME): _S.EMPTY,
+        (_S.DOWNLOADING, _E.POWER_LOST_RESUME): _S.DOWNLOADING,
+        (_S.HELD, _E.POWER_LOST_RESUME): _S.HELD,
+        (_S.EMPTY, _E.STAGE): _S.HELD,
+        (_S.HELD, _E.STAGE): _S.HELD,
+        (_S.HELD, _E.ACTIVATED): _S.EMPTY,
+        (_S.HELD, _E.START_ACTIVATION): _S.ACTIVATING,
+        (_S.ACTIVATING, _E.ACTIVATED): _S.EMPTY,
+        (_S.ACTIVATING, _E.ACTIVATION_FAILED): _S.HELD,
+    }
+)
 
 
 def next_slot_state(role: str, state: SlotState, event: SlotEvent) -> SlotState:
-    try:
-        return SLOT_TRANSITIONS[state, event]
-    except KeyError:
-        raise IllegalTransitionError(role, state.name, event.name) from None
+    return SLOT_TRANSITIONS.next(role, state, event)
 
 
 @dataclass(frozen=True, slots=True)

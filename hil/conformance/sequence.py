@@ -36,6 +36,7 @@ from contract.requests import (
     inventory_body,
     update_firmware_body,
 )
+from contract.transitions import TransitionTable
 from contract.vocabulary import DeviceType
 
 from .evidence import device_type_of
@@ -94,13 +95,15 @@ class PhaseEvent(StrEnum):
     TICK = "tick"
 
 
-PHASE_TRANSITIONS: dict[tuple[Phase, PhaseEvent], Phase] = {
-    (Phase.READY, PhaseEvent.START): Phase.RUNNING,
-    (Phase.RUNNING, PhaseEvent.NEXT_STEP): Phase.RUNNING,
-    (Phase.RUNNING, PhaseEvent.LAST_STEP_ENDED): Phase.FINISHED,
-    (Phase.RUNNING, PhaseEvent.TICK): Phase.RUNNING,
-    (Phase.FINISHED, PhaseEvent.TICK): Phase.FINISHED,
-}
+PHASE_TRANSITIONS: TransitionTable[Phase, PhaseEvent] = TransitionTable(
+    {
+        (Phase.READY, PhaseEvent.START): Phase.RUNNING,
+        (Phase.RUNNING, PhaseEvent.NEXT_STEP): Phase.RUNNING,
+        (Phase.RUNNING, PhaseEvent.LAST_STEP_ENDED): Phase.FINISHED,
+        (Phase.RUNNING, PhaseEvent.TICK): Phase.RUNNING,
+        (Phase.FINISHED, PhaseEvent.TICK): Phase.FINISHED,
+    }
+)
 
 
 class _Current:
@@ -318,10 +321,7 @@ class ConformanceSequence:
     # ---- bookkeeping ------------------------------------------------------------------
 
     def _move(self, event: PhaseEvent) -> None:
-        target = PHASE_TRANSITIONS.get((self.phase, event))
-        if target is None:
-            raise IllegalTransitionError(self.ROLE, str(self.phase), str(event))
-        self.phase = target
+        self.phase = PHASE_TRANSITIONS.next(self.ROLE, self.phase, event)
 
     def _record(
         self,

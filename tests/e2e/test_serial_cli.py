@@ -96,6 +96,8 @@ async def test_dsp_rig_and_bridge_as_commands(mosquitto_broker: Mosquitto, tmp_p
         ack, final = await wait_for(user, "responses", lambda got: len(got) == 2)
         bridge.send_signal(signal.SIGTERM)
         stopped = await wait_for(user, "status", lambda got: "stopped" in got[-1]["reason"])
+        async with asyncio.timeout(15):  # its own exit, not a second SIGTERM from the stack
+            assert await bridge.wait() == 0
     assert (ack["response_code"], final["response_code"]) == ("I99", "I0")
     assert final["body"]["firmware_version"] == "0123ABCD"
     assert (stopped[-1]["online"], stopped[-1]["reason"]) == (False, "the bridge stopped")

@@ -39,7 +39,7 @@ from dsp_core.store import SqlStore
 from dsp_core.store.sql import sync_url
 from emulators.fleet import build_fleet
 from hil.demo import DemoOptions, DemoRun, write_fleet_file
-from hil.stack import LabStack, StackConfig, seed_store
+from hil.lab.stack import Stack, StackConfig, seed_store
 
 from .bus import CAMPAIGN_PATIENCE, CAMPAIGN_SCALE, WINDOW, _esme_fleet, drive_reads
 
@@ -132,7 +132,7 @@ async def round_trips(url: str, store_url: str, shape: Shape, trips: int) -> dic
         )
         supplier = build.seed.users[0].user_id
         esmes = [d.device_id for d in build.seed.devices if d.device_type is DeviceType.ESME]
-        async with LabStack(config, build, store) as lab:
+        async with Stack(config, build, store) as lab:
             user = await lab.user_bus(supplier, "bench")
             seconds, codes = await drive_reads(user, lab.config.topics, supplier, esmes, trips)
     finally:

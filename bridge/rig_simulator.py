@@ -41,7 +41,7 @@ from .messages import (
     RigStatus,
     fragments,
 )
-from .session import Deliver, LinkUp, RigSession, Role, SessionAction, SessionConfig
+from .session import Deliver, LinkRole, LinkUp, RigSession, SessionAction, SessionConfig
 
 log = logging.getLogger(__name__)
 WRITE_BUFFER = 256 * 1024  # bytes held for a slow reader; beyond, dropped as a UART would
@@ -347,7 +347,7 @@ class RigSimulator:
     # ---- the line -------------------------------------------------------------------
 
     def _new_session(self) -> RigSession:
-        return RigSession(Role.RIG, self._rng.randrange(1, 1 << 32), self._config)
+        return RigSession(LinkRole.RIG, self._rng.randrange(1, 1 << 32), self._config)
 
     def _from_line(self, data: bytes) -> None:
         if self.answering:

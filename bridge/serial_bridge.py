@@ -37,10 +37,10 @@ from .session import (
     Acked,
     Deliver,
     LinkDown,
+    LinkRole,
     LinkState,
     LinkUp,
     RigSession,
-    Role,
     SessionAction,
     SessionConfig,
 )
@@ -115,7 +115,7 @@ class SerialBridge:
         self.bus = bus
         self.topics = topics
         rng = rng or random.Random()
-        self.session = RigSession(Role.BRIDGE, rng.randrange(1, 1 << 32), config.session)
+        self.session = RigSession(LinkRole.BRIDGE, rng.randrange(1, 1 << 32), config.session)
         self.driver = SessionDriver(self.session, self._on_action)
         self.link = SerialLink(config.port, self.driver, rng)
         self.status = HubStatus(self.ch_id)

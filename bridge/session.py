@@ -34,18 +34,18 @@ SEQ_SPACE = 256
 MAX_WINDOW = SEQ_SPACE // 2 - 1
 
 
-class Role(StrEnum):
+class LinkRole(StrEnum):
     BRIDGE = "bridge"
     RIG = "rig"
 
 
-SENDS: dict[Role, frozenset[FrameType]] = {
-    Role.BRIDGE: frozenset({FrameType.GBCS_DOWN, FrameType.POWER}),
-    Role.RIG: frozenset({FrameType.GBCS_UP, FrameType.STATUS}),
+SENDS: dict[LinkRole, frozenset[FrameType]] = {
+    LinkRole.BRIDGE: frozenset({FrameType.GBCS_DOWN, FrameType.POWER}),
+    LinkRole.RIG: frozenset({FrameType.GBCS_UP, FrameType.STATUS}),
 }
-RECEIVES: dict[Role, frozenset[FrameType]] = {
-    Role.BRIDGE: SENDS[Role.RIG],
-    Role.RIG: SENDS[Role.BRIDGE],
+RECEIVES: dict[LinkRole, frozenset[FrameType]] = {
+    LinkRole.BRIDGE: SENDS[LinkRole.RIG],
+    LinkRole.RIG: SENDS[LinkRole.BRIDGE],
 }
 
 
@@ -188,9 +188,9 @@ class _Outgoing:
 
 
 class RigSession:
-    """One end of the rig link: `Role.BRIDGE` or `Role.RIG`."""
+    """One end of the rig link: `LinkRole.BRIDGE` or `LinkRole.RIG`."""
 
-    def __init__(self, role: Role, boot_id: int, config: SessionConfig | None = None) -> None:
+    def __init__(self, role: LinkRole, boot_id: int, config: SessionConfig | None = None) -> None:
         if not 0 < boot_id <= 0xFFFFFFFF:
             raise RigLinkError(f"boot ID {boot_id} is not 1 to 2**32 - 1")
         self.role = role

@@ -19,7 +19,7 @@ from contract.vocabulary import (
     UserStatus,
 )
 
-from .srv import LOCAL_DELIVERY_CV, SRVS, Srv
+from .srv import LOCAL_DELIVERY_CV, SRVS, SrvRule
 
 
 @record
@@ -36,7 +36,7 @@ class AccessRequest:
 
 @record
 class Authorised:
-    srv: Srv
+    srv: SrvRule
     role: Role
 
 
@@ -65,7 +65,7 @@ def authorise(request: AccessRequest, *, mp105: bool = True) -> Authorised | Ref
     return Authorised(srv, role_or_refusal)
 
 
-def _user_checks(request: AccessRequest, srv: Srv) -> Role | Refused:
+def _user_checks(request: AccessRequest, srv: SrvRule) -> Role | Refused:
     """E1, E2, E3 and E12, in that order; the role the request is made in."""
     user = request.user
     if user is None:
@@ -90,7 +90,7 @@ def _user_checks(request: AccessRequest, srv: Srv) -> Role | Refused:
 
 
 def _device_checks(
-    request: AccessRequest, srv: Srv, user: User, role: Role, mp105: bool
+    request: AccessRequest, srv: SrvRule, user: User, role: Role, mp105: bool
 ) -> Refused | None:
     """E19, E11, E4 (not for Critical SRs) and E5 (R3), in that order."""
     device = request.device
@@ -132,7 +132,7 @@ def effective_status(device: Device) -> SmiStatus:
     return device.status
 
 
-def status_allows(srv: Srv, command_variant: int, device: Device, *, mp105: bool) -> bool:
+def status_allows(srv: SrvRule, command_variant: int, device: Device, *, mp105: bool) -> bool:
     """R3, the E5 check, for a device SR (non-device SRs are not subject to it)."""
     status = effective_status(device)
     if status is SmiStatus.RECOVERY:
@@ -144,7 +144,7 @@ def status_allows(srv: Srv, command_variant: int, device: Device, *, mp105: bool
     return status in COMMUNICABLE
 
 
-def suspended_exception(srv: Srv, command_variant: int, device: Device, *, mp105: bool) -> bool:
+def suspended_exception(srv: SrvRule, command_variant: int, device: Device, *, mp105: bool) -> bool:
     """The Non-Critical SRs a Suspended device still accepts (R3)."""
     match srv.srv:
         case "11.1" | "6.23":

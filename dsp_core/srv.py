@@ -23,7 +23,7 @@ LOCAL_DELIVERY_CV = 2
 
 
 @record
-class Srv:
+class SrvRule:
     srv: str
     name: str
     critical: bool
@@ -41,13 +41,13 @@ def _srv(
     non_device: bool = False,
     roles: frozenset[Role],
     types: frozenset[DeviceType] = frozenset(),
-) -> Srv:
+) -> SrvRule:
     variants = NON_DEVICE_CVS if non_device else CRITICAL_CVS if critical else NON_CRITICAL_CVS
-    return Srv(srv, name, critical, non_device, roles, types, variants)
+    return SrvRule(srv, name, critical, non_device, roles, types, variants)
 
 
 _T = DeviceType
-SRVS: dict[str, Srv] = {
+SRVS: dict[str, SrvRule] = {
     row.srv: row
     for row in (
         _srv("2.2", "Top Up Device", roles=_SUPPLIERS, types=frozenset({_T.ESME, _T.GSME})),

@@ -42,7 +42,7 @@ class DeviceTimer:
 
 
 @dataclass(frozen=True, slots=True)
-class Transmit:
+class DelayedUplink:
     """An uplink due later; `faulted` once the link faults have been applied to it."""
 
     device: FirmwareDeviceModel
@@ -52,7 +52,7 @@ class Transmit:
 
 
 @dataclass(frozen=True, slots=True)
-class Deliver:
+class DelayedDownlink:
     """A downlink due later (a delay fault); its link faults were already applied."""
 
     device: FirmwareDeviceModel
@@ -81,7 +81,7 @@ class ReleaseHeld:
 
 _NEW_FIRMWARE = frozenset({EventKind.ACTIVATED, EventKind.FLASHED})
 
-ScheduledEvent = DeviceTimer | Transmit | Deliver | GsmeWake | ReleaseHeld
+ScheduledEvent = DeviceTimer | DelayedUplink | DelayedDownlink | GsmeWake | ReleaseHeld
 FleetScheduler = Scheduler["PremisesModel", ScheduledEvent]
 
 
@@ -199,7 +199,7 @@ class PremisesModel:
         if device is self.gsme and isinstance(device, GsmeModel) and device.profile.smets == 2:
             due = device.next_wake(due)  # a sleeping GSME speaks when it next wakes
         if due > now:
-            self.scheduler.push(due, self, Transmit(device, send.data, send.message_code))
+            self.scheduler.push(due, self, DelayedUplink(device, send.data, send.message_code))
             return
         self._pass(Held(Direction.UP, device, send.data, send.message_code), now, out)
 
@@ -262,9 +262,9 @@ class PremisesModel:
 
     def _later(self, message: Held, due: datetime) -> None:
         if message.direction is Direction.DOWN:
-            self.scheduler.push(due, self, Deliver(message.device, message.data))
+            self.scheduler.push(due, self, DelayedDownlink(message.device, message.data))
         else:
-            event = Transmit(message.device, message.data, message.message_code, faulted=True)
+            event = DelayedUplink(message.device, message.data, message.message_code, faulted=True)
             self.scheduler.push(due, self, event)
 
     def _emit(self, message: Held, now: datetime, out: list[Output]) -> None:
@@ -286,9 +286,9 @@ class PremisesModel:
         match event:
             case DeviceTimer(device, timer):
                 return self.absorb(device, device.on_timer(timer, now), now)
-            case Transmit(device, data, code, faulted):
+            case DelayedUplink(device, data, code, faulted):
                 return self._transmit(Held(Direction.UP, device, data, code), faulted, now)
-            case Deliver(device, data):
+            case DelayedDownlink(device, data):
                 return self._deliver(device, data, now)
             case GsmeWake(gsme):
                 return self._wake(gsme, now)

@@ -108,7 +108,7 @@ class FleetRunner:
         self._send(self.fleet.handle_down(ch_id, data, self.clock.now()))
         self._rescheduled.set()
 
-    # ---- changes made while it runs (a scenario's faults, hil/lab.py) ----------------
+    # ---- changes made while it runs (a scenario's faults, hil/lab/lab.py) ------------
 
     def add_fault(self, rule: FaultRule) -> None:
         """A fault rule for every premises of this fleet, from now on (after the plan's)."""

@@ -40,12 +40,12 @@ from emulators.fleetspec import FleetSpec, load_fleet_spec
 from emulators.journal import FleetJournal
 from gbcs import format_entity_id
 
-from .campaign import CampaignModel
-from .campaign_plan import CampaignPlan, FirmwareTarget
-from .campaign_report import CampaignReport
-from .campaign_runner import CampaignRunner
+from .campaign.model import CampaignModel
+from .campaign.plan import CampaignPlan, FirmwareTarget
+from .campaign.report import CampaignReport
+from .campaign.runner import CampaignRunner
 from .errors import DemoError, LabError
-from .stack import LabStack, StackConfig, seed_store
+from .lab.stack import Stack, StackConfig, seed_store
 
 DEMO_FLEET = Path(__file__).resolve().parents[1] / "configs" / "demo-fleet.yaml"
 EPOCH = datetime(2031, 1, 1, tzinfo=UTC)
@@ -109,7 +109,7 @@ class DemoSummary:
 
 
 Say = Callable[[str], None]
-Interlude = Callable[[LabStack, CampaignModel], Coroutine[Any, Any, None]]
+Interlude = Callable[[Stack, CampaignModel], Coroutine[Any, Any, None]]
 
 
 def demo_spec(options: DemoOptions) -> tuple[FleetSpec, FaultPlan]:
@@ -258,7 +258,7 @@ class DemoRun:
 
     async def _story(self, config: StackConfig, store: Store) -> DemoSummary:
         supplier = self.build.seed.users[0].user_id
-        async with LabStack(config, self.build, store, self.journal) as lab:
+        async with Stack(config, self.build, store, self.journal) as lab:
             user = await lab.user_bus(supplier, "campaign")
             suspended = await self._remove_from_cpl(lab, user)
             report = await self._campaign(lab, user, supplier)
@@ -267,7 +267,7 @@ class DemoRun:
         fleet = self._fleet_outcome(lab)
         return await self._summary(store, suspended, report, device_s, fleet)
 
-    def _fleet_outcome(self, lab: LabStack) -> FleetOutcome:
+    def _fleet_outcome(self, lab: Stack) -> FleetOutcome:
         """What the devices run and how many 11.3 responses were lost: from the fleet in
         this process, or from the final states the shard processes wrote (D-S3)."""
         if not lab.shards:
@@ -286,7 +286,7 @@ class DemoRun:
             )
         return FleetOutcome(versions, lost)
 
-    async def _remove_from_cpl(self, lab: LabStack, user: MqttAdapter) -> int:
+    async def _remove_from_cpl(self, lab: Stack, user: MqttAdapter) -> int:
         entries = removals(self.build)
         self.say(f"removing {len(entries)} firmware versions from the CPL (R4)")
         for entry in entries:
@@ -298,7 +298,7 @@ class DemoRun:
         self.say(f"{suspended} devices Suspended")
         return suspended
 
-    async def _await_alerts(self, lab: LabStack, user: MqttAdapter, code: str, count: int) -> None:
+    async def _await_alerts(self, lab: Stack, user: MqttAdapter, code: str, count: int) -> None:
         stop, within = asyncio.Event(), self.options.alerts_within
         try:
             async with asyncio.timeout(within):
@@ -316,7 +316,7 @@ class DemoRun:
                 "docs/bus.md for a lab broker's settings"
             ) from None
 
-    async def _campaign(self, lab: LabStack, user: MqttAdapter, supplier: str) -> CampaignReport:
+    async def _campaign(self, lab: Stack, user: MqttAdapter, supplier: str) -> CampaignReport:
         options = self.options
         gpfs = tuple(
             d.device_id for d in self.build.seed.devices if d.device_type is DeviceType.GPF

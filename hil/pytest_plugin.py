@@ -34,12 +34,12 @@ import pytest
 from contract.vocabulary import Device
 
 from .errors import HilError, ScenarioFailedError
-from .lab import Lab, LabDsp
-from .lab_client import ServiceUser
-from .lab_env import HubPlan, LabEnv, default_env, load_lab_env
-from .scenario import PremisesWanted, Scenario, WaitStep, load_scenario
-from .scenario_runner import run_scenario
-from .scenario_target import choose_hub
+from .lab.client import ServiceUser
+from .lab.env import HubPlan, LabEnv, default_env, load_lab_env
+from .lab.lab import Lab, LabDsp
+from .scenarios.file import PremisesWanted, Scenario, WaitStep, load_scenario
+from .scenarios.runner import run_scenario
+from .scenarios.target import choose_hub
 
 DEFAULT_FLEET = Path(__file__).resolve().parents[1] / "configs" / "lab-fleet.yaml"
 ENV_KEY = pytest.StashKey[LabEnv]()

@@ -35,7 +35,7 @@ from hil.conformance import (
     write_junit,
 )
 from hil.conformance.on_lab import conform_on_lab
-from hil.lab_env import load_lab_env
+from hil.lab.env import load_lab_env
 
 from .inputs import ota_bytes
 

@@ -15,10 +15,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hil.lab_env import load_lab_env
-from hil.scenario import load_scenario
-from hil.scenario_runner import ScenarioResult, run_scenarios
-from hil.transcript import diff_transcripts, format_diff, load_transcript
+from hil.lab.env import load_lab_env
+from hil.scenarios.file import load_scenario
+from hil.scenarios.runner import ScenarioResult, run_scenarios
+from hil.scenarios.transcript import diff_transcripts, format_diff, load_transcript
 
 from .conform_command import register_conform
 

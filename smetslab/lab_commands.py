@@ -1,4 +1,4 @@
-"""`smetslab lab up`: options in, one call out (the logic is hil/lab_up.py)."""
+"""`smetslab lab up`: options in, one call out (the logic is hil/lab/up.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hil.lab_up import LabUp, LabUpInfo, LabUpOptions
+from hil.lab.up import LabUp, LabUpInfo, LabUpOptions
 
 from .processes import stop_on_signals
 

@@ -32,12 +32,12 @@ from emulators.fleetspec import load_fleet_spec
 from emulators.journal import FleetJournal
 from emulators.runner import FleetRunner, fleet_link
 from emulators.shards import FleetShard, ShardState
-from hil.campaign import CampaignModel
-from hil.campaign_plan import CampaignPlan
-from hil.campaign_report import CampaignReport
-from hil.campaign_runner import CampaignRunner
+from hil.campaign.model import CampaignModel
+from hil.campaign.plan import CampaignPlan
+from hil.campaign.report import CampaignReport
+from hil.campaign.runner import CampaignRunner
 from hil.demo import targets
-from hil.stack import seed_store
+from hil.lab.stack import seed_store
 
 
 @dataclass(frozen=True, slots=True)

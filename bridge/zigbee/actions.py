@@ -3,7 +3,7 @@
 Out to the ZigBee side (`ZigbeeOp`): read a device's firmware version, serve it an
 image through the OTA Upgrade cluster, send it an Upgrade End Response. Each carries an
 operation number; its result comes back with that number (`OpResult`). Out to the bus:
-`Uplink` (GBCS bytes for `.../up`) and `Finished` (the command's bus message may be
+`DeviceUplink` (GBCS bytes for `.../up`) and `Finished` (the command's bus message may be
 acknowledged). Out to the clock: `WakeAt`.
 """
 
@@ -75,7 +75,7 @@ ZigbeeOp = ReadFirmware | ServeImage | SendUpgradeEnd
 
 
 @dataclass(frozen=True, slots=True)
-class Uplink:
+class DeviceUplink:
     """GBCS bytes from a device, for `{root}/ch/{ch_id}/up`."""
 
     device_id: bytes
@@ -97,7 +97,7 @@ class WakeAt:
     token: object
 
 
-TranslatorAction = ZigbeeOp | Uplink | Finished | WakeAt
+TranslatorAction = ZigbeeOp | DeviceUplink | Finished | WakeAt
 
 
 # ---- results from the ZigBee side -----------------------------------------------------

@@ -44,6 +44,7 @@ from contract.ids import check_eui64
 from contract.topics import Route, TopicKind, Topics
 
 from .actions import (
+    DeviceUplink,
     DownloadEnded,
     Finished,
     OperationFailed,
@@ -53,7 +54,6 @@ from .actions import (
     ServeImage,
     TranslatorAction,
     UpgradeEndSent,
-    Uplink,
     WakeAt,
     ZigbeeOp,
 )
@@ -397,7 +397,7 @@ class ZigbeeBridge:
     def _apply(self, actions: list[TranslatorAction]) -> None:
         for action in actions:
             match action:
-                case Uplink(data=data):
+                case DeviceUplink(data=data):
                     self.counts["uplinks"] += 1
                     self.bus.publish(self.topics.ch_up(self.ch_id), data)
                 case Finished(tag=tag):

@@ -113,21 +113,21 @@ class ImageId:
 
 
 @dataclass(frozen=True, slots=True)
-class Transmit:
+class SendFrame:
     """A frame from the device to the coordinator."""
 
     frame: ZigbeeFrame
 
 
 @dataclass(frozen=True, slots=True)
-class WakeAt:
+class TimerAt:
     """Call `on_timer(token)` at `at` (shared clock)."""
 
     at: datetime
     token: object
 
 
-DeviceOutput = Transmit | WakeAt | DeviceEvent | FaultFired
+DeviceOutput = SendFrame | TimerAt | DeviceEvent | FaultFired
 
 
 class _Download:
@@ -230,10 +230,10 @@ class EmulatedZigbeeDevice:
                 return [self._zdo(zdo_t.ZDOCmd.Simple_Desc_rsp, tsn, args)]
         return []  # permit joining, management requests: nothing to answer
 
-    def _zdo(self, command: zdo_t.ZDOCmd, tsn: int, args: tuple[Any, ...]) -> Transmit:
+    def _zdo(self, command: zdo_t.ZDOCmd, tsn: int, args: tuple[Any, ...]) -> SendFrame:
         _, schema = zdo_t.CLUSTERS[command]
         data = bytes([tsn]) + t.serialize(args, schema)
-        return Transmit(ZigbeeFrame(ZDO_PROFILE, command, ZDO_ENDPOINT, ZDO_ENDPOINT, data))
+        return SendFrame(ZigbeeFrame(ZDO_PROFILE, command, ZDO_ENDPOINT, ZDO_ENDPOINT, data))
 
     def _node_descriptor(self) -> zdo_t.NodeDescriptor:
         return zdo_t.NodeDescriptor(
@@ -357,7 +357,7 @@ class EmulatedZigbeeDevice:
             events.append(self.model.event(_RESUMED, now, f"at offset {self.file_offset}"))
         return [*events, self._block_request()]
 
-    def _block_request(self) -> Transmit:
+    def _block_request(self) -> SendFrame:
         download = self._download
         assert download is not None
         self.counts["block_requests"] += 1
@@ -418,7 +418,7 @@ class EmulatedZigbeeDevice:
             and header.image_type == self.image_id.image_type
         )
 
-    def _upgrade_end(self, status: foundation.Status, file_version: int) -> Transmit:
+    def _upgrade_end(self, status: foundation.Status, file_version: int) -> SendFrame:
         self.counts["upgrade_end_requests"] += 1
         command = Ota.ServerCommandDefs.upgrade_end
         body = command.schema(
@@ -447,7 +447,7 @@ class EmulatedZigbeeDevice:
             return self._activate(now)
         self.move(OtaClientEvent.COUNT_DOWN)
         self._countdown = token = object()
-        return [WakeAt(now + timedelta(seconds=delay), token)]
+        return [TimerAt(now + timedelta(seconds=delay), token)]
 
     def _activate(self, now: datetime) -> list[DeviceOutput]:
         """The model's own check and commit of the held image (fault plan included)."""
@@ -470,7 +470,7 @@ class EmulatedZigbeeDevice:
         role = f"ZigBee OTA client {self.hex_id}"
         self.state = OTA_CLIENT_TRANSITIONS.next(role, self.state, event)
 
-    def _ota_request(self, command_id: int, body: bytes) -> Transmit:
+    def _ota_request(self, command_id: int, body: bytes) -> SendFrame:
         control = foundation.FrameControl(
             frame_type=foundation.FrameType.CLUSTER_COMMAND,
             is_manufacturer_specific=False,
@@ -481,9 +481,9 @@ class EmulatedZigbeeDevice:
         header = foundation.ZCLHeader(control, None, self._next_tsn(), command_id)
         return self._zcl(Ota.cluster_id, header, body)
 
-    def _zcl(self, cluster_id: int, header: foundation.ZCLHeader, body: bytes) -> Transmit:
+    def _zcl(self, cluster_id: int, header: foundation.ZCLHeader, body: bytes) -> SendFrame:
         data = header.serialize() + body
-        return Transmit(
+        return SendFrame(
             ZigbeeFrame(HA_PROFILE, cluster_id, DEVICE_ENDPOINT, COORDINATOR_ENDPOINT, data)
         )
 

@@ -41,7 +41,7 @@ from emulators.models import GpfModel
 from emulators.scheduler import Scheduler
 
 from .devicemap import DeviceMap, DeviceMapping
-from .emulated_device import DeviceOutput, EmulatedZigbeeDevice, ImageId, Transmit, WakeAt
+from .emulated_device import DeviceOutput, EmulatedZigbeeDevice, ImageId, SendFrame, TimerAt
 from .frames import ZigbeeFrame
 
 log = logging.getLogger(__name__)
@@ -197,9 +197,9 @@ class EmulatedNetwork:
     def _handle(self, device: EmulatedZigbeeDevice, outputs: list[DeviceOutput]) -> None:
         for output in outputs:
             match output:
-                case Transmit(frame):
+                case SendFrame(frame):
                     asyncio.get_running_loop().call_soon(self._receive, device, frame)
-                case WakeAt(at, token):
+                case TimerAt(at, token):
                     self._timers.push(at, device, token)
                     self._rescheduled.set()
                 case DeviceEvent() | FaultFired():

@@ -33,7 +33,7 @@ class JobStep(IntEnum):
     DONE = 5
 
 
-class JobEvent(IntEnum):
+class ZigbeeJobEvent(IntEnum):
     START = 0
     READ_DONE = 1
     DOWNLOAD_DONE = 2
@@ -42,8 +42,8 @@ class JobEvent(IntEnum):
     FAILED = 5
 
 
-_J, _JE = JobStep, JobEvent
-JOB_STEPS: EventGuard[JobStep, JobEvent] = EventGuard(
+_J, _JE = JobStep, ZigbeeJobEvent
+JOB_STEPS: EventGuard[JobStep, ZigbeeJobEvent] = EventGuard(
     {
         (_J.QUEUED, _JE.START),
         (_J.READING, _JE.READ_DONE),
@@ -65,7 +65,7 @@ class DeviceSlot(IntEnum):
     SCHEDULED = 2  # ... with a future activation time given to the device
 
 
-class SlotEvent(IntEnum):
+class DeviceSlotEvent(IntEnum):
     IMAGE_TAKEN = 1
     DISCARDED = 2  # a distribution failed: the device drops what it had
     SCHEDULED = 3
@@ -74,8 +74,8 @@ class SlotEvent(IntEnum):
     ACTIVATION_FAILED = 6
 
 
-_S, _SE = DeviceSlot, SlotEvent
-SLOT_TRANSITIONS: TransitionTable[DeviceSlot, SlotEvent] = TransitionTable(
+_S, _SE = DeviceSlot, DeviceSlotEvent
+SLOT_TRANSITIONS: TransitionTable[DeviceSlot, DeviceSlotEvent] = TransitionTable(
     {
         (_S.EMPTY, _SE.IMAGE_TAKEN): _S.HELD,
         (_S.HELD, _SE.IMAGE_TAKEN): _S.HELD,  # a new image replaces the held one
@@ -109,7 +109,7 @@ class Scheduled:
     image: HeldImage
 
 
-class Job:
+class ZigbeeJob:
     """One command (or the check after a future-dated activation) for one device."""
 
     __slots__ = (
@@ -146,10 +146,10 @@ class Job:
 
 @dataclass(frozen=True, slots=True)
 class SettleToken:
-    job: Job
+    job: ZigbeeJob
 
 
-class DeviceState:
+class DeviceView:
     __slots__ = ("alert_counter", "device_id", "held", "queue", "scheduled", "slot")
 
     def __init__(self, device_id: bytes) -> None:
@@ -157,14 +157,14 @@ class DeviceState:
         self.slot = DeviceSlot.EMPTY
         self.held: HeldImage | None = None
         self.scheduled: Scheduled | None = None
-        self.queue: deque[Job] = deque()
+        self.queue: deque[ZigbeeJob] = deque()
         self.alert_counter = 0
 
     @property
     def hex_id(self) -> str:
         return self.device_id.hex().upper()
 
-    def move(self, event: SlotEvent) -> None:
+    def move(self, event: DeviceSlotEvent) -> None:
         role = f"bridge view of ZigBee device {self.hex_id}"
         self.slot = SLOT_TRANSITIONS.next(role, self.slot, event)
 

@@ -43,6 +43,7 @@ from gbcs.ota import OtaImage, parse_ota_image
 
 from .actions import (
     UPGRADE_TIME_WAIT,
+    DeviceUplink,
     DownloadEnded,
     Finished,
     FirmwareRead,
@@ -54,7 +55,6 @@ from .actions import (
     ServeImage,
     TranslatorAction,
     UpgradeEndSent,
-    Uplink,
     WakeAt,
     ZigbeeOp,
     zigbee_time,
@@ -71,15 +71,15 @@ from .answers import (
 from .jobs import (
     JOB_STEPS,
     DeviceSlot,
-    DeviceState,
+    DeviceSlotEvent,
+    DeviceView,
     HeldImage,
-    Job,
-    JobEvent,
     JobKind,
     JobStep,
     Scheduled,
     SettleToken,
-    SlotEvent,
+    ZigbeeJob,
+    ZigbeeJobEvent,
 )
 
 log = logging.getLogger(__name__)
@@ -97,11 +97,11 @@ class TranslatorConfig:
     activation_settle: timedelta = timedelta(seconds=10)
 
 
-_RESULT_EVENTS: dict[type[OpResult], JobEvent] = {
-    FirmwareRead: JobEvent.READ_DONE,
-    DownloadEnded: JobEvent.DOWNLOAD_DONE,
-    UpgradeEndSent: JobEvent.END_SENT,
-    OperationFailed: JobEvent.FAILED,
+_RESULT_EVENTS: dict[type[OpResult], ZigbeeJobEvent] = {
+    FirmwareRead: ZigbeeJobEvent.READ_DONE,
+    DownloadEnded: ZigbeeJobEvent.DOWNLOAD_DONE,
+    UpgradeEndSent: ZigbeeJobEvent.END_SENT,
+    OperationFailed: ZigbeeJobEvent.FAILED,
 }
 
 
@@ -110,10 +110,10 @@ class HubTranslator:
 
     def __init__(self, device_ids: Iterable[bytes], config: TranslatorConfig | None = None):
         self.config = config or TranslatorConfig()
-        self.devices = {device_id: DeviceState(device_id) for device_id in device_ids}
+        self.devices = {device_id: DeviceView(device_id) for device_id in device_ids}
         self.radio_is_up = False
         self.counts: Counter[str] = Counter()
-        self._ops: dict[int, DeviceState] = {}
+        self._ops: dict[int, DeviceView] = {}
         self._op_numbers = itertools.count(1)
 
     # ---- inputs ---------------------------------------------------------------------
@@ -136,7 +136,7 @@ class HubTranslator:
             name = gbcs.message_name(header.message_code)
             return self._drop(tag, f"{name} is not carried to ZigBee devices")
         self.counts["commands"] += 1
-        device.queue.append(Job(kind, header, message.payload, tag))
+        device.queue.append(ZigbeeJob(kind, header, message.payload, tag))
         return self._start_if_idle(device, now)
 
     def completed(self, op: int, result: OpResult, now: datetime) -> list[TranslatorAction]:
@@ -161,7 +161,7 @@ class HubTranslator:
             case SettleToken(job):
                 device = self._device_of(job)
                 if device is not None and job.step is JobStep.SETTLING:
-                    return self._advance(device, job, JobEvent.DUE, None, now)
+                    return self._advance(device, job, ZigbeeJobEvent.DUE, None, now)
             case Scheduled():
                 return self._execution_due(token, now)
         return []
@@ -187,17 +187,17 @@ class HubTranslator:
 
     # ---- jobs -----------------------------------------------------------------------
 
-    def _start_if_idle(self, device: DeviceState, now: datetime) -> list[TranslatorAction]:
+    def _start_if_idle(self, device: DeviceView, now: datetime) -> list[TranslatorAction]:
         actions: list[TranslatorAction] = []
         while device.queue and device.queue[0].step is JobStep.QUEUED:
-            actions.extend(self._advance(device, device.queue[0], JobEvent.START, None, now))
+            actions.extend(self._advance(device, device.queue[0], ZigbeeJobEvent.START, None, now))
         return actions
 
     def _advance(
         self,
-        device: DeviceState,
-        job: Job,
-        event: JobEvent,
+        device: DeviceView,
+        job: ZigbeeJob,
+        event: ZigbeeJobEvent,
         result: OpResult | None,
         now: datetime,
     ) -> list[TranslatorAction]:
@@ -217,7 +217,7 @@ class HubTranslator:
             actions.extend(self._finish(device, job, now))
         return actions
 
-    def _finish(self, device: DeviceState, job: Job, now: datetime) -> list[TranslatorAction]:
+    def _finish(self, device: DeviceView, job: ZigbeeJob, now: datetime) -> list[TranslatorAction]:
         device.queue.popleft()
         actions: list[TranslatorAction] = []
         if job.tag is not None:
@@ -226,30 +226,30 @@ class HubTranslator:
         return actions
 
     def _await(
-        self, device: DeviceState, job: Job, step: JobStep, request: ZigbeeOp
+        self, device: DeviceView, job: ZigbeeJob, step: JobStep, request: ZigbeeOp
     ) -> list[TranslatorAction]:
         job.step = step
         job.request = request
         return self._issue(device, job)
 
-    def _issue(self, device: DeviceState, job: Job) -> list[TranslatorAction]:
+    def _issue(self, device: DeviceView, job: ZigbeeJob) -> list[TranslatorAction]:
         if job.request is None or job.op is not None or not self.radio_is_up:
             return []
         job.op = next(self._op_numbers)
         self._ops[job.op] = device
         return [replace(job.request, op=job.op)]
 
-    def _read(self, device: DeviceState, job: Job) -> list[TranslatorAction]:
+    def _read(self, device: DeviceView, job: ZigbeeJob) -> list[TranslatorAction]:
         return self._await(device, job, JobStep.READING, ReadFirmware(0, device.device_id))
 
-    def _uplink(self, device: DeviceState, data: bytes) -> Uplink:
+    def _uplink(self, device: DeviceView, data: bytes) -> DeviceUplink:
         self.counts["uplinks"] += 1
-        return Uplink(device.device_id, data)
+        return DeviceUplink(device.device_id, data)
 
     # ---- 11.2 -----------------------------------------------------------------------
 
     def _read_job(
-        self, device: DeviceState, job: Job, result: OpResult | None, now: datetime
+        self, device: DeviceView, job: ZigbeeJob, result: OpResult | None, now: datetime
     ) -> list[TranslatorAction]:
         if job.step is JobStep.QUEUED:
             return self._read(device, job)
@@ -265,9 +265,9 @@ class HubTranslator:
 
     def _distribution_job(
         self,
-        device: DeviceState,
-        job: Job,
-        event: JobEvent,
+        device: DeviceView,
+        job: ZigbeeJob,
+        event: ZigbeeJobEvent,
         result: OpResult | None,
         now: datetime,
     ) -> list[TranslatorAction]:
@@ -275,7 +275,7 @@ class HubTranslator:
         match job.step, event:
             case JobStep.QUEUED, _:
                 return self._serve(device, job, job.body, now)
-            case JobStep.SERVING, JobEvent.DOWNLOAD_DONE:
+            case JobStep.SERVING, ZigbeeJobEvent.DOWNLOAD_DONE:
                 assert isinstance(result, DownloadEnded)
                 return self._served(device, job, result.status, now)
             case JobStep.SERVING, _:
@@ -285,7 +285,7 @@ class HubTranslator:
         return self._activated_at_once(device, job, result, now)
 
     def _serve(
-        self, device: DeviceState, job: Job, body: FirmwareDistributionCommand, now: datetime
+        self, device: DeviceView, job: ZigbeeJob, body: FirmwareDistributionCommand, now: datetime
     ) -> list[TranslatorAction]:
         try:
             image = parse_ota_image(body.image)
@@ -298,12 +298,12 @@ class HubTranslator:
         return self._await(device, job, JobStep.SERVING, request)
 
     def _served(
-        self, device: DeviceState, job: Job, status: int, now: datetime
+        self, device: DeviceView, job: ZigbeeJob, status: int, now: datetime
     ) -> list[TranslatorAction]:
         if status != 0:
             return self._not_taken(device, job, f"the device ended it with ZCL status {status}")
         assert job.image is not None
-        device.move(SlotEvent.IMAGE_TAKEN)
+        device.move(DeviceSlotEvent.IMAGE_TAKEN)
         device.held, device.scheduled = job.image, None
         assert isinstance(job.body, FirmwareDistributionCommand)
         if job.body.activate:  # 11.4: the device activated at once; read it once restarted
@@ -314,18 +314,18 @@ class HubTranslator:
         data = receipt_alert(job.command, device.device_id, counter, job.image.image_hash, None)
         return [self._uplink(device, data)]
 
-    def _not_taken(self, device: DeviceState, job: Job, reason: str) -> list[TranslatorAction]:
+    def _not_taken(self, device: DeviceView, job: ZigbeeJob, reason: str) -> list[TranslatorAction]:
         """No receipt: the DSP frees the device after its receipt time-out (D10)."""
         self.counts["images_not_taken"] += 1
         log.warning("ZigBee device %s did not take the image: %s", device.hex_id, reason)
         if device.slot is not DeviceSlot.EMPTY:
-            device.move(SlotEvent.DISCARDED)
+            device.move(DeviceSlotEvent.DISCARDED)
         device.held = device.scheduled = None
         job.step = JobStep.DONE
         return []
 
     def _activated_at_once(
-        self, device: DeviceState, job: Job, result: OpResult | None, now: datetime
+        self, device: DeviceView, job: ZigbeeJob, result: OpResult | None, now: datetime
     ) -> list[TranslatorAction]:
         image = job.image
         assert image is not None
@@ -342,9 +342,9 @@ class HubTranslator:
 
     def _activation_job(
         self,
-        device: DeviceState,
-        job: Job,
-        event: JobEvent,
+        device: DeviceView,
+        job: ZigbeeJob,
+        event: ZigbeeJobEvent,
         result: OpResult | None,
         now: datetime,
     ) -> list[TranslatorAction]:
@@ -352,18 +352,18 @@ class HubTranslator:
         match job.step, event:
             case JobStep.QUEUED, _:
                 return self._activate(device, job, job.body, now)
-            case JobStep.ENDING, JobEvent.END_SENT:
+            case JobStep.ENDING, ZigbeeJobEvent.END_SENT:
                 return self._activation_sent(device, job, now)
             case JobStep.SETTLING, _:
                 return self._read(device, job)
-            case JobStep.READING, JobEvent.READ_DONE:
+            case JobStep.READING, ZigbeeJobEvent.READ_DONE:
                 assert isinstance(result, FirmwareRead)
                 return self._outcome(device, job, reported_version(result), now)
         job.step = JobStep.DONE  # the device did not answer: E21 at the DSP (R8)
         return []
 
     def _activate(
-        self, device: DeviceState, job: Job, body: ActivateFirmwareCommand, now: datetime
+        self, device: DeviceView, job: ZigbeeJob, body: ActivateFirmwareCommand, now: datetime
     ) -> list[TranslatorAction]:
         held = device.held
         if held is None or device.slot is DeviceSlot.EMPTY:
@@ -381,14 +381,14 @@ class HubTranslator:
         return self._await(device, job, JobStep.ENDING, request)
 
     def _activation_sent(
-        self, device: DeviceState, job: Job, now: datetime
+        self, device: DeviceView, job: ZigbeeJob, now: datetime
     ) -> list[TranslatorAction]:
         execution = job.execution
         if execution is None:
             job.step = JobStep.SETTLING
             return [WakeAt(now + self.config.activation_settle, SettleToken(job))]
         assert job.image is not None
-        device.move(SlotEvent.SCHEDULED)
+        device.move(DeviceSlotEvent.SCHEDULED)
         device.scheduled = scheduled = Scheduled(job.command, execution, job.image)
         job.step = JobStep.DONE
         accepted = activation_accepted(job.command, device.device_id, now)
@@ -398,7 +398,7 @@ class HubTranslator:
         ]
 
     def _outcome(
-        self, device: DeviceState, job: Job, version: bytes | None, now: datetime
+        self, device: DeviceView, job: ZigbeeJob, version: bytes | None, now: datetime
     ) -> list[TranslatorAction]:
         job.step = JobStep.DONE
         code = job.code
@@ -408,17 +408,17 @@ class HubTranslator:
         return [self._uplink(device, answer)]
 
     def _activation_result(
-        self, device: DeviceState, image: HeldImage | None, version: bytes | None
+        self, device: DeviceView, image: HeldImage | None, version: bytes | None
     ) -> Code:
         assert image is not None
         ran = version is not None and int.from_bytes(version, "big") == image.key.file_version
-        device.move(SlotEvent.ACTIVATED if ran else SlotEvent.ACTIVATION_FAILED)
+        device.move(DeviceSlotEvent.ACTIVATED if ran else DeviceSlotEvent.ACTIVATION_FAILED)
         if ran:
             device.held = None
         return Code.SUCCESS if ran else Code.ACTIVATION_FAILURE
 
     def _cancellation_job(
-        self, device: DeviceState, job: Job, event: JobEvent, now: datetime
+        self, device: DeviceView, job: ZigbeeJob, event: ZigbeeJobEvent, now: datetime
     ) -> list[TranslatorAction]:
         scheduled = device.scheduled
         if job.step is JobStep.QUEUED and scheduled is not None:
@@ -427,10 +427,10 @@ class HubTranslator:
             request = SendUpgradeEnd(0, device.device_id, key, clock, UPGRADE_TIME_WAIT)
             return self._await(device, job, JobStep.ENDING, request)
         job.step = JobStep.DONE
-        if event is JobEvent.FAILED:
+        if event is ZigbeeJobEvent.FAILED:
             return []
         if scheduled is not None:
-            device.move(SlotEvent.CANCELLED)
+            device.move(DeviceSlotEvent.CANCELLED)
             device.scheduled = None
         return [self._uplink(device, activation_accepted(job.command, device.device_id, now))]
 
@@ -440,11 +440,11 @@ class HubTranslator:
         device = self.devices.get(scheduled.command.recipient_id)
         if device is None or device.scheduled is not scheduled:
             return []  # cancelled, or replaced by a new image
-        device.queue.append(Job(JobKind.EXECUTE, scheduled.command, scheduled))
+        device.queue.append(ZigbeeJob(JobKind.EXECUTE, scheduled.command, scheduled))
         return self._start_if_idle(device, now)
 
     def _execution_job(
-        self, device: DeviceState, job: Job, result: OpResult | None, now: datetime
+        self, device: DeviceView, job: ZigbeeJob, result: OpResult | None, now: datetime
     ) -> list[TranslatorAction]:
         if job.step is JobStep.QUEUED:
             return self._read(device, job)
@@ -474,13 +474,13 @@ class HubTranslator:
         log.warning("command dropped: %s", reason)
         return [Finished(tag)]
 
-    def _device_of(self, job: Job) -> DeviceState | None:
+    def _device_of(self, job: ZigbeeJob) -> DeviceView | None:
         for device in self.devices.values():
             if device.queue and device.queue[0] is job:
                 return device
         return None
 
-    def jobs(self) -> Iterator[tuple[bytes, Job]]:
+    def jobs(self) -> Iterator[tuple[bytes, ZigbeeJob]]:
         for device in self.devices.values():
             for job in device.queue:
                 yield device.device_id, job

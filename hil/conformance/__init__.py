@@ -10,10 +10,10 @@ from .checks import CHECKS, Check, CheckResult, Outcome, Verdict, evaluate
 from .errors import ConformanceError, TargetError
 from .html import report_html, write_html
 from .junit import junit_xml, write_junit
-from .recording import Entry, Recording, Source, Step, StepRun
+from .model import ConformanceModel
+from .recording import ConformanceStep, Entry, Recording, Source, StepRun
 from .report import ConformanceReport
 from .runner import ConformanceRunner
-from .sequence import ConformanceSequence
 from .target import ConformanceOptions, ConformanceTarget, FirmwareImage
 
 __all__ = [
@@ -24,14 +24,14 @@ __all__ = [
     "ConformanceOptions",
     "ConformanceReport",
     "ConformanceRunner",
-    "ConformanceSequence",
+    "ConformanceModel",
     "ConformanceTarget",
     "Entry",
     "FirmwareImage",
     "Outcome",
     "Recording",
     "Source",
-    "Step",
+    "ConformanceStep",
     "StepRun",
     "TargetError",
     "Verdict",

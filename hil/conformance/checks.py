@@ -38,8 +38,8 @@ from .evidence import (
     final_answer,
     smi_record,
 )
-from .recording import Entry, Recording, Step
-from .sequence import ACTIVATION_ALERTS
+from .model import ACTIVATION_ALERTS
+from .recording import ConformanceStep, Entry, Recording
 
 Code = ActivateImageResponseCode
 
@@ -104,7 +104,7 @@ class Findings:
 
     # ---- reading the recording ------------------------------------------------------
 
-    def answer(self, step: Step, what: str) -> Entry | None:
+    def answer(self, step: ConformanceStep, what: str) -> Entry | None:
         """The step's I0, or a problem saying why there is none."""
         run = self.recording.step(step)
         if run is None or not run.sent:
@@ -163,7 +163,7 @@ class Findings:
             )
 
     def activation_alert(self) -> Entry | None:
-        run = self.recording.step(Step.ACTIVATE_FUTURE)
+        run = self.recording.step(ConformanceStep.ACTIVATE_FUTURE)
         after = run.sent_at if run is not None else None
         found = device_alerts(self.recording, ACTIVATION_ALERTS, after)
         if not found:
@@ -180,7 +180,11 @@ ALERT_0X00CA = MessageCode.FUTURE_DATED_FIRMWARE_ACTIVATION_ALERT
 
 
 def check_receipt(recording: Recording) -> Outcome:
-    runs = [r for r in recording.steps if r.step in (Step.DISTRIBUTE, Step.DISTRIBUTE_SECOND)]
+    runs = [
+        r
+        for r in recording.steps
+        if r.step in (ConformanceStep.DISTRIBUTE, ConformanceStep.DISTRIBUTE_SECOND)
+    ]
     if not runs:
         return Outcome(Verdict.SKIPPED, "no image file given: the device held the images (no 11.1)")
     found = Findings(recording)
@@ -200,7 +204,7 @@ def check_receipt(recording: Recording) -> Outcome:
     return found.outcome("each image distributed; the device's receipt carries its SHA-256")
 
 
-def _receipt_of(found: Findings, step: Step, what: str, expected: str) -> None:
+def _receipt_of(found: Findings, step: ConformanceStep, what: str, expected: str) -> None:
     receipts = [
         e
         for e in device_alerts(found.recording, frozenset({UserAlertCode.FIRMWARE_RECEIPT}))
@@ -230,7 +234,7 @@ def _receipt_of(found: Findings, step: Step, what: str, expected: str) -> None:
 def check_cs06_response(recording: Recording) -> Outcome:
     found = Findings(recording)
     what = "immediate 11.3 response"
-    message = found.message(found.answer(Step.ACTIVATE, "immediate 11.3"), what)
+    message = found.message(found.answer(ConformanceStep.ACTIVATE, "immediate 11.3"), what)
     if message is not None:
         found.header(message, what, CraFlag.RESPONSE, CS06)
         payload = message.payload
@@ -248,9 +252,9 @@ def check_cs06_response(recording: Recording) -> Outcome:
 def check_counter_echo(recording: Recording) -> Outcome:
     found = Findings(recording)
     for step, what in (
-        (Step.ACTIVATE, "immediate 11.3 response"),
-        (Step.ACTIVATE_FUTURE, "future-dated 11.3 response"),
-        (Step.ACTIVATE_REPEAT, "repeated 11.3 response"),
+        (ConformanceStep.ACTIVATE, "immediate 11.3 response"),
+        (ConformanceStep.ACTIVATE_FUTURE, "future-dated 11.3 response"),
+        (ConformanceStep.ACTIVATE_REPEAT, "repeated 11.3 response"),
     ):
         message = found.message(found.answer(step, what), what)
         run = recording.step(step)
@@ -265,7 +269,7 @@ def check_counter_echo(recording: Recording) -> Outcome:
 
 
 def _alert_counter(found: Findings) -> None:
-    run = found.recording.step(Step.ACTIVATE_FUTURE)
+    run = found.recording.step(ConformanceStep.ACTIVATE_FUTURE)
     message = found.message(found.activation_alert(), "0x00CA alert")
     if message is None or run is None:
         return
@@ -283,7 +287,9 @@ def _alert_counter(found: Findings) -> None:
 def check_version_on_cpl(recording: Recording) -> Outcome:
     found = Findings(recording)
     first, second = recording.firmware.version, recording.second_firmware.version
-    response = found.message(found.answer(Step.ACTIVATE, "immediate 11.3"), "11.3 response")
+    response = found.message(
+        found.answer(ConformanceStep.ACTIVATE, "immediate 11.3"), "11.3 response"
+    )
     if response is not None:
         _expect_version(found, response.payload, first, "immediate 11.3 response")
     alert = found.message(found.activation_alert(), "0x00CA alert")
@@ -310,7 +316,9 @@ def _expect_version(found: Findings, payload: Any, expected: str, what: str) -> 
 def check_future_dated(recording: Recording) -> Outcome:
     found = Findings(recording)
     what = "future-dated 11.3 response"
-    message = found.message(found.answer(Step.ACTIVATE_FUTURE, "future-dated 11.3"), what)
+    message = found.message(
+        found.answer(ConformanceStep.ACTIVATE_FUTURE, "future-dated 11.3"), what
+    )
     if message is not None:
         found.header(message, what, CraFlag.RESPONSE, CS06)
         found.expect(
@@ -327,7 +335,7 @@ def check_future_dated(recording: Recording) -> Outcome:
 def _judge_alert(found: Findings, entry: Entry, message: GbcsMessage) -> None:
     found.header(message, "0x00CA alert", CraFlag.ALERT, ALERT_0X00CA)
     payload = message.payload
-    run = found.recording.step(Step.ACTIVATE_FUTURE)
+    run = found.recording.step(ConformanceStep.ACTIVATE_FUTURE)
     if not isinstance(payload, FirmwareActivationAlert) or run is None or run.execution is None:
         found.problem("0x00CA alert: not an activation alert payload")
         return
@@ -355,7 +363,7 @@ def check_repeat(recording: Recording) -> Outcome:
     found = Findings(recording)
     what = "repeated 11.3 response"
     running = recording.second_firmware.version
-    message = found.message(found.answer(Step.ACTIVATE_REPEAT, "repeated 11.3"), what)
+    message = found.message(found.answer(ConformanceStep.ACTIVATE_REPEAT, "repeated 11.3"), what)
     if message is not None:
         found.header(message, what, CraFlag.RESPONSE, CS06)
         payload = message.payload
@@ -375,7 +383,7 @@ def check_read(recording: Recording) -> Outcome:
     found = Findings(recording)
     what = "11.2 response"
     expected = recording.second_firmware.version
-    message = found.message(found.answer(Step.READ_VERSION, "11.2"), what)
+    message = found.message(found.answer(ConformanceStep.READ_VERSION, "11.2"), what)
     device_type = _device_type(recording)
     if message is not None:
         if device_type is None:
@@ -394,15 +402,15 @@ def _dsp_signs(device_type: DeviceType) -> bool:
 
 
 def _device_type(recording: Recording) -> DeviceType | None:
-    return device_type_of(smi_record(recording, Step.INVENTORY_BEFORE))
+    return device_type_of(smi_record(recording, ConformanceStep.INVENTORY_BEFORE))
 
 
 def check_smi(recording: Recording) -> Outcome:
     found = Findings(recording)
     expected = recording.second_firmware.version
-    if found.answer(Step.INVENTORY_AFTER, "8.2 after activation") is None:
+    if found.answer(ConformanceStep.INVENTORY_AFTER, "8.2 after activation") is None:
         return found.outcome("")
-    record: Mapping[str, Any] | None = smi_record(recording, Step.INVENTORY_AFTER)
+    record: Mapping[str, Any] | None = smi_record(recording, ConformanceStep.INVENTORY_AFTER)
     if record is None:
         found.problem("8.2 after activation: no SMI record for the device")
         return found.outcome("")

@@ -12,7 +12,7 @@ import gbcs
 from contract.codes import ResponseCode
 from contract.vocabulary import DeviceType
 
-from .recording import Entry, Recording, Source, Step
+from .recording import ConformanceStep, Entry, Recording, Source
 
 # What a service user is told (DESIGN §3, D9), for the reasons a check gives.
 CODE_MEANINGS = {
@@ -53,7 +53,7 @@ def decode(data: bytes) -> Decoded:
         return Decoded(None, str(exc))
 
 
-def final_answer(recording: Recording, step: Step) -> Entry | None:
+def final_answer(recording: Recording, step: ConformanceStep) -> Entry | None:
     """The step's final answer: its first I0, late ones included (R8: an I0 after E21
     carries what the device said), else its first answer other than I99."""
     run = recording.step(step)
@@ -83,7 +83,7 @@ def device_alerts(
     ]
 
 
-def smi_record(recording: Recording, step: Step) -> Mapping[str, Any] | None:
+def smi_record(recording: Recording, step: ConformanceStep) -> Mapping[str, Any] | None:
     """The device's SMI record in an 8.2 step's answer (R1's fields)."""
     answer = final_answer(recording, step)
     devices = answer.body.get("devices") if answer is not None else None

@@ -11,8 +11,8 @@ from __future__ import annotations
 from contract.errors import InvalidRequestError
 from contract.ids import to_duis
 from contract.vocabulary import Device
-from hil.lab import Lab
-from hil.lab_env import LabEnv
+from hil.lab.env import LabEnv
+from hil.lab.lab import Lab
 
 from .errors import TargetError
 from .report import ConformanceReport

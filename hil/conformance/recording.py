@@ -19,7 +19,7 @@ from typing import Any
 from .target import FirmwareImage
 
 
-class Step(StrEnum):
+class ConformanceStep(StrEnum):
     """The steps of a run, in order (docs/conformance.md)."""
 
     INVENTORY_BEFORE = "inventory-before"  # 8.2: device type, hub, SMI before
@@ -48,7 +48,7 @@ class Entry:
     index: int
     at: datetime
     source: Source
-    step: Step | None
+    step: ConformanceStep | None
     content: Mapping[str, Any] | None = None  # the JSON of a request, response or alert
     gbcs: bytes | None = None  # device bytes carried or seen
     note: str = ""
@@ -81,7 +81,7 @@ class Entry:
 class StepRun:
     """One step as it was run: its request and how it ended."""
 
-    step: Step
+    step: ConformanceStep
     srv: str
     counter: int | None = None  # the request's OriginatorCounter; None: never sent
     request_id: str | None = None
@@ -111,7 +111,7 @@ class Recording:
     started: datetime
     finished: datetime
 
-    def step(self, step: Step) -> StepRun | None:
+    def step(self, step: ConformanceStep) -> StepRun | None:
         return next((run for run in self.steps if run.step is step), None)
 
 

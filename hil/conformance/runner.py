@@ -1,4 +1,4 @@
-"""A conformance run on the bus: the sans-IO `ConformanceSequence` fed with what its
+"""A conformance run on the bus: the sans-IO `ConformanceModel` fed with what its
 service user receives (and, optionally, the device's hub traffic), its requests
 published to the DSP, its deadlines on the shared clock. The only I/O of a run.
 
@@ -27,9 +27,9 @@ from contract.requests import SendRequest
 from contract.topics import TopicKind
 
 from .errors import ConformanceError
+from .model import ConformanceModel
 from .recording import Source
 from .report import ConformanceReport
-from .sequence import ConformanceSequence
 from .target import ConformanceOptions, ConformanceTarget
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class ConformanceRunner:
         async with AsyncExitStack() as stack:
             user = await self._connect(stack)
             clock = await self._clock(user)
-            sequence = ConformanceSequence(self.target, self.options, self._first_counter())
+            sequence = ConformanceModel(self.target, self.options, self._first_counter())
             session = _Session(self, sequence, clock, user, stack)
             await session.run()
         return ConformanceReport.of(sequence.recording(clock.now()))
@@ -110,7 +110,7 @@ class _Session:
     def __init__(
         self,
         runner: ConformanceRunner,
-        sequence: ConformanceSequence,
+        sequence: ConformanceModel,
         clock: ScaledClock,
         user: MqttAdapter,
         stack: AsyncExitStack,

@@ -40,9 +40,9 @@ from emulators.faults import FaultKind, FaultPlan, FaultRule
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import load_fleet_spec
 from emulators.models import GpfModel
-from hil.campaign import CampaignModel
-from hil.campaign_plan import CampaignPlan, FirmwareTarget
-from hil.campaign_report import UPGRADED, CampaignReport
+from hil.campaign.model import CampaignModel
+from hil.campaign.plan import CampaignPlan, FirmwareTarget
+from hil.campaign.report import UPGRADED, CampaignReport
 
 FLEET = Path(__file__).resolve().parents[2] / "configs" / "fleet.yaml"
 T0 = datetime(2031, 1, 1, tzinfo=UTC)

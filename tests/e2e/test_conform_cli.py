@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from bus.broker import EmbeddedBroker
 from contract.vocabulary import DeviceType
 from emulators.faults import FaultKind, FaultRule
-from hil.lab import Lab
-from hil.lab_env import load_lab_env
+from hil.lab.env import load_lab_env
+from hil.lab.lab import Lab
 from smetslab.cli import app
 from tests.conftest import ROOT
 from tests.integration.test_conformance_over_bus import lab

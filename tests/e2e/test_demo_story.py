@@ -16,11 +16,11 @@ from bus.mosquitto import running_mosquitto
 from contract.vocabulary import SmiStatus
 from dsp_core.model import JournalKind
 from dsp_core.store import SqlStore
-from hil.campaign import CampaignModel
-from hil.campaign_device import DeviceState
+from hil.campaign.device import UpgradeState
+from hil.campaign.model import CampaignModel
 from hil.demo import DemoOptions, DemoRun, DemoSummary
 from hil.errors import DemoError
-from hil.stack import LabStack
+from hil.lab.stack import Stack
 from smetslab.cli import app
 from tests.brokers import Mosquitto, require_mosquitto
 
@@ -104,7 +104,7 @@ def test_the_command_exits_non_zero_when_an_smets2_device_is_stranded() -> None:
 
 async def settled(model: CampaignModel, count: int) -> None:
     async with asyncio.timeout(60):
-        while model.count_in(DeviceState.ACTIVATED) < count:
+        while model.count_in(UpgradeState.ACTIVATED) < count:
             await asyncio.sleep(0.05)
 
 
@@ -115,7 +115,7 @@ async def test_a_dsp_restart_in_the_middle_of_the_campaign_loses_nothing(
     down is handled when it is back, on the SMI it left."""
     store_url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
 
-    async def restart_dsp(lab: LabStack, model: CampaignModel) -> None:
+    async def restart_dsp(lab: Stack, model: CampaignModel) -> None:
         await settled(model, 5)
         await lab.stop_part("dsp")
         await asyncio.sleep(0.5)  # requests and device responses pile up at the broker
@@ -132,7 +132,7 @@ async def test_a_dsp_restart_in_the_middle_of_the_campaign_loses_nothing(
 async def test_after_a_broker_restart_every_process_reconnects_and_the_campaign_completes(
     tmp_path: Path, mosquitto_broker: Mosquitto
 ) -> None:
-    async def restart_broker(lab: LabStack, model: CampaignModel) -> None:
+    async def restart_broker(lab: Stack, model: CampaignModel) -> None:
         await settled(model, 5)
         await asyncio.to_thread(mosquitto_broker.restart)
 

@@ -18,9 +18,9 @@ from bus.adapter import LinkConfig, MqttAdapter
 from contract.vocabulary import Device
 from dsp_core.model import JournalKind
 from dsp_core.store import SqlStore
-from hil.campaign import CampaignModel
+from hil.campaign.model import CampaignModel
 from hil.demo import DemoOptions, DemoRun, DemoSummary
-from hil.stack import LabStack
+from hil.lab.stack import Stack
 from tests.brokers import Mosquitto
 from tests.e2e.test_demo_story import PREMISES, assert_recovered, settled
 from tests.integration.test_store_parity import PG_ADMIN_URL, _pg_database
@@ -116,9 +116,9 @@ async def test_workers_killed_mid_campaign_lose_and_double_no_alert(
     users (D-W2), and no answer waiting for a dead worker is timed out (D-W4)."""
     url = databases[0]
     killed: list[tuple[int, int | None]] = []
-    labs: list[LabStack] = []
+    labs: list[Stack] = []
 
-    async def kill_workers(lab: LabStack, model: CampaignModel) -> None:
+    async def kill_workers(lab: Stack, model: CampaignModel) -> None:
         labs.append(lab)
         for index, activations in ((0, 5), (1, 10)):
             await settled(model, activations)

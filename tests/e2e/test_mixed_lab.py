@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 
 from contract.vocabulary import DeviceType, SmiStatus
-from hil.lab import Lab
-from hil.lab_env import HubKind, load_lab_env
-from hil.scenario import load_scenario
-from hil.scenario_runner import run_scenario
+from hil.lab.env import HubKind, load_lab_env
+from hil.lab.lab import Lab
+from hil.scenarios.file import load_scenario
+from hil.scenarios.runner import run_scenario
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e

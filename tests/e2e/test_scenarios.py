@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hil.lab import Lab
-from hil.lab_env import LabEnv, load_lab_env
-from hil.scenario import load_scenario
-from hil.scenario_runner import run_scenario
-from hil.transcript import load_transcript
+from hil.lab.env import LabEnv, load_lab_env
+from hil.lab.lab import Lab
+from hil.scenarios.file import load_scenario
+from hil.scenarios.runner import run_scenario
+from hil.scenarios.transcript import load_transcript
 from smetslab.cli import app
 from tests.brokers import Mosquitto, require_mosquitto
 from tests.conftest import ROOT

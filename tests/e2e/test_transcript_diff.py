@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 from emulators.faults import FaultKind, FaultRule
 from hil.errors import LabError, ScenarioError
-from hil.lab import Lab
-from hil.lab_env import HubKind, LabEnv, ZigbeeHubSpec, load_lab_env
-from hil.scenario import load_scenario
-from hil.scenario_runner import run_scenario
-from hil.transcript import diff_transcripts, load_transcript, normalise
+from hil.lab.env import HubKind, LabEnv, ZigbeeHubSpec, load_lab_env
+from hil.lab.lab import Lab
+from hil.scenarios.file import load_scenario
+from hil.scenarios.runner import run_scenario
+from hil.scenarios.transcript import diff_transcripts, load_transcript, normalise
 from smetslab.cli import app
 from tests.conftest import ROOT
 

@@ -1,5 +1,5 @@
 """A conformance run as a service user on a real broker (the embedded amqtt): the lab is
-a `LabStack` (the DSP service and the fleet runner, each on its own connection) with one
+a `Stack` (the DSP service and the fleet runner, each on its own connection) with one
 emulated premises; the run sees only its user's topics, the clock and the device's hub.
 A conforming device passes every check; the same device with a wrong originator counter
 in its 0x8F66 alert (R7) fails the counter-echo check and no other."""
@@ -24,12 +24,12 @@ from hil.conformance import (
     ConformanceOptions,
     ConformanceReport,
     ConformanceRunner,
+    ConformanceStep,
     ConformanceTarget,
     Source,
-    Step,
     Verdict,
 )
-from hil.stack import LabStack, StackConfig, seed_store
+from hil.lab.stack import Stack, StackConfig, seed_store
 from tests.unit.hil.conformance_loop import T0, lab_build, target
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ async def lab(url: str, rules: Sequence[FaultRule] = ()) -> AsyncIterator[Confor
         mqtt_version="3.1.1",
         run_id=f"conform-{uuid.uuid4().hex[:6]}",
     )
-    async with LabStack(config, build, store):
+    async with Stack(config, build, store):
         yield target(build, broker=url, mqtt_version="3.1.1")
 
 
@@ -75,7 +75,7 @@ async def test_a_conforming_device_passes_every_check_over_the_bus(
         Source.HUB_DOWN,
         Source.HUB_UP,
     } <= sources
-    assert [run.step for run in report.recording.steps] == list(Step)
+    assert [run.step for run in report.recording.steps] == list(ConformanceStep)
     assert entries == tuple(sorted(entries, key=lambda e: (e.at, e.index)))  # one timeline
 
 
@@ -86,7 +86,7 @@ async def test_a_wrong_counter_in_0x8f66_fails_exactly_the_counter_check(
     report = await conformance(embedded_broker.url, rules)
     assert report.failed() == ["counter-echo"], report.summary()["failed"]
     reason = next(r.outcome.reason for r in report.results if r.check.id == "counter-echo")
-    future = report.recording.step(Step.ACTIVATE_FUTURE)
+    future = report.recording.step(ConformanceStep.ACTIVATE_FUTURE)
     assert future is not None
     assert future.counter is not None
     assert reason == (

@@ -28,7 +28,7 @@ from dsp_core.store import SqlStore
 from dsp_core.store.schema import outbox
 from dsp_core.store.sql import sync_url
 from emulators.fleet import build_fleet
-from hil.stack import LabStack, StackConfig, seed_store
+from hil.lab.stack import Stack, StackConfig, seed_store
 from tests.brokers import Mosquitto
 from tests.integration.test_dsp_over_bus import SPEC
 
@@ -101,7 +101,7 @@ async def test_a_worker_publishes_what_it_and_a_dead_worker_left_in_the_outbox(
     async with MqttAdapter(watcher_link) as watcher:
         await watcher.wait_connected()
         try:
-            async with LabStack(config, build, store) as lab:
+            async with Stack(config, build, store) as lab:
                 got = await _received(watcher, 3)
                 assert sorted(json.loads(m.payload)["n"] for m in got) == [1, 2, 3]
                 async with asyncio.timeout(10):

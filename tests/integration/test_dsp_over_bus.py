@@ -26,7 +26,7 @@ from dsp_core.service import ServiceLimits
 from dsp_core.store import MemoryStore
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
-from hil.stack import LabStack, StackConfig, seed_store
+from hil.lab.stack import Stack, StackConfig, seed_store
 from tests.brokers import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ SPEC = FleetSpec.model_validate(
 
 
 @asynccontextmanager
-async def lab(url: str, version: str) -> AsyncIterator[tuple[LabStack, MqttAdapter]]:
+async def lab(url: str, version: str) -> AsyncIterator[tuple[Stack, MqttAdapter]]:
     build = build_fleet(SPEC)
     store = MemoryStore()
     await seed_store(store, build.seed)
@@ -59,7 +59,7 @@ async def lab(url: str, version: str) -> AsyncIterator[tuple[LabStack, MqttAdapt
         mqtt_version=version,
         limits=ServiceLimits(max_request_bytes=4096, max_apdu_bytes=512),
     )
-    async with LabStack(config, build, store) as stack:
+    async with Stack(config, build, store) as stack:
         yield stack, await stack.user_bus(build.seed.users[0].user_id)
 
 

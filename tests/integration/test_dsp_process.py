@@ -17,8 +17,8 @@ from contract.topics import Topics
 from dsp_core.model import JournalEntry
 from dsp_core.service import dsp_link
 from dsp_core.store import SqlStore
-from hil.dsp_process import DspCommand, DspProcess
 from hil.errors import LabError
+from hil.lab.processes import DspCommand, DspProcess
 from tests.brokers import Mosquitto
 
 pytestmark = pytest.mark.integration

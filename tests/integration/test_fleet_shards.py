@@ -28,7 +28,7 @@ from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from emulators.shards import shard_of
 from hil.errors import LabError
-from hil.stack import LabStack, StackConfig, seed_store
+from hil.lab.stack import Stack, StackConfig, seed_store
 from tests.brokers import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -89,7 +89,7 @@ async def test_two_fleet_shards_answer_for_their_hubs(
     )
     supplier = build.seed.users[0].user_id
     try:
-        async with LabStack(config, build, store) as lab:
+        async with Stack(config, build, store) as lab:
             assert [s.command.shard.index for s in lab.shards] == [0, 1]
             user = await lab.user_bus(supplier)
             topics = lab.config.topics
@@ -135,7 +135,7 @@ async def test_a_shard_that_cannot_start_stops_the_workers_that_did(
     )
     try:
         with pytest.raises(LabError, match=r"fleet shard 0/1 .* exited with code 1"):
-            async with LabStack(config, build, store):
+            async with Stack(config, build, store):
                 pass
     finally:
         await store.close()

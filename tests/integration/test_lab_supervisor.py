@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from hil.errors import LabError
-from hil.lab_process import LabProcess
-from hil.supervisor import NO_RESTART, RestartPolicy, supervise
+from hil.lab.processes import LabProcess
+from hil.lab.supervisor import NO_RESTART, RestartPolicy, supervise
 
 # writes its ready file, says so in its log, then lives (or exits with the code given)
 PART = """

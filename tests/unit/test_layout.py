@@ -1,43 +1,222 @@
-"""DESIGN §2: protocol logic is sans-IO, and each package imports only what its row allows."""
+"""The house's layout (docs/architecture.md, DESIGN §2), checked in one table.
+
+`LAYOUT` says, for every package and for the parts of a package that differ from it,
+which project modules it may import and whether it is sans-IO. The most specific row
+for a module wins. A sans-IO module imports no I/O module of the standard library or
+any library (`IO_MODULES`), no project module whose own row is not sans-IO, and reads
+no clock (`CLOCK_READS`): it takes bytes or events and returns bytes, events or actions.
+"""
 
 from __future__ import annotations
 
 import ast
 import sys
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IO_MODULES = {"asyncio", "socket", "time", "threading", "aiomqtt", "amqtt", "serialx", "subprocess"}
-ALLOWED_THIRD_PARTY = {
-    # zigpy: its OTA header and ZCL foundation types are sans-IO (docs/decisions.md, D1)
-    "gbcs": {"zigpy"},
+PACKAGES = ("contract", "gbcs", "bus", "dsp_core", "emulators", "bridge", "hil", "smetslab")
+IO_MODULES = frozenset(
+    {
+        "asyncio",
+        "socket",
+        "time",
+        "threading",
+        "subprocess",
+        "selectors",
+        "aiomqtt",
+        "paho",
+        "amqtt",
+        "serialx",
+        "sqlalchemy",
+        "psycopg",
+    }
+)
+CLOCK_READS = frozenset({"now", "utcnow", "today", "time", "monotonic", "perf_counter", "sleep"})
+EVERYTHING = frozenset(PACKAGES)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    may_import: frozenset[str]  # project packages or modules (a prefix covers below it)
+    sans_io: bool
+
+
+def row(*may_import: str, sans_io: bool) -> Row:
+    return Row(frozenset(may_import), sans_io)
+
+
+_CORE = ("dsp_core", "gbcs", "contract")
+_BRIDGE = ("bridge", "gbcs", "contract", "bus")
+_HIL = ("hil", "contract", "gbcs", "bus", "dsp_core", "emulators", "bridge")
+
+LAYOUT: dict[str, Row] = {
+    # the contract and the codecs: the foundation, sans-IO
+    "contract": row("contract", sans_io=True),
+    "gbcs": row("gbcs", "contract.errors", "contract.records", "contract.times", sans_io=True),
+    # the bus: MQTT and the clock
+    "bus": row("bus", "contract", sans_io=False),
+    # the DSP: a sans-IO core; its store and its service do the I/O
+    "dsp_core": row(*_CORE, sans_io=True),
+    "dsp_core.store": row(*_CORE, sans_io=False),
+    "dsp_core.driver": row(*_CORE, sans_io=False),
+    "dsp_core.service": row(*_CORE, "bus", sans_io=False),
+    "dsp_core.outbox_relay": row(*_CORE, "bus", sans_io=False),
+    # the emulators: sans-IO models; the fleet runner puts them on the bus
+    "emulators": row("emulators", "gbcs", "contract", sans_io=True),
+    "emulators.runner": row("emulators", "gbcs", "contract", "bus", sans_io=False),
+    # the bridges: adapters around sans-IO protocol layers
+    "bridge": row(*_BRIDGE, sans_io=False),
+    "bridge.framing": row("bridge", "contract", sans_io=True),
+    "bridge.messages": row("bridge", "contract", sans_io=True),
+    "bridge.session": row("bridge", "contract", sans_io=True),
+    "bridge.errors": row("contract", sans_io=True),
+    "bridge.zigbee.actions": row("bridge", "gbcs", "contract", sans_io=True),
+    "bridge.zigbee.answers": row("bridge", "gbcs", "contract", sans_io=True),
+    "bridge.zigbee.frames": row("bridge", "gbcs", "contract", sans_io=True),
+    "bridge.zigbee.jobs": row("bridge", "gbcs", "contract", sans_io=True),
+    "bridge.zigbee.translate": row("bridge", "gbcs", "contract", sans_io=True),
+    # where a rig or a radio is simulated: the only place the bridges use the emulators
+    "bridge.rig_simulator": row(*_BRIDGE, "emulators", sans_io=False),
+    "bridge.zigbee.emulated_radio": row(*_BRIDGE, "emulators", sans_io=False),
+    "bridge.zigbee.emulated_device": row("bridge", "gbcs", "contract", "emulators", sans_io=True),
+    # hil: everything but the command line; in each room the model is sans-IO
+    "hil": row(*_HIL, sans_io=False),
+    "hil.errors": row("hil", "contract", sans_io=True),
+    "hil.taskgroups": row(sans_io=True),
+    "hil.campaign": row("hil.campaign", "hil.errors", "contract", sans_io=True),
+    "hil.campaign.runner": row(*_HIL, sans_io=False),
+    "hil.lab.env": row(*_HIL, sans_io=True),
+    "hil.lab.observations": row(sans_io=True),
+    "hil.scenarios": row(*_HIL, sans_io=True),
+    "hil.scenarios.runner": row(*_HIL, sans_io=False),
+    "hil.conformance": row("hil", "contract", "gbcs", "dsp_core.commands", sans_io=True),
+    "hil.conformance.runner": row(*_HIL, sans_io=False),
+    "hil.conformance.on_lab": row(*_HIL, sans_io=False),
+    # the command line: wiring only
+    "smetslab": row(*EVERYTHING, sans_io=False),
 }
-PROJECT_PACKAGES = {"contract", "gbcs", "bus", "dsp_core", "emulators", "bridge", "hil", "smetslab"}
+# third-party libraries the foundation packages may use (anything else there is a slip)
+THIRD_PARTY: dict[str, frozenset[str]] = {
+    "contract": frozenset({"pydantic"}),
+    "gbcs": frozenset({"zigpy"}),  # its OTA header and ZCL types are sans-IO (D1)
+}
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def rule_for(module: str) -> tuple[str, Row]:
+    """The most specific row covering `module`."""
+    keys = [key for key in LAYOUT if module == key or module.startswith(f"{key}.")]
+    if not keys:
+        raise LookupError(f"no row of LAYOUT covers {module}")
+    key = max(keys, key=len)
+    return key, LAYOUT[key]
+
+
+def _covers(prefixes: frozenset[str], module: str) -> bool:
+    return any(module == p or module.startswith(f"{p}.") for p in prefixes)
+
+
+@cache
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+def _is_module(name: str) -> bool:
+    base = ROOT.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module `path` imports, relative imports resolved; `from pkg import mod`
+    counts as importing `pkg.mod` when that is a module."""
+    package = module_name(path)
+    if path.name != "__init__.py":
+        package = package.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(_tree(path)):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(
+                f"{module}.{a.name}" for a in node.names if _is_module(f"{module}.{a.name}")
+            )
+    return found - {"__future__"}
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "gbcs").rglob("*.py")), ids=lambda p: p.name)
-def test_gbcs_is_sans_io(path: Path) -> None:
-    imported = _imports(path)
-    assert not imported & IO_MODULES, f"{path.name} imports I/O: {imported & IO_MODULES}"
-    others = imported & PROJECT_PACKAGES - {"gbcs", "contract"}
-    assert not others, f"{path.name} imports project packages {others}"
+def sources() -> list[Path]:
+    return sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
 
 
-def test_gbcs_third_party_imports_are_the_declared_ones() -> None:
-    stdlib = set(sys.stdlib_module_names) | {"__future__"}
-    found = set().union(*(_imports(p) for p in (ROOT / "gbcs").rglob("*.py")))
-    third_party = found - stdlib - PROJECT_PACKAGES
-    assert third_party <= ALLOWED_THIRD_PARTY["gbcs"], third_party
+@pytest.mark.parametrize("path", sources(), ids=module_name)
+def test_each_module_imports_what_its_row_allows(path: Path) -> None:
+    module = module_name(path)
+    key, rule = rule_for(module)
+    project = {m for m in imports_of(path) if m.split(".")[0] in PACKAGES}
+    outside = {m for m in project if not _covers(rule.may_import, m)}
+    assert not outside, f"{module} (row {key}) imports {sorted(outside)}"
+
+
+def sans_io_sources() -> list[Path]:
+    """The sans-IO modules; a package's `__init__` only gathers its API (the runner
+    too), so it is not one of them."""
+    return [p for p in sources() if p.name != "__init__.py" and rule_for(module_name(p))[1].sans_io]
+
+
+@pytest.mark.parametrize("path", sans_io_sources(), ids=module_name)
+def test_sans_io_modules_do_no_io_and_read_no_clock(path: Path) -> None:
+    module = module_name(path)
+    imported = imports_of(path)
+    roots = {m.split(".")[0] for m in imported}
+    assert not roots & IO_MODULES, f"{module} imports I/O: {sorted(roots & IO_MODULES)}"
+    reaching = {m for m in imported if m.split(".")[0] in PACKAGES and not rule_for(m)[1].sans_io}
+    assert not reaching, f"{module} is sans-IO but imports {sorted(reaching)}, which are not"
+    calls = {
+        node.func.attr
+        for node in ast.walk(_tree(path))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert not calls & CLOCK_READS, f"{module} reads a clock: {sorted(calls & CLOCK_READS)}"
+
+
+@pytest.mark.parametrize("package", sorted(THIRD_PARTY))
+def test_the_foundation_packages_use_only_their_declared_libraries(package: str) -> None:
+    stdlib = set(sys.stdlib_module_names)
+    found = set().union(*(imports_of(p) for p in (ROOT / package).rglob("*.py")))
+    third_party = {m.split(".")[0] for m in found} - stdlib - set(PACKAGES)
+    assert third_party <= THIRD_PARTY[package], f"{package} uses {sorted(third_party)}"
+
+
+def test_the_table_covers_every_module_and_sees_the_sans_io_parts() -> None:
+    modules = [module_name(p) for p in sources()]
+    for module in modules:
+        rule_for(module)  # raises for a module no row covers
+    sans_io = {module_name(p) for p in sans_io_sources()}
+    expected = {
+        "dsp_core.core",
+        "dsp_core.service_requests",
+        "emulators.models.firmware",
+        "bridge.session",
+        "bridge.zigbee.translate",
+        "hil.campaign.model",
+        "hil.scenarios.model",
+        "hil.conformance.model",
+        "gbcs.envelope",
+        "contract.requests",
+    }
+    assert expected <= sans_io, expected - sans_io
+    assert not {"dsp_core.service", "emulators.runner", "hil.campaign.runner"} & sans_io
+    assert all(key in modules or any(m.startswith(f"{key}.") for m in modules) for key in LAYOUT)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bridge.errors import RigLinkError
 from bridge.framing import Frame, FrameCodec, FrameType
 from bridge.messages import GbcsFragment, Reassembler, RigStatus, Sync
-from bridge.session import LinkDown, LinkUp, RigSession, Role, SessionConfig, Write
+from bridge.session import LinkDown, LinkRole, LinkUp, RigSession, SessionConfig, Write
 from contract.errors import IllegalTransitionError
 from tests.unit.bridge.wire import CONFIG, Wire, drop_first, synced
 
@@ -166,7 +166,7 @@ def test_a_restarted_rig_gets_a_half_sent_message_again_whole() -> None:
 
 
 def test_illegal_transitions_name_role_state_and_event() -> None:
-    session = RigSession(Role.BRIDGE, 7)
+    session = RigSession(LinkRole.BRIDGE, 7)
     with pytest.raises(IllegalTransitionError, match="bridge session: event data") as info:
         session.receive(b"\x00", 0.0)
     assert (info.value.state, info.value.event) == ("closed", "data")
@@ -179,11 +179,11 @@ def test_illegal_transitions_name_role_state_and_event() -> None:
 
 def test_each_side_sends_only_its_own_frame_types() -> None:
     with pytest.raises(RigLinkError, match="bridge side does not send GBCS_UP"):
-        RigSession(Role.BRIDGE, 1).send(FrameType.GBCS_UP, [b""], 0.0)
+        RigSession(LinkRole.BRIDGE, 1).send(FrameType.GBCS_UP, [b""], 0.0)
     with pytest.raises(RigLinkError, match="rig side does not send POWER"):
-        RigSession(Role.RIG, 1).send(FrameType.POWER, [b""], 0.0)
+        RigSession(LinkRole.RIG, 1).send(FrameType.POWER, [b""], 0.0)
     with pytest.raises(RigLinkError, match="over 2044"):
-        RigSession(Role.RIG, 1).send(FrameType.GBCS_UP, [bytes(2045)], 0.0)
+        RigSession(LinkRole.RIG, 1).send(FrameType.GBCS_UP, [bytes(2045)], 0.0)
 
 
 def test_a_frame_of_the_wrong_direction_is_acknowledged_and_refused() -> None:
@@ -197,7 +197,7 @@ def test_a_frame_of_the_wrong_direction_is_acknowledged_and_refused() -> None:
 
 
 def test_a_peer_of_another_protocol_version_is_refused() -> None:
-    session = RigSession(Role.BRIDGE, 9)
+    session = RigSession(LinkRole.BRIDGE, 9)
     session.open(0.0)
     hello = Frame(FrameType.HELLO, 0, Sync(5, 9, version=2).to_bytes())
     session.receive(FrameCodec().encode(hello), 0.1)
@@ -211,7 +211,7 @@ def test_config_limits() -> None:
     with pytest.raises(RigLinkError, match="silence limit"):
         SessionConfig(heartbeat_every=2.0, silence_limit=2.0)
     with pytest.raises(RigLinkError, match="boot ID 0"):
-        RigSession(Role.RIG, 0)
+        RigSession(LinkRole.RIG, 0)
 
 
 def test_next_due_says_when_to_tick() -> None:
@@ -221,7 +221,7 @@ def test_next_due_says_when_to_tick() -> None:
     wire.rig.silent = True
     wire.send_down(b"x")
     assert bridge.next_due() == pytest.approx(0.5)  # the retransmission
-    assert RigSession(Role.RIG, 3).next_due() is None
+    assert RigSession(LinkRole.RIG, 3).next_due() is None
 
 
 @settings(max_examples=40, deadline=None)
@@ -237,7 +237,7 @@ def test_over_a_bad_line_every_message_arrives_once_and_in_order(
 ) -> None:
     rng = random.Random(seed)
 
-    def line(role: Role, frame: Frame, data: bytes) -> bytes:
+    def line(role: LinkRole, frame: Frame, data: bytes) -> bytes:
         roll = rng.random()
         if roll < loss:
             return b""

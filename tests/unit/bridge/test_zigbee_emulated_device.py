@@ -20,8 +20,8 @@ from bridge.zigbee.emulated_device import (
     ImageId,
     OtaClientEvent,
     OtaClientState,
-    Transmit,
-    WakeAt,
+    SendFrame,
+    TimerAt,
 )
 from bridge.zigbee.frames import HA_PROFILE, ZDO_PROFILE, ZigbeeFrame
 from contract.errors import IllegalTransitionError
@@ -84,7 +84,7 @@ def sent(outputs: list[DeviceOutput]) -> list[tuple[foundation.ZCLHeader, Any]]:
     """The device's ZCL frames, read with zigpy's OTA cluster definitions."""
     frames = []
     for output in outputs:
-        if isinstance(output, Transmit) and output.frame.profile_id == HA_PROFILE:
+        if isinstance(output, SendFrame) and output.frame.profile_id == HA_PROFILE:
             header, rest = foundation.ZCLHeader.deserialize(output.frame.data)
             if header.frame_control.frame_type == foundation.FrameType.CLUSTER_COMMAND:
                 body, _ = Ota.server_commands[header.command_id].schema.deserialize(rest)
@@ -147,14 +147,14 @@ def upgrade_end(current: int, upgrade: int, version: int = NEW) -> ZigbeeFrame:
 def test_it_announces_itself_and_answers_zigpys_interview() -> None:
     client, _ = device()
     (announce,) = client.announce()
-    assert isinstance(announce, Transmit)
+    assert isinstance(announce, SendFrame)
     _, args = zdo_t.ZDOHeader.deserialize(zdo_t.ZDOCmd.Device_annce, announce.frame.data)
     nwk, ieee, _ = t.deserialize(args, zdo_t.CLUSTERS[zdo_t.ZDOCmd.Device_annce][1])[0]
     assert (nwk, ieee) == (0x1001, client.ieee)
     assert str(ieee).replace(":", "").upper() == client.hex_id  # IEEE = device ID
     request = ZigbeeFrame(ZDO_PROFILE, zdo_t.ZDOCmd.Simple_Desc_req, 0, 0, b"\x07\x01\x10\x01")
     (answer,) = client.receive(request, NOW)
-    assert isinstance(answer, Transmit)
+    assert isinstance(answer, SendFrame)
     assert answer.frame.data[0] == 7  # the request's sequence number
     schema = zdo_t.CLUSTERS[zdo_t.ZDOCmd.Simple_Desc_rsp][1]
     status, _, descriptor = t.deserialize(answer.frame.data[1:], schema)[0]
@@ -205,7 +205,7 @@ def test_held_until_an_upgrade_end_response_gives_it_a_time() -> None:
     assert client.receive(upgrade_end(0, WAIT_FOR_UPGRADE_COMMAND), NOW) == []
     assert state_of(client) is OtaClientState.WAITING
     (wake,) = client.receive(upgrade_end(1000, 1000 + 3600), NOW)
-    assert isinstance(wake, WakeAt)
+    assert isinstance(wake, TimerAt)
     assert wake.at == NOW + timedelta(hours=1)
     assert state_of(client) is OtaClientState.COUNT_DOWN
     events = client.on_timer(wake.token, wake.at)
@@ -219,7 +219,7 @@ def test_a_new_hold_cancels_the_count_down() -> None:
     download(client, image)
     (wake,) = client.receive(upgrade_end(0, 60), NOW)
     client.receive(upgrade_end(0, WAIT_FOR_UPGRADE_COMMAND), NOW)
-    assert isinstance(wake, WakeAt)
+    assert isinstance(wake, TimerAt)
     assert client.on_timer(wake.token, wake.at) == []
     assert client.running_version == OLD
 

@@ -13,6 +13,7 @@ import pytest
 import gbcs
 from bridge.zigbee.actions import (
     UPGRADE_TIME_WAIT,
+    DeviceUplink,
     DownloadEnded,
     Finished,
     FirmwareRead,
@@ -24,11 +25,10 @@ from bridge.zigbee.actions import (
     ServeImage,
     TranslatorAction,
     UpgradeEndSent,
-    Uplink,
     WakeAt,
     zigbee_time,
 )
-from bridge.zigbee.jobs import DeviceSlot, DeviceState, SlotEvent
+from bridge.zigbee.jobs import DeviceSlot, DeviceSlotEvent, DeviceView
 from bridge.zigbee.translate import HubTranslator, TranslatorConfig
 from contract.errors import IllegalTransitionError
 from gbcs import (
@@ -118,7 +118,7 @@ class Hub:
         self.answer(serve, DownloadEnded(0))
 
     @property
-    def state(self) -> DeviceState:
+    def state(self) -> DeviceView:
         return self.translator.devices[DEVICE]
 
 
@@ -129,7 +129,7 @@ def only(actions: list[TranslatorAction], kind: type[ActionT]) -> ActionT:
 
 
 def uplink(actions: list[TranslatorAction]) -> GbcsMessage:
-    return gbcs.decode(only(actions, Uplink).data)
+    return gbcs.decode(only(actions, DeviceUplink).data)
 
 
 # ---- 11.2 -------------------------------------------------------------------------------
@@ -390,7 +390,7 @@ def test_a_device_takes_one_job_at_a_time_in_arrival_order() -> None:
     assert isinstance(other, ReadFirmware)
     assert other.device_id == OTHER
     actions = hub.answer(first, FirmwareRead(OLD))
-    assert [type(a) for a in actions] == [Uplink, Finished, ReadFirmware]
+    assert [type(a) for a in actions] == [DeviceUplink, Finished, ReadFirmware]
     assert actions[1] == Finished("first")
 
 
@@ -400,7 +400,7 @@ def test_nothing_is_issued_while_the_radio_is_down_and_nothing_is_lost() -> None
     assert hub.send(read_command("ECS52", 1)) == []
     (read,) = hub.translator.radio_up()
     assert isinstance(read, ReadFirmware)
-    assert len([a for a in hub.answer(read, FirmwareRead(OLD)) if isinstance(a, Uplink)]) == 1
+    assert len([a for a in hub.answer(read, FirmwareRead(OLD)) if isinstance(a, DeviceUplink)]) == 1
 
 
 def test_an_operation_lost_with_the_radio_is_issued_again_and_answered_once() -> None:
@@ -414,7 +414,7 @@ def test_an_operation_lost_with_the_radio_is_issued_again_and_answered_once() ->
     assert again.op != serve.op
     assert again.image == serve.image
     actions = hub.answer(again, DownloadEnded(0))
-    assert len([a for a in actions if isinstance(a, Uplink)]) == 1
+    assert len([a for a in actions if isinstance(a, DeviceUplink)]) == 1
     assert hub.answer(again, DownloadEnded(0)) == []  # and never twice
     assert hub.translator.counts["stale_results"] == 2
 
@@ -441,9 +441,9 @@ def test_what_cannot_be_carried_is_dropped_and_acknowledged(data: bytes) -> None
 
 
 def test_an_illegal_slot_transition_names_role_state_and_event() -> None:
-    state = DeviceState(DEVICE)
+    state = DeviceView(DEVICE)
     with pytest.raises(IllegalTransitionError) as caught:
-        state.move(SlotEvent.SCHEDULED)
+        state.move(DeviceSlotEvent.SCHEDULED)
     assert (caught.value.state, caught.value.event) == ("EMPTY", "SCHEDULED")
     assert "00DB1229D26B9498" in caught.value.role
 
@@ -451,8 +451,8 @@ def test_an_illegal_slot_transition_names_role_state_and_event() -> None:
 def test_alert_counters_increase_and_stay_ahead_of_a_restarted_bridge() -> None:
     """R8: the DSP takes a repeated (originator, counter) for a duplicate; a restarted
     bridge's counters start from the clock, past every one sent before."""
-    state = DeviceState(DEVICE)
+    state = DeviceView(DEVICE)
     first = state.next_alert_counter(NOW)
     second = state.next_alert_counter(NOW)
-    restarted = DeviceState(DEVICE).next_alert_counter(NOW + timedelta(seconds=1))
+    restarted = DeviceView(DEVICE).next_alert_counter(NOW + timedelta(seconds=1))
     assert first < second < restarted

@@ -12,9 +12,9 @@ from bridge.session import (
     Acked,
     Deliver,
     LinkDown,
+    LinkRole,
     LinkUp,
     RigSession,
-    Role,
     SessionAction,
     SessionConfig,
     Write,
@@ -28,7 +28,7 @@ DEVICE = bytes.fromhex("00DB123456789001")
 
 # What the line does to one frame: deliver it as it is, or return the bytes to deliver
 # instead (b"" drops it; two copies duplicate it; a flipped bit corrupts it).
-Fault = Callable[[Role, Frame, bytes], bytes | None]
+Fault = Callable[[LinkRole, Frame, bytes], bytes | None]
 
 
 @dataclass
@@ -47,10 +47,10 @@ class End:
 class Wire:
     def __init__(self, config: SessionConfig = CONFIG) -> None:
         self.now = 0.0
-        self.bridge = End(RigSession(Role.BRIDGE, 0xB1, config))
-        self.rig = End(RigSession(Role.RIG, 0x51, config))
+        self.bridge = End(RigSession(LinkRole.BRIDGE, 0xB1, config))
+        self.rig = End(RigSession(LinkRole.RIG, 0x51, config))
         self.fault: Fault | None = None
-        self.sent: list[tuple[Role, Frame]] = []  # every frame put on the line
+        self.sent: list[tuple[LinkRole, Frame]] = []  # every frame put on the line
         self._line: list[tuple[End, bytes]] = []
         self._codec = FrameCodec(config.max_frame)
 
@@ -67,7 +67,7 @@ class Wire:
 
     def replace_rig(self, boot_id: int) -> RigSession:
         """The rig restarts: a new session, new boot ID, nothing remembered."""
-        self.rig = End(RigSession(Role.RIG, boot_id, self.rig.session.config))
+        self.rig = End(RigSession(LinkRole.RIG, boot_id, self.rig.session.config))
         self.route(self.rig, self.rig.session.open(self.now))
         return self.rig.session
 
@@ -135,7 +135,7 @@ def drop_first(kind: FrameType, count: int = 1, seq: int | None = None) -> Fault
     """Drop the first `count` frames of `kind` (with sequence number `seq` if given)."""
     left = [count]
 
-    def fault(role: Role, frame: Frame, data: bytes) -> bytes | None:
+    def fault(role: LinkRole, frame: Frame, data: bytes) -> bytes | None:
         if frame.kind is kind and (seq is None or frame.seq == seq) and left[0] > 0:
             left[0] -= 1
             return b""

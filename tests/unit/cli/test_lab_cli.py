@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hil.errors import LabError
-from hil.lab_up import LabUpOptions
+from hil.lab.up import LabUpOptions
 from smetslab.cli import app
 from tests.conftest import ROOT
 

@@ -236,7 +236,7 @@ def test_r11_reorder_holds_one_message_at_a_time() -> None:
     assert (uplinks(third), len(faults_fired(third))) == ([], 1)
 
 
-# ---- rules added while a fleet runs (a scenario's inject_fault, hil/lab.py) ----------
+# ---- rules added while a fleet runs (a scenario's inject_fault, hil/lab/lab.py) ------
 
 
 def test_r11_a_rule_added_at_run_time_fires_after_the_plans_rules() -> None:

@@ -12,8 +12,8 @@ from contract.codes import ResponseCode
 from contract.requests import SendRequest
 from contract.responses import Alert, Response
 from gbcs.ota import OtaHeader, build_ota_image
-from hil.campaign import CampaignModel
-from hil.campaign_plan import CampaignPlan, FirmwareTarget
+from hil.campaign.model import CampaignModel
+from hil.campaign.plan import CampaignPlan, FirmwareTarget
 
 USER = "90-B3-D5-1F-30-01-00-00"
 T0 = datetime(2031, 1, 1, 9, 0, tzinfo=UTC)

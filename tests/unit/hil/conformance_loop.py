@@ -32,9 +32,9 @@ from emulators.faults import FaultPlan, FaultRule
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from hil.conformance import (
+    ConformanceModel,
     ConformanceOptions,
     ConformanceReport,
-    ConformanceSequence,
     ConformanceTarget,
     FirmwareImage,
     Recording,
@@ -126,7 +126,7 @@ class ConformanceLoop:
     user: str
     now: datetime
     queue: deque[tuple[str, Any]]
-    sequence: ConformanceSequence | None = None
+    sequence: ConformanceModel | None = None
 
     @classmethod
     def of(cls, build: FleetBuild) -> ConformanceLoop:
@@ -137,7 +137,7 @@ class ConformanceLoop:
         )
         return cls(build, DspCore(), state, seed.users[0].user_id, T0, deque())
 
-    def run(self, sequence: ConformanceSequence) -> Recording:
+    def run(self, sequence: ConformanceModel) -> Recording:
         self.sequence = sequence
         self._publish(sequence.start(self.now))
         self._drain()
@@ -217,5 +217,5 @@ def run_conformance(
     device_type: DeviceType = DeviceType.ESME,
 ) -> ConformanceReport:
     conformance = conformance or target(build, device_type)
-    sequence = ConformanceSequence(conformance, options or ConformanceOptions(), 1001)
+    sequence = ConformanceModel(conformance, options or ConformanceOptions(), 1001)
     return ConformanceReport.of(ConformanceLoop.of(build).run(sequence))

@@ -9,11 +9,11 @@ from typing import Any
 from contract.vocabulary import CplEntry, Device, DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
-from hil.lab_env import HubPlan, LabEnv, load_lab_env, plan_hubs
-from hil.observations import Observation, ObservationKind
-from hil.scenario import Scenario
-from hil.scenario_run import Instruction, Publish, RunState, ScenarioRun
-from hil.scenario_target import ScenarioTarget
+from hil.lab.env import HubPlan, LabEnv, load_lab_env, plan_hubs
+from hil.lab.observations import Observation, ObservationKind
+from hil.scenarios.file import Scenario
+from hil.scenarios.model import Instruction, Publish, RunState, ScenarioModel
+from hil.scenarios.target import ScenarioTarget
 from tests.conftest import ROOT
 
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -37,14 +37,14 @@ def scenario(*steps: dict[str, Any], **fields: Any) -> Scenario:
 class Bench:
     """One run, its clock moved by hand and everything it asked for kept."""
 
-    def __init__(self, run: ScenarioRun) -> None:
+    def __init__(self, run: ScenarioModel) -> None:
         self.run = run
         self.now = T0
         self.done: list[Instruction] = []
 
     @classmethod
     def of(cls, *steps: dict[str, Any], hub: str = "smets2") -> Bench:
-        return cls(ScenarioRun(scenario(*steps), target(hub), first_counter=1000))
+        return cls(ScenarioModel(scenario(*steps), target(hub), first_counter=1000))
 
     def start(self) -> list[Instruction]:
         return self._keep(self.run.start(self.now))

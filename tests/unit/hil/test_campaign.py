@@ -13,8 +13,9 @@ import pytest
 
 from contract.errors import IllegalTransitionError
 from contract.requests import SendRequest
-from hil.campaign import CampaignModel, Phase
-from hil.campaign_report import Recovery
+from hil.campaign.model import CampaignModel
+from hil.campaign.report import Recovery
+from hil.campaign.state import CampaignPhase
 
 from .bench import (
     GPF,
@@ -181,7 +182,7 @@ def test_r8_a_late_answer_to_the_first_attempt_cancels_the_retry() -> None:
     bench.respond(response(first, "E21"))
     late = response(first, "I0", {**outcome(NEW), "late": True})
     bench.respond(late)  # R8: processed after E21; the campaign is done
-    assert bench.model.phase is Phase.INVENTORY
+    assert bench.model.phase is CampaignPhase.INVENTORY
     assert not [s for s in bench.sent if s.srv == "11.3" and s is not first]
     assert bench.model.report().device(ids[0]).recovery is Recovery.FIRST_TRY
 
@@ -248,7 +249,7 @@ def test_an_error_code_other_than_e21_is_a_final_failure_with_its_code() -> None
     bench, ids = _one(1)
     first = bench.distribute_all()[ids[0]]
     bench.respond(response(first, "E5"))
-    assert bench.model.phase is Phase.INVENTORY
+    assert bench.model.phase is CampaignPhase.INVENTORY
     device = bench.model.report().device(ids[0])
     assert (device.state, device.error_codes) == ("Failed", ("E5",))
 
@@ -491,5 +492,5 @@ def test_the_model_keeps_its_own_copy_of_nothing_from_the_messages() -> None:
 
 def test_a_new_model_is_idle_with_nothing_due() -> None:
     model = CampaignModel(make_plan(device_ids(1)))
-    assert (model.phase, model.next_due(), model.finished) == (Phase.IDLE, None, False)
+    assert (model.phase, model.next_due(), model.finished) == (CampaignPhase.IDLE, None, False)
     assert model.last_counter == 99

@@ -1,35 +1,22 @@
 """The campaign's parts: plan validation, the request shapes against the DSP's SRV
-table, the transition tables, the keyed timers, and that it all stays sans-IO."""
+table, the transition tables and the keyed timers (that it stays sans-IO: test_layout)."""
 
 from __future__ import annotations
 
-import ast
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from contract.errors import IllegalTransitionError
 from contract.requests import COMMAND_VARIANTS, NON_DEVICE, Srv, parse_request
 from dsp_core.srv import SRVS
-from hil.campaign_device import DeviceEvent, DeviceProgress, DeviceState
-from hil.campaign_plan import FirmwareTarget
-from hil.campaign_tracking import Job, JobEvent, Purpose
+from hil.campaign.device import DeviceProgress, UpgradeEvent, UpgradeState
+from hil.campaign.plan import FirmwareTarget
+from hil.campaign.timers import Timers
+from hil.campaign.tracking import Job, JobEvent, Purpose
 from hil.errors import PlanError
-from hil.timers import Timers
-from tests.unit.test_layout import IO_MODULES, ROOT
 
 from .bench import IMAGE, NEW, T0, USER, Bench, device_ids, make_plan, target
-
-# the runners that do I/O for the models: on the bus, the lab, the demo, DSP processes
-ADAPTERS = {"campaign_runner.py", "stack.py", "demo.py", "dsp_process.py"}
-# the campaign's modules (hil/conformance, the lab and the scenarios have their own tests)
-HIL_SOURCES = sorted(
-    p
-    for p in (ROOT / "hil").glob("*.py")
-    if p.name.startswith(("campaign", "timers")) and p.name not in ADAPTERS
-)
-CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "sleep"}
 
 # ---- the plan ---------------------------------------------------------------------
 
@@ -121,12 +108,12 @@ def test_every_request_the_campaign_sends_parses_in_the_dsp() -> None:
 def test_a_device_step_its_table_does_not_allow_names_role_state_and_event() -> None:
     progress = DeviceProgress(device_ids(1)[0], target(device_ids(1)))
     with pytest.raises(IllegalTransitionError) as raised:
-        progress.step(DeviceEvent.CONFIRMED)
+        progress.step(UpgradeEvent.CONFIRMED)
     error = raised.value
     assert (error.role, error.state, error.event) == (
         f"device {progress.device_id}",
-        DeviceState.QUEUED,
-        DeviceEvent.CONFIRMED,
+        UpgradeState.QUEUED,
+        UpgradeEvent.CONFIRMED,
     )
 
 
@@ -155,27 +142,3 @@ def test_timers_pop_in_time_order_and_honour_cancel_and_reset() -> None:
 
 
 # ---- sans-IO -------------------------------------------------------------------------------
-
-
-def _tree(path: Path) -> ast.Module:
-    return ast.parse(path.read_text(), filename=str(path))
-
-
-@pytest.mark.parametrize("path", HIL_SOURCES, ids=lambda p: p.name)
-def test_hil_models_import_no_io_and_read_no_clock(path: Path) -> None:
-    """DESIGN §2: the campaign is sans-IO; the asyncio runner wraps it elsewhere."""
-    tree = _tree(path)
-    roots: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    assert not roots & IO_MODULES, f"{path.name} imports {roots & IO_MODULES}"
-    assert not roots & {"dsp_core", "emulators", "bus"}, "the campaign sees only JSON"
-    calls = {
-        node.func.attr
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-    }
-    assert not calls & CLOCK_READS, f"{path.name} calls {calls & CLOCK_READS}"

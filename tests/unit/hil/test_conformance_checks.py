@@ -16,9 +16,9 @@ from hil.conformance import (
     CHECKS,
     ConformanceOptions,
     ConformanceReport,
+    ConformanceStep,
     FirmwareImage,
     Source,
-    Step,
     Verdict,
 )
 from tests.unit.hil.conformance_loop import (
@@ -55,7 +55,7 @@ def test_a_conforming_device_passes_every_check(device_type: DeviceType) -> None
     assert verdicts(report) == dict.fromkeys(ALL, Verdict.PASS), report.summary()["failed"]
     assert report.passed
     steps = [run.step for run in report.recording.steps]
-    assert steps == list(Step)  # every step sent, in order
+    assert steps == list(ConformanceStep)  # every step sent, in order
     assert all(run.sent and not run.timed_out for run in report.recording.steps)
 
 
@@ -130,8 +130,8 @@ def test_a_silent_device_fails_every_check_naming_what_is_missing() -> None:
     assert failed(report) == ALL
     runs = {run.step: run for run in report.recording.steps}
     assert all(run.sent for run in runs.values())
-    assert runs[Step.DISTRIBUTE].timed_out
-    assert runs[Step.DISTRIBUTE].missing == ("the device's FirmwareReceipt alert (R9)",)
+    assert runs[ConformanceStep.DISTRIBUTE].timed_out
+    assert runs[ConformanceStep.DISTRIBUTE].missing == ("the device's FirmwareReceipt alert (R9)",)
     assert "no FirmwareReceipt alert" in reason(report, "distribution-receipt")
     assert "E21" in reason(report, "cs06-response")
     assert "no 0x8F66/0x8F67 alert" in reason(report, "future-dated-alert")
@@ -152,8 +152,8 @@ def test_a_held_first_image_is_not_distributed() -> None:
     held = FirmwareImage.held(first.version, first.image_hash)
     report = run_conformance(build, target(build, first=held))
     assert report.passed, report.summary()["failed"]
-    assert Step.DISTRIBUTE not in {run.step for run in report.recording.steps}
-    assert Step.DISTRIBUTE_SECOND in {run.step for run in report.recording.steps}
+    assert ConformanceStep.DISTRIBUTE not in {run.step for run in report.recording.steps}
+    assert ConformanceStep.DISTRIBUTE_SECOND in {run.step for run in report.recording.steps}
 
 
 def test_with_no_image_to_distribute_the_receipt_check_is_skipped() -> None:
@@ -213,7 +213,7 @@ def test_a_late_response_after_e21_still_counts() -> None:
     delay = FaultRule(FaultKind.DELAY, message_code=CS06, count=1, seconds=90)
     report = run_conformance(lab_build(rules=[delay]))
     assert report.passed, report.summary()["failed"]
-    activate = report.recording.step(Step.ACTIVATE)
+    activate = report.recording.step(ConformanceStep.ACTIVATE)
     assert activate is not None
     answers = [
         (e.code, e.body.get("late"))

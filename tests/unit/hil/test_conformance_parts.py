@@ -11,12 +11,12 @@ import pytest
 
 from contract.errors import IllegalTransitionError
 from hil.conformance import (
+    ConformanceModel,
     ConformanceOptions,
-    ConformanceSequence,
+    ConformanceStep,
     ConformanceTarget,
     FirmwareImage,
     Source,
-    Step,
     TargetError,
 )
 from tests.unit.hil.conformance_loop import (
@@ -34,9 +34,9 @@ DEVICE = "00-DB-12-00-00-00-00-10"
 HELD = FirmwareImage.held("0123ABCE", "AB" * 32)
 
 
-def sequence() -> ConformanceSequence:
+def sequence() -> ConformanceModel:
     build = lab_build()
-    return ConformanceSequence(target(build), ConformanceOptions(), 500)
+    return ConformanceModel(target(build), ConformanceOptions(), 500)
 
 
 def answer(request_id: str, code: str, **body: Any) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def test_the_first_request_is_registered_before_it_is_sent() -> None:
     (entry,) = run.recording(NOW).entries
     assert (entry.source, entry.step, entry.request_id) == (
         Source.REQUEST,
-        Step.INVENTORY_BEFORE,
+        ConformanceStep.INVENTORY_BEFORE,
         request.request_id,
     )
 
@@ -132,7 +132,7 @@ def test_what_does_not_fit_is_recorded_and_changes_nothing() -> None:
     assert entries[4].note  # why the bytes do not decode
     assert "Expecting value" in entries[5].note
     assert run.phase == "Running"
-    assert run.recording(NOW).step(Step.INVENTORY_BEFORE) is not None
+    assert run.recording(NOW).step(ConformanceStep.INVENTORY_BEFORE) is not None
 
 
 def test_an_error_answer_ends_the_step_and_the_next_is_sent() -> None:
@@ -154,7 +154,7 @@ def test_a_future_dated_execution_is_a_whole_second_ahead() -> None:
     build = lab_build()
     device_id = device_under_test(build)
     held = FirmwareImage.held(FIRST, firmware(build, device_id, FIRST).image_hash)
-    run = ConformanceSequence(target(build, first=held, second=held), ConformanceOptions(), 1)
+    run = ConformanceModel(target(build, first=held, second=held), ConformanceOptions(), 1)
     (inventory,) = run.start(NOW)
     (activate,) = run.on_response(answer(inventory.request_id, "I0", devices=[]), NOW)
     (future,) = run.on_response(answer(activate.request_id, "I0"), NOW)

@@ -13,7 +13,7 @@ from contract.vocabulary import DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
 from hil.errors import LabError
-from hil.lab_env import HubKind, LabEnv, load_lab_env, plan_hubs
+from hil.lab.env import HubKind, LabEnv, load_lab_env, plan_hubs
 from tests.conftest import ROOT
 
 CONFIGS = ROOT / "configs"

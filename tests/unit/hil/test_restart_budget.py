@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hil.supervisor import NO_RESTART, GiveUp, Restart, RestartBudget, RestartPolicy
+from hil.lab.supervisor import NO_RESTART, GiveUp, Restart, RestartBudget, RestartPolicy
 
 
 def test_restarts_wait_longer_each_time_within_the_window() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from emulators.faults import FaultKind
 from hil.errors import ScenarioError
-from hil.scenario import InjectFaultStep, SendStep, WaitStep, load_scenario
+from hil.scenarios.file import InjectFaultStep, SendStep, WaitStep, load_scenario
 from tests.conftest import ROOT
 
 SCENARIOS = sorted((ROOT / "configs" / "scenarios").glob("*.yaml"))

@@ -14,19 +14,19 @@ from contract.errors import IllegalTransitionError
 from contract.vocabulary import CplStatus, DeviceType, SmiStatus
 from emulators.faults import FaultKind
 from hil.errors import ScenarioError
-from hil.lab_env import HubKind
-from hil.scenario import load_scenario
-from hil.scenario_run import (
+from hil.lab.env import HubKind
+from hil.scenarios.file import load_scenario
+from hil.scenarios.model import (
     AddFault,
     ChangeCpl,
     Flash,
     Publish,
     ReadSmi,
     RunState,
-    ScenarioRun,
+    ScenarioModel,
     SwitchMp105,
 )
-from hil.scenario_target import WRONG_HASH, choose_hub
+from hil.scenarios.target import WRONG_HASH, choose_hub
 from tests.conftest import ROOT
 
 from .scenario_bench import BUILD, HUBS, USERS, Bench, device, scenario, target
@@ -39,7 +39,7 @@ SUSPENDED = replace(ESME, status=SmiStatus.SUSPENDED)
 
 def test_r4_r5_r8_the_shipped_retry_scenario_runs_to_the_end_on_the_dsps_answers() -> None:
     path = ROOT / "configs" / "scenarios" / "lost-11.3-recovered-by-retry.yaml"
-    bench = Bench(ScenarioRun(load_scenario(path), target(), first_counter=1000))
+    bench = Bench(ScenarioModel(load_scenario(path), target(), first_counter=1000))
     (change,) = bench.start()
     assert change == ChangeCpl(
         replace(
@@ -289,7 +289,7 @@ def test_a_name_the_lab_does_not_have_is_refused_before_the_run(
     steps: list[dict[str, object]], hub: str, message: str
 ) -> None:
     with pytest.raises(ScenarioError, match=message):
-        ScenarioRun(scenario(*steps), target(hub), first_counter=0)
+        ScenarioModel(scenario(*steps), target(hub), first_counter=0)
 
 
 def test_choose_hub_takes_the_first_that_fits_or_says_why_none_does() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from hil.errors import TranscriptError
-from hil.transcript import (
+from hil.scenarios.transcript import (
     diff_transcripts,
     format_diff,
     load_transcript,

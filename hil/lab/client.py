@@ -27,9 +27,9 @@ from contract.ids import to_compact, to_duis
 from contract.requests import SendRequest, Srv, build_request
 from contract.topics import TopicKind, Topics
 from contract.vocabulary import CplEntry
+from hil.taskgroups import unwrap_body_error
 
 from .observations import Observation, ObservationKind
-from .taskgroups import unwrap_body_error
 
 log = logging.getLogger(__name__)
 

@@ -40,20 +40,21 @@ from contract.responses import (
     read_response,
 )
 from contract.vocabulary import SmiStatus
+from hil.errors import CampaignError
 
-from . import campaign_upgrade as upgrade
-from .campaign_device import DeviceState
-from .campaign_plan import CampaignPlan
-from .campaign_report import CampaignReport, GpfRead
-from .campaign_state import (
+from . import upgrade
+from .device import UpgradeState
+from .plan import CampaignPlan
+from .report import CampaignReport, GpfRead
+from .state import (
     GIVEN_UP,
+    CampaignPhase,
+    CampaignPhaseEvent,
     CampaignState,
-    Phase,
-    PhaseEvent,
-    TimerKind,
+    CampaignTimer,
     waits_for,
 )
-from .campaign_tracking import (
+from .tracking import (
     Job,
     JobEvent,
     Outstanding,
@@ -62,9 +63,8 @@ from .campaign_tracking import (
     RequestState,
     request_allows,
 )
-from .errors import CampaignError
 
-__all__ = ["CampaignModel", "Phase"]
+__all__ = ["CampaignModel", "CampaignPhase"]
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class CampaignModel:
         return self._state.plan
 
     @property
-    def phase(self) -> Phase:
+    def phase(self) -> CampaignPhase:
         return self._state.phase
 
     @property
@@ -96,13 +96,13 @@ class CampaignModel:
         """The highest originator counter used so far (first_counter - 1 before start)."""
         return self._state.counter - 1
 
-    def count_in(self, state: DeviceState) -> int:
+    def count_in(self, state: UpgradeState) -> int:
         """How many devices are in `state` now (progress displays, tests)."""
         return sum(1 for progress in self._state.devices.values() if progress.state is state)
 
     def start(self, now: datetime) -> list[SendRequest]:
         state = self._state
-        state.enter(PhaseEvent.START)
+        state.enter(CampaignPhaseEvent.START)
         return [
             upgrade.distribute(state, target, number, ids, now)
             for target in state.plan.targets
@@ -260,17 +260,17 @@ class CampaignModel:
 
     # ---- timers and lost answers (R8) -----------------------------------------------
 
-    def _on_timer(self, kind: TimerKind, name: str, now: datetime) -> list[SendRequest]:
+    def _on_timer(self, kind: CampaignTimer, name: str, now: datetime) -> list[SendRequest]:
         state = self._state
         match kind:
-            case TimerKind.ANSWER:
+            case CampaignTimer.ANSWER:
                 sent = state.requests[name]
                 sent.step(RequestEvent.EXPIRED)
                 log.info("request %s: no answer within response_wait", name)
                 return self._lost(sent, now, e21=False)
-            case TimerKind.RECEIPT:
+            case CampaignTimer.RECEIPT:
                 return upgrade.receipt_wait_over(state, state.requests[name].job, now)
-            case TimerKind.RETRY:
+            case CampaignTimer.RETRY:
                 return self._retry(state.jobs[name], now)
 
     def _lost(self, sent: Outstanding, now: datetime, *, e21: bool) -> list[SendRequest]:
@@ -288,7 +288,7 @@ class CampaignModel:
         else:
             job.step(JobEvent.LOST)
             retry_at = now + state.plan.backoff(job.attempts)
-            state.timers.set((TimerKind.RETRY, job.key), retry_at)
+            state.timers.set((CampaignTimer.RETRY, job.key), retry_at)
             if job.purpose is Purpose.ACTIVATE:
                 upgrade.activation_lost(state, job, now)
         return []
@@ -322,25 +322,28 @@ class CampaignModel:
             sends += self._phase_requests(now)
         return sends
 
-    def _phase_done(self) -> PhaseEvent | None:
+    def _phase_done(self) -> CampaignPhaseEvent | None:
         state = self._state
-        if state.phase is Phase.UPGRADING and not state.unsettled:
-            return PhaseEvent.UPGRADES_SETTLED
-        if state.phase in (Phase.IDLE, Phase.UPGRADING, Phase.FINISHED) or state.phase_jobs:
+        if state.phase is CampaignPhase.UPGRADING and not state.unsettled:
+            return CampaignPhaseEvent.UPGRADES_SETTLED
+        if (
+            state.phase in (CampaignPhase.IDLE, CampaignPhase.UPGRADING, CampaignPhase.FINISHED)
+            or state.phase_jobs
+        ):
             return None
-        return PhaseEvent.JOBS_DONE
+        return CampaignPhaseEvent.JOBS_DONE
 
     def _phase_requests(self, now: datetime) -> list[SendRequest]:
         state = self._state
         match state.phase:
-            case Phase.INVENTORY | Phase.FINAL_INVENTORY:
+            case CampaignPhase.INVENTORY | CampaignPhase.FINAL_INVENTORY:
                 jobs = self._inventory_jobs()
-            case Phase.READING:
+            case CampaignPhase.READING:
                 jobs = [self._read_job(Purpose.READ, i) for i in self._suspended()]
-            case Phase.GPF_READING:
+            case CampaignPhase.GPF_READING:
                 ids = state.plan.gpf_ids if state.plan.read_gpfs else ()
                 jobs = [self._read_job(Purpose.GPF_READ, i) for i in ids]
-            case Phase.FINISHED:
+            case CampaignPhase.FINISHED:
                 state.timers.clear()
                 return []
             case _:

@@ -17,8 +17,8 @@ from contract.ids import to_compact
 from contract.requests import SendRequest
 from contract.topics import TopicKind, Topics
 
-from .campaign import CampaignModel
-from .campaign_report import CampaignReport
+from .model import CampaignModel
+from .report import CampaignReport
 
 log = logging.getLogger(__name__)
 

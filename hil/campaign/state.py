@@ -21,26 +21,18 @@ from contract.requests import (
 )
 from contract.transitions import TransitionTable
 
-from .campaign_device import DeviceEvent, DeviceProgress, DeviceState, device_allows
-from .campaign_plan import CampaignPlan
-from .campaign_report import CampaignReport, Counts, GpfRead, Unexpected, outcome_of, totals_of
-from .campaign_tracking import (
-    Job,
-    JobEvent,
-    JobState,
-    Outstanding,
-    Purpose,
-    RequestEvent,
-    RequestState,
-)
+from .device import DeviceProgress, UpgradeEvent, UpgradeState, device_allows
+from .plan import CampaignPlan
+from .report import CampaignReport, Counts, GpfRead, Unexpected, outcome_of, totals_of
 from .timers import Timers
+from .tracking import Job, JobEvent, JobState, Outstanding, Purpose, RequestEvent, RequestState
 
 log = logging.getLogger(__name__)
 
 GIVEN_UP = "gave-up"
 
 
-class Phase(StrEnum):
+class CampaignPhase(StrEnum):
     IDLE = "Idle"
     UPGRADING = "Upgrading"
     INVENTORY = "Inventory"
@@ -50,31 +42,31 @@ class Phase(StrEnum):
     FINISHED = "Finished"
 
 
-class PhaseEvent(StrEnum):
+class CampaignPhaseEvent(StrEnum):
     START = "start"
     UPGRADES_SETTLED = "upgrades-settled"
     JOBS_DONE = "jobs-done"
 
 
-PHASE_TRANSITIONS: TransitionTable[Phase, PhaseEvent] = TransitionTable(
+PHASE_TRANSITIONS: TransitionTable[CampaignPhase, CampaignPhaseEvent] = TransitionTable(
     {
-        (Phase.IDLE, PhaseEvent.START): Phase.UPGRADING,
-        (Phase.UPGRADING, PhaseEvent.UPGRADES_SETTLED): Phase.INVENTORY,
-        (Phase.INVENTORY, PhaseEvent.JOBS_DONE): Phase.READING,
-        (Phase.READING, PhaseEvent.JOBS_DONE): Phase.GPF_READING,
-        (Phase.GPF_READING, PhaseEvent.JOBS_DONE): Phase.FINAL_INVENTORY,
-        (Phase.FINAL_INVENTORY, PhaseEvent.JOBS_DONE): Phase.FINISHED,
+        (CampaignPhase.IDLE, CampaignPhaseEvent.START): CampaignPhase.UPGRADING,
+        (CampaignPhase.UPGRADING, CampaignPhaseEvent.UPGRADES_SETTLED): CampaignPhase.INVENTORY,
+        (CampaignPhase.INVENTORY, CampaignPhaseEvent.JOBS_DONE): CampaignPhase.READING,
+        (CampaignPhase.READING, CampaignPhaseEvent.JOBS_DONE): CampaignPhase.GPF_READING,
+        (CampaignPhase.GPF_READING, CampaignPhaseEvent.JOBS_DONE): CampaignPhase.FINAL_INVENTORY,
+        (CampaignPhase.FINAL_INVENTORY, CampaignPhaseEvent.JOBS_DONE): CampaignPhase.FINISHED,
     }
 )
 
 
-class TimerKind(StrEnum):
+class CampaignTimer(StrEnum):
     ANSWER = "answer"  # response_wait of one request (by request ID)
     RECEIPT = "receipt"  # receipt_wait of one 11.1/11.4 batch (by its request ID)
     RETRY = "retry"  # the back-off of one job (by job key)
 
 
-TimerKey = tuple[TimerKind, str]
+TimerKey = tuple[CampaignTimer, str]
 
 
 class CampaignState:
@@ -98,7 +90,7 @@ class CampaignState:
 
     def __init__(self, plan: CampaignPlan) -> None:
         self.plan = plan
-        self.phase = Phase.IDLE
+        self.phase = CampaignPhase.IDLE
         self.counter = plan.first_counter  # the next originator counter
         self.devices = {
             device_id: DeviceProgress(device_id, target)
@@ -117,14 +109,14 @@ class CampaignState:
 
     # ---- phases -------------------------------------------------------------------
 
-    def enter(self, event: PhaseEvent) -> None:
+    def enter(self, event: CampaignPhaseEvent) -> None:
         target = PHASE_TRANSITIONS.next("campaign", self.phase, event)
         log.info("campaign: %s -> %s", self.phase, target)
         self.phase = target
 
     @property
     def finished(self) -> bool:
-        return self.phase is Phase.FINISHED
+        return self.phase is CampaignPhase.FINISHED
 
     # ---- requests and jobs ----------------------------------------------------------
 
@@ -152,7 +144,7 @@ class CampaignState:
         job.current = request.request_id
         sent = Outstanding(request.request_id, job, job.attempts, now, execution)
         self.requests[sent.request_id] = sent
-        self.timers.set((TimerKind.ANSWER, sent.request_id), now + self.plan.response_wait)
+        self.timers.set((CampaignTimer.ANSWER, sent.request_id), now + self.plan.response_wait)
         log.debug("sent %s (%s, attempt %d)", sent.request_id, job.srv, job.attempts)
         return request
 
@@ -174,7 +166,7 @@ class CampaignState:
         """Move a request by its table; its answer timer follows (R7: after acceptance
         the wait runs from the execution time)."""
         sent.step(event)
-        key = (TimerKind.ANSWER, sent.request_id)
+        key = (CampaignTimer.ANSWER, sent.request_id)
         if sent.state is RequestState.SCHEDULED and not self.finished:
             start = sent.execution if sent.execution is not None else now
             self.timers.set(key, max(start, now) + self.plan.response_wait)
@@ -189,7 +181,7 @@ class CampaignState:
         job.step(JobEvent.SETTLED)
         job.outcome = outcome
         self.phase_jobs.discard(job.key)
-        self.timers.cancel((TimerKind.RETRY, job.key))
+        self.timers.cancel((CampaignTimer.RETRY, job.key))
 
     def give_up_job(self, job: Job) -> None:
         log.warning("%s: every answer lost after %d attempts", job.key, job.attempts)
@@ -199,7 +191,7 @@ class CampaignState:
 
     # ---- devices ------------------------------------------------------------------
 
-    def device_event(self, progress: DeviceProgress, event: DeviceEvent, now: datetime) -> bool:
+    def device_event(self, progress: DeviceProgress, event: UpgradeEvent, now: datetime) -> bool:
         """Apply what the DSP said about a device; what its state does not allow is
         noise when the device is settled, unexpected otherwise. Never raises."""
         if not device_allows(progress.state, event):
@@ -212,13 +204,13 @@ class CampaignState:
         self.device_step(progress, event)
         return True
 
-    def device_step(self, progress: DeviceProgress, event: DeviceEvent) -> None:
+    def device_step(self, progress: DeviceProgress, event: UpgradeEvent) -> None:
         """A step the campaign takes itself: one its table does not allow raises."""
         progress.step(event)
         if progress.settled:
             self.unsettled.discard(progress.device_id)
 
-    def waiting(self, ids: tuple[str, ...], state: DeviceState) -> list[DeviceProgress]:
+    def waiting(self, ids: tuple[str, ...], state: UpgradeState) -> list[DeviceProgress]:
         return [self.devices[i] for i in ids if self.devices[i].state is state]
 
     # ---- what was counted, and what did not fit ----------------------------------------

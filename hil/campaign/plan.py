@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from .errors import PlanError
+from hil.errors import PlanError
 
 _DUIS_ID = re.compile(r"([0-9A-F]{2}-){7}[0-9A-F]{2}")
 _HEX8 = re.compile(r"[0-9A-F]{8}")

@@ -1,4 +1,4 @@
-"""A scenario on a lab (`smetslab hil run`): the sans-IO `ScenarioRun` fed with what the
+"""A scenario on a lab (`smetslab hil run`): the sans-IO `ScenarioModel` fed with what the
 lab's service users receive, its instructions carried out on the lab, its waits on the
 shared clock. The only part of the scenarios that does I/O.
 
@@ -9,7 +9,7 @@ shared clock. The only part of the scenarios that does I/O.
 When the run ends, whatever it switched (the DSP's MP105 switch) is put back and the
 fault rules it added are taken out, so that the next scenario finds the lab as it was;
 the transcript (JSONL) gets the DSP journal entries of the run, each under the step that
-was running when the DSP wrote it (hil/transcript.py compares two of them).
+was running when the DSP wrote it (hil/scenarios/transcript.py compares two of them).
 """
 
 from __future__ import annotations
@@ -26,23 +26,23 @@ from typing import Any
 from contract.times import iso
 from dsp_core.model import JournalEntry, JournalKind
 from emulators.faults import FaultRule
+from hil.errors import ScenarioFailedError
+from hil.lab.client import LabClient
+from hil.lab.env import HubPlan, LabEnv
+from hil.lab.lab import Lab
 
-from .errors import ScenarioFailedError
-from .lab import Lab
-from .lab_client import LabClient
-from .lab_env import HubPlan, LabEnv
-from .scenario import Scenario
-from .scenario_run import (
+from .file import Scenario
+from .model import (
     AddFault,
     ChangeCpl,
     Flash,
     Instruction,
     Publish,
     ReadSmi,
-    ScenarioRun,
+    ScenarioModel,
     SwitchMp105,
 )
-from .scenario_target import ScenarioTarget, choose_hub
+from .target import ScenarioTarget, choose_hub
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ async def run_scenario(
     target = ScenarioTarget(plan, await lab.devices(plan), lab.users, lab.images)
     started, wall = lab.clock().now(), time.monotonic()
     async with lab.client() as client:
-        run = ScenarioRun(scenario, target, lab.counters.last)
+        run = ScenarioModel(scenario, target, lab.counters.last)
         runner = ScenarioRunner(lab, plan, client, run)
         try:
             await runner.run()
@@ -111,9 +111,9 @@ async def run_scenarios(
 
 
 class ScenarioRunner:
-    """Feeds a `ScenarioRun` and carries out its instructions on the lab."""
+    """Feeds a `ScenarioModel` and carries out its instructions on the lab."""
 
-    def __init__(self, lab: Lab, plan: HubPlan, client: LabClient, run: ScenarioRun) -> None:
+    def __init__(self, lab: Lab, plan: HubPlan, client: LabClient, run: ScenarioModel) -> None:
         self.lab = lab
         self.plan = plan
         self.client = client
@@ -170,7 +170,7 @@ class ScenarioRunner:
 
 
 def _journal_lines(
-    entries: list[JournalEntry], run: ScenarioRun, target: ScenarioTarget, started: datetime
+    entries: list[JournalEntry], run: ScenarioModel, target: ScenarioTarget, started: datetime
 ) -> list[dict[str, Any]]:
     """The DSP journal entries of this run (its devices, its requests, its models' CPL
     changes), each under the step that was running at its time."""

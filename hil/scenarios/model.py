@@ -1,6 +1,6 @@
 """The scenario interpreter (sans-IO, h11's shape): steps in, instructions out.
 
-    run = ScenarioRun(scenario, target, first_counter)
+    run = ScenarioModel(scenario, target, first_counter)
     do(run.start(now))                  # Publish, ChangeCpl, AddFault, Flash, ReadSmi, SwitchMp105
     do(run.on_observation(obs, now))    # each response, alert or CPL result, in arrival order
     do(run.on_smi(record, now))         # the answer to ReadSmi
@@ -8,7 +8,7 @@
     run.finished, run.failure, run.transcript
 
 It reads no clock and does no I/O: every time is an argument, and what must happen on the
-lab is returned as instructions, which the runner (hil/scenario_runner.py) carries out in
+lab is returned as instructions, which the runner (hil/scenarios/runner.py) carries out in
 order. Every name in the scenario is resolved against the target when the run is made,
 so a scenario that cannot run on this lab fails before anything is sent. Every
 observation goes into the transcript under the step that was running when it came.
@@ -37,10 +37,20 @@ from contract.times import iso
 from contract.transitions import TransitionTable
 from contract.vocabulary import CplEntry, Device
 from emulators.faults import FaultRule
+from hil.errors import ScenarioError, ScenarioFailedError
+from hil.lab.observations import Observation
 
-from .errors import ScenarioError, ScenarioFailedError
-from .observations import Observation
-from .scenario import (
+from .checks import (
+    Expected,
+    check_alert,
+    check_cpl_result,
+    check_response,
+    describe,
+    find_alert,
+    find_cpl_result,
+    find_response,
+)
+from .file import (
     AssertNoAlertStep,
     AssertSmiStep,
     ExpectAlertStep,
@@ -54,17 +64,7 @@ from .scenario import (
     Step,
     WaitStep,
 )
-from .scenario_checks import (
-    Expected,
-    check_alert,
-    check_cpl_result,
-    check_response,
-    describe,
-    find_alert,
-    find_cpl_result,
-    find_response,
-)
-from .scenario_target import WRONG_HASH, ScenarioTarget
+from .target import WRONG_HASH, ScenarioTarget
 
 CANCEL = "3000-12-31T00:00:00Z"  # DESIGN §3: cancels a pending future-dated 11.3 (R7)
 
@@ -139,7 +139,7 @@ TRANSITIONS: TransitionTable[RunState, str] = TransitionTable(
 )
 
 
-class ScenarioRun:
+class ScenarioModel:
     def __init__(self, scenario: Scenario, target: ScenarioTarget, first_counter: int) -> None:
         self.scenario = scenario
         self.target = target

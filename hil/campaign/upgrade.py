@@ -14,17 +14,17 @@ from contract.ids import DCC_ACCESS_CONTROL_BROKER
 from contract.requests import SendRequest, Srv
 from contract.responses import AlertMessage, ResponseMessage, activation_code, firmware_version
 
-from .campaign_device import DeviceEvent, DeviceProgress, DeviceState
-from .campaign_plan import FirmwareTarget
-from .campaign_state import GIVEN_UP, CampaignState, TimerKind, waits_for
-from .campaign_tracking import Job, JobEvent, Outstanding, Purpose, RequestEvent, RequestState
+from .device import DeviceProgress, UpgradeEvent, UpgradeState
+from .plan import FirmwareTarget
+from .state import GIVEN_UP, CampaignState, CampaignTimer, waits_for
+from .tracking import Job, JobEvent, Outstanding, Purpose, RequestEvent, RequestState
 
 log = logging.getLogger(__name__)
 
 # Outcomes that count only for the attempt a job waits for; for an older one they are
 # noted and ignored (its retry replaces it on the device).
-PENDING_RESULTS = frozenset({DeviceEvent.ACCEPTED, DeviceEvent.LOST})
-RECEIVING = (DeviceState.DISTRIBUTING, DeviceState.AWAITING_RECEIPT)
+PENDING_RESULTS = frozenset({UpgradeEvent.ACCEPTED, UpgradeEvent.LOST})
+RECEIVING = (UpgradeState.DISTRIBUTING, UpgradeState.AWAITING_RECEIPT)
 
 # ---- distribution (R9) ---------------------------------------------------------------
 
@@ -39,7 +39,7 @@ def distribute(
     request = state.send(job, now)
     for device_id in ids:
         progress = state.devices[device_id]
-        state.device_step(progress, DeviceEvent.SEND_DISTRIBUTION)
+        state.device_step(progress, UpgradeEvent.SEND_DISTRIBUTION)
         progress.attempts = 1 if target.one_step else 0  # 11.4 is the activation
         progress.distribution = request.request_id
     return request
@@ -52,18 +52,18 @@ def on_distribution(
     job = sent.job
     state.settle_job(job, response.code)
     if response.code != ResponseCode.I0:
-        for progress in state.waiting(job.device_ids, DeviceState.DISTRIBUTING):
+        for progress in state.waiting(job.device_ids, UpgradeState.DISTRIBUTING):
             progress.errors.append(response.code)
-            state.device_step(progress, DeviceEvent.REFUSED)
+            state.device_step(progress, UpgradeEvent.REFUSED)
         return
     _apply_warnings(state, job, response.body.get("DSPUpdateFirmwareWarning"), now)
     listed = response.body.get("distributed")
     for device_id in listed if isinstance(listed, list) else []:
         _mark_distributed(state, job, device_id, now)
-    for progress in state.waiting(job.device_ids, DeviceState.DISTRIBUTING):
+    for progress in state.waiting(job.device_ids, UpgradeState.DISTRIBUTING):
         reason = "neither distributed nor warned"
         state.unexpect(now, "response", reason, sent.request_id, progress.device_id)
-        state.device_step(progress, DeviceEvent.LOST)
+        state.device_step(progress, UpgradeEvent.LOST)
     arm_receipt_wait(state, sent.request_id, now)
 
 
@@ -78,7 +78,7 @@ def _apply_warnings(state: CampaignState, job: Job, warnings: object, now: datet
             progress.warning, progress.distributed = str(name), False
             progress.errors.append(str(name))
             log.info("device %s: not distributed (%s, R9)", device_id, name)
-            state.device_event(progress, DeviceEvent.WARNED, now)
+            state.device_event(progress, UpgradeEvent.WARNED, now)
 
 
 def _mark_distributed(state: CampaignState, job: Job, device_id: object, now: datetime) -> None:
@@ -88,23 +88,23 @@ def _mark_distributed(state: CampaignState, job: Job, device_id: object, now: da
         state.unexpect(now, "response", reason, job.current, str(device_id))
         return
     progress.distributed = True
-    if progress.state is DeviceState.DISTRIBUTING:  # else its receipt came first
-        state.device_step(progress, DeviceEvent.DISTRIBUTED)
+    if progress.state is UpgradeState.DISTRIBUTING:  # else its receipt came first
+        state.device_step(progress, UpgradeEvent.DISTRIBUTED)
 
 
 def distribution_lost(state: CampaignState, sent: Outstanding, now: datetime) -> None:
     """No 11.1 answer: the devices may have it; their receipts (or the wait) decide."""
     state.settle_job(sent.job, GIVEN_UP)
-    for progress in state.waiting(sent.job.device_ids, DeviceState.DISTRIBUTING):
+    for progress in state.waiting(sent.job.device_ids, UpgradeState.DISTRIBUTING):
         progress.errors.append("no-answer-to-distribution")
-        state.device_step(progress, DeviceEvent.LOST)
+        state.device_step(progress, UpgradeEvent.LOST)
     arm_receipt_wait(state, sent.request_id, now)
 
 
 def arm_receipt_wait(state: CampaignState, request_id: str, now: datetime) -> None:
     """R9: receipts are awaited up to receipt_wait; the wait ends early when every device
     of the batch has reported (so a runner is not woken for nothing)."""
-    key = (TimerKind.RECEIPT, request_id)
+    key = (CampaignTimer.RECEIPT, request_id)
     ids = state.requests[request_id].job.device_ids
     if not any(state.devices[i].state in RECEIVING for i in ids):
         state.timers.cancel(key)
@@ -116,10 +116,10 @@ def receipt_wait_over(state: CampaignState, job: Job, now: datetime) -> list[Sen
     """receipt_wait passed: two-step devices are activated anyway; one-step devices stay
     unconfirmed until the inventory."""
     sends = []
-    for progress in state.waiting(job.device_ids, DeviceState.AWAITING_RECEIPT):
+    for progress in state.waiting(job.device_ids, UpgradeState.AWAITING_RECEIPT):
         log.info("device %s: no receipt within receipt_wait", progress.device_id)
         if progress.target.one_step:
-            state.device_step(progress, DeviceEvent.RECEIPT_MISSING)
+            state.device_step(progress, UpgradeEvent.RECEIPT_MISSING)
         else:
             sends.append(activate(state, progress, now))
     return sends
@@ -154,17 +154,17 @@ def _after_receipt(
     if not hash_ok:
         progress.errors.append("hash-mismatch")
         log.warning("device %s: receipt hash does not match (R9)", progress.device_id)
-        state.device_step(progress, DeviceEvent.RECEIPT_BAD)
+        state.device_step(progress, UpgradeEvent.RECEIPT_BAD)
         return []
     if not progress.target.one_step:
         return [activate(state, progress, now)]
     version = firmware_version(alert.body)
     if version == progress.target.version:
         progress.confirmed_by, progress.version = 1, version
-        state.device_step(progress, DeviceEvent.CONFIRMED)
+        state.device_step(progress, UpgradeEvent.CONFIRMED)
     else:
         progress.errors.append("not-activated-on-receipt")
-        state.device_step(progress, DeviceEvent.REFUSED)
+        state.device_step(progress, UpgradeEvent.REFUSED)
     return []
 
 
@@ -173,7 +173,7 @@ def _after_receipt(
 
 def activate(state: CampaignState, progress: DeviceProgress, now: datetime) -> SendRequest:
     """The device's 11.3: its first attempt, or the retry after a lost answer (R8)."""
-    state.device_step(progress, DeviceEvent.SEND_ACTIVATION)
+    state.device_step(progress, UpgradeEvent.SEND_ACTIVATION)
     device_id = progress.device_id
     job = state.activation_job(device_id)
     if job is None:
@@ -196,9 +196,9 @@ def on_activation(
 ) -> None:
     progress = state.devices[sent.job.target]
     if event is RequestEvent.ACCEPTED:
-        _result(state, sent, progress, DeviceEvent.ACCEPTED, now)
+        _result(state, sent, progress, UpgradeEvent.ACCEPTED, now)
     elif response.code != ResponseCode.I0:  # R7's E30, or a refusal (E5, S4, ...)
-        _result(state, sent, progress, DeviceEvent.REFUSED, now, error=response.code)
+        _result(state, sent, progress, UpgradeEvent.REFUSED, now, error=response.code)
     else:
         body = response.body
         code, version = activation_code(body), firmware_version(body)
@@ -221,7 +221,7 @@ def on_activation_alert(
         _reported(state, sent, progress, now, code=code, version=version)
         return
     error = f"8F67-code-{code}"
-    if _result(state, sent, progress, DeviceEvent.REFUSED, now, error=error):
+    if _result(state, sent, progress, UpgradeEvent.REFUSED, now, error=error):
         progress.code, progress.version = code, version
 
 
@@ -237,12 +237,12 @@ def _alerted_request(
 
 
 def activation_lost(state: CampaignState, job: Job, now: datetime) -> None:
-    state.device_event(state.devices[job.target], DeviceEvent.LOST, now)
+    state.device_event(state.devices[job.target], UpgradeEvent.LOST, now)
 
 
 def activation_given_up(state: CampaignState, job: Job, now: datetime) -> None:
     progress = state.devices[job.target]
-    if state.device_event(progress, DeviceEvent.GIVE_UP, now):
+    if state.device_event(progress, UpgradeEvent.GIVE_UP, now):
         progress.errors.append(GIVEN_UP)
 
 
@@ -258,11 +258,11 @@ def _reported(
     """A device's report (R5): the target version confirms, whatever the code."""
     error = None
     if version is None:
-        event = DeviceEvent.NO_VERSION
+        event = UpgradeEvent.NO_VERSION
     elif version == progress.target.version:
-        event = DeviceEvent.CONFIRMED
+        event = UpgradeEvent.CONFIRMED
     else:
-        event, error = DeviceEvent.REFUSED, f"activation-code-{code}"
+        event, error = UpgradeEvent.REFUSED, f"activation-code-{code}"
     if _result(state, sent, progress, event, now, error=error):
         progress.code, progress.version = code, version
 
@@ -271,7 +271,7 @@ def _result(
     state: CampaignState,
     sent: Outstanding,
     progress: DeviceProgress,
-    event: DeviceEvent,
+    event: UpgradeEvent,
     now: datetime,
     *,
     error: str | None = None,
@@ -285,7 +285,7 @@ def _result(
         return False
     if error is not None:
         progress.errors.append(error)
-    if event is DeviceEvent.CONFIRMED:
+    if event is UpgradeEvent.CONFIRMED:
         progress.confirmed_by = sent.attempt
         log.info("device %s: runs %s (R5)", progress.device_id, progress.target.version)
     if progress.settled and job is not None:

@@ -10,10 +10,10 @@ from contract.ids import to_duis
 from contract.vocabulary import Device
 from emulators.fleet import ImageKey
 from gbcs.ota import OtaImage
+from hil.errors import ScenarioError
+from hil.lab.env import HubPlan
 
-from .errors import ScenarioError
-from .lab_env import HubPlan
-from .scenario import PremisesWanted, Scenario
+from .file import PremisesWanted, Scenario
 
 WRONG_HASH = "00" * 32  # the SHA-256 of no image: an 11.3 that the device must refuse
 

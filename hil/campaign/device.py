@@ -16,10 +16,10 @@ from enum import StrEnum
 
 from contract.transitions import TransitionTable
 
-from .campaign_plan import FirmwareTarget
+from .plan import FirmwareTarget
 
 
-class DeviceState(StrEnum):
+class UpgradeState(StrEnum):
     QUEUED = "Queued"
     DISTRIBUTING = "Distributing"  # 11.1/11.4 sent, its answer not seen
     AWAITING_RECEIPT = "AwaitingReceipt"  # distributed; FirmwareReceipt not seen (R9)
@@ -33,7 +33,7 @@ class DeviceState(StrEnum):
     UNCONFIRMED = "Unconfirmed"  # answered without a version (SMETS1 retry), or no receipt
 
 
-class DeviceEvent(StrEnum):
+class UpgradeEvent(StrEnum):
     SEND_DISTRIBUTION = "send-distribution"
     WARNED = "warned"
     DISTRIBUTED = "distributed"
@@ -48,8 +48,8 @@ class DeviceEvent(StrEnum):
     GIVE_UP = "give-up"
 
 
-_S, _E = DeviceState, DeviceEvent
-DEVICE_TRANSITIONS: TransitionTable[DeviceState, DeviceEvent] = TransitionTable(
+_S, _E = UpgradeState, UpgradeEvent
+DEVICE_TRANSITIONS: TransitionTable[UpgradeState, UpgradeEvent] = TransitionTable(
     {
         (_S.QUEUED, _E.SEND_DISTRIBUTION): _S.DISTRIBUTING,
         (_S.DISTRIBUTING, _E.WARNED): _S.SKIPPED,
@@ -92,7 +92,7 @@ SETTLED = frozenset(
 )
 
 
-def device_allows(state: DeviceState, event: DeviceEvent) -> bool:
+def device_allows(state: UpgradeState, event: UpgradeEvent) -> bool:
     return (state, event) in DEVICE_TRANSITIONS
 
 
@@ -102,7 +102,7 @@ class DeviceProgress:
 
     device_id: str
     target: FirmwareTarget
-    state: DeviceState = DeviceState.QUEUED
+    state: UpgradeState = UpgradeState.QUEUED
     distribution: str | None = None  # the request ID of its 11.1/11.4
     warning: str | None = None  # the DSPUpdateFirmwareWarning list that named it
     distributed: bool | None = None
@@ -123,5 +123,5 @@ class DeviceProgress:
     def settled(self) -> bool:
         return self.state in SETTLED
 
-    def step(self, event: DeviceEvent) -> None:
+    def step(self, event: UpgradeEvent) -> None:
         self.state = DEVICE_TRANSITIONS.next(f"device {self.device_id}", self.state, event)

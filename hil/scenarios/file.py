@@ -30,8 +30,7 @@ from contract.requests import Srv
 from contract.vocabulary import CplStatus, DeviceType, SmiStatus
 from emulators.errors import ConfigError
 from emulators.faults import FaultRuleSpec, read_yaml
-
-from .errors import ScenarioError
+from hil.errors import ScenarioError
 
 VERSION_REF = re.compile(r"^(running|upgrade|[0-9A-Fa-f]{8})$")
 RESPONSE_REF = re.compile(r"^(none|running|upgrade|[0-9A-Fa-f]{8})$")  # none: no version

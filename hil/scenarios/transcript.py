@@ -1,6 +1,6 @@
 """Scenario transcripts compared step by step (`smetslab hil diff A.jsonl B.jsonl`).
 
-A transcript (hil/scenario_runner.py) is JSONL: a `run` header naming the hub, its
+A transcript (hil/scenarios/runner.py) is JSONL: a `run` header naming the hub, its
 devices by type, the versions `running` and `upgrade` stood for and the users; then,
 per step, the step, the requests sent, everything the users received, the SMI reads,
 the result, and the DSP journal entries written while the step ran.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import TranscriptError
+from hil.errors import TranscriptError
 
 # Keys whose values differ between two good runs of one scenario.
 VOLATILE = frozenset(

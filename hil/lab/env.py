@@ -37,8 +37,7 @@ from emulators.errors import ConfigError
 from emulators.faults import parse_eui64, read_yaml
 from emulators.fleet import FleetBuild
 from emulators.fleetspec import FleetSpec
-
-from .errors import LabError
+from hil.errors import LabError
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 _BROKERS = re.compile(r"^(embedded|mosquitto|(mqtt|tcp)://[^/\s]+)$")

@@ -1,4 +1,4 @@
-"""A lab started from its environment file (hil/lab_env.py): the broker it asks for, the
+"""A lab started from its environment file (hil/lab/env.py): the broker it asks for, the
 DSP on its store, the fleet runner for the emulated hubs and a bridge for each bridged
 hub, all in this process on their own MQTT connections.
 
@@ -41,13 +41,13 @@ from emulators.fleetspec import FleetSpec, load_fleet_spec
 from emulators.journal import FleetJournal
 from emulators.runner import FleetRunner
 from gbcs.ota import OtaImage
+from hil.errors import LabError
+from hil.taskgroups import unwrap_body_error
 
-from .errors import LabError
-from .lab_client import Counters, LabClient, client_link
-from .lab_env import HubPlan, LabEnv, plan_hubs
-from .lab_hubs import HUB_STARTERS, BridgedHub, HubContext
-from .stack import LabStack, StackConfig, seed_store
-from .taskgroups import unwrap_body_error
+from .client import Counters, LabClient, client_link
+from .env import HubPlan, LabEnv, plan_hubs
+from .hubs import HUB_STARTERS, BridgedHub, HubContext
+from .stack import Stack, StackConfig, seed_store
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Lab:
         self.bridged: dict[str, BridgedHub] = {}
         self.journal = FleetJournal(journal_dir / "fleet.jsonl" if journal_dir else None)
         self.users = _users(env, self.spec)
-        self._stack: LabStack | None = None
+        self._stack: Stack | None = None
         self._exit = AsyncExitStack()
         self._folder = Path()
         self._url = ""
@@ -112,7 +112,7 @@ class Lab:
         )
         emulated = self._build_for({h.ch_id for h in self.hubs if not h.bridged})
         self._stack = await exit_stack.enter_async_context(
-            LabStack(config, emulated, store, self.journal)
+            Stack(config, emulated, store, self.journal)
         )
         for plan in self.hubs:
             if plan.bridged:
@@ -169,7 +169,7 @@ class Lab:
     # ---- what a scenario, a test or a report uses ----------------------------------
 
     @property
-    def stack(self) -> LabStack:
+    def stack(self) -> Stack:
         if self._stack is None:
             raise LabError("the lab is not started: use it as `async with Lab(env) as lab`")
         return self._stack

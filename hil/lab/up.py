@@ -27,9 +27,9 @@ from contract.topics import Topics
 from dsp_core.store import SqlStore, Store
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import load_fleet_spec
+from hil.errors import LabError
 
-from .errors import LabError
-from .stack import LabStack, StackConfig, seed_store
+from .stack import Stack, StackConfig, seed_store
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class LabUp:
         async with AsyncExitStack() as stack:
             url = stack.enter_context(self._broker())
             store = await stack.enter_async_context(self._seeded_store())
-            lab = await stack.enter_async_context(LabStack(self._config(url), self.build, store))
+            lab = await stack.enter_async_context(Stack(self._config(url), self.build, store))
             show(self._info(url, lab))
             await stop.wait()
             log.info("lab up: stopping")
@@ -160,7 +160,7 @@ class LabUp:
             fleet_file=options.fleet_file.resolve(),
         )
 
-    def _info(self, url: str, lab: LabStack, codes: dict[str, int] | None = None) -> LabUpInfo:
+    def _info(self, url: str, lab: Stack, codes: dict[str, int] | None = None) -> LabUpInfo:
         codes = codes or {}
         parts = [
             PartInfo("dsp worker", w.name, w.pid, w.log_file, codes.get(w.name), w.restarts)

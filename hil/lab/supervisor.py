@@ -28,8 +28,9 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 
-from .errors import LabError
-from .lab_process import LabProcess
+from hil.errors import LabError
+
+from .processes import LabProcess
 
 log = logging.getLogger(__name__)
 

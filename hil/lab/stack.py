@@ -2,7 +2,7 @@
 own MQTT connection, sharing the clock through `{root}/clock`. `smetslab demo`, the
 campaign benchmark and the end-to-end tests start one of these.
 
-    async with LabStack(config, build, store) as lab:
+    async with Stack(config, build, store) as lab:
         async with lab.user_bus(supplier) as user:   # a service user's connection
             ...
 """
@@ -32,13 +32,11 @@ from emulators.fleet import DspSeed, FleetBuild
 from emulators.journal import FleetJournal
 from emulators.runner import FleetRunner, fleet_link
 from emulators.shards import FleetShard, ShardState
+from hil.errors import LabError
+from hil.taskgroups import unwrap_body_error
 
-from .dsp_process import DspCommand, DspProcess
-from .errors import LabError
-from .fleet_process import FleetCommand, FleetProcess
-from .lab_process import LabProcess
+from .processes import DspCommand, DspProcess, FleetCommand, FleetProcess, LabProcess
 from .supervisor import NO_RESTART, RestartPolicy, supervise
-from .taskgroups import unwrap_body_error
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +71,7 @@ async def seed_store(store: Store, seed: DspSeed) -> None:
     )
 
 
-class LabStack:
+class Stack:
     def __init__(
         self,
         config: StackConfig,
@@ -252,7 +250,7 @@ class LabStack:
 
     def _tasks_or_fail(self) -> asyncio.TaskGroup:
         if self._tasks is None:
-            raise RuntimeError("LabStack: enter it (async with) before starting parts")
+            raise RuntimeError("Stack: enter it (async with) before starting parts")
         return self._tasks
 
     def _client(self, role: str) -> str:

@@ -16,9 +16,9 @@ from typing import Any
 from contract.codes import ResponseCode
 from contract.responses import activation_code, firmware_version
 from contract.vocabulary import CplEntry
+from hil.lab.observations import Observation, ObservationKind
 
-from .observations import Observation, ObservationKind
-from .scenario import AssertNoAlertStep, ExpectAlertStep, ExpectResponseStep
+from .file import AssertNoAlertStep, ExpectAlertStep, ExpectResponseStep
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import Any
 from contract.times import iso
 from contract.vocabulary import SmiStatus
 
-from .campaign_device import DeviceProgress, DeviceState
+from .device import DeviceProgress, UpgradeState
 
 
 class Recovery(StrEnum):
@@ -133,7 +133,7 @@ class CampaignReport:
 
 
 def recovery_of(progress: DeviceProgress) -> Recovery:
-    if progress.state is DeviceState.SKIPPED:
+    if progress.state is UpgradeState.SKIPPED:
         return Recovery.SKIPPED
     if not _upgraded(progress):
         return Recovery.NOT_RECOVERED

@@ -1,7 +1,7 @@
 """The conformance sequence, sans-IO: which request to send next, what each step waits
 for, and the recording of everything seen (docs/conformance.md).
 
-    sequence = ConformanceSequence(target, options, first_counter)
+    sequence = ConformanceModel(target, options, first_counter)
     publish(sequence.start(now))                  # each SendRequest on {root}/dsp/requests/{user}
     publish(sequence.on_response(content, now))   # each dict from {root}/users/{user}/responses
     publish(sequence.on_alert(content, now))      # each dict from {root}/users/{user}/alerts
@@ -40,7 +40,7 @@ from contract.transitions import TransitionTable
 from contract.vocabulary import DeviceType
 
 from .evidence import device_type_of
-from .recording import Entry, Recording, Source, Step, StepRun, gbcs_of
+from .recording import ConformanceStep, Entry, Recording, Source, StepRun, gbcs_of
 from .target import ConformanceOptions, ConformanceTarget, FirmwareImage
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Need(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StepPlan:
-    step: Step
+    step: ConformanceStep
     srv: Srv
     firmware: FirmwareImage | None = None
     needs: frozenset[Need] = frozenset({Need.ANSWER})
@@ -66,42 +66,47 @@ def plan_steps(target: ConformanceTarget) -> tuple[StepPlan, ...]:
     """The run's steps: distribution only for an image given as a file (R9)."""
     first, second = target.firmware, target.second_firmware
     receipt = frozenset({Need.ANSWER, Need.RECEIPT})
-    steps = [StepPlan(Step.INVENTORY_BEFORE, Srv.READ_INVENTORY)]
+    steps = [StepPlan(ConformanceStep.INVENTORY_BEFORE, Srv.READ_INVENTORY)]
     if first.distributed:
-        steps.append(StepPlan(Step.DISTRIBUTE, Srv.UPDATE_FIRMWARE, first, receipt))
-    steps.append(StepPlan(Step.ACTIVATE, Srv.ACTIVATE_FIRMWARE, first))
+        steps.append(StepPlan(ConformanceStep.DISTRIBUTE, Srv.UPDATE_FIRMWARE, first, receipt))
+    steps.append(StepPlan(ConformanceStep.ACTIVATE, Srv.ACTIVATE_FIRMWARE, first))
     if second.distributed:
-        steps.append(StepPlan(Step.DISTRIBUTE_SECOND, Srv.UPDATE_FIRMWARE, second, receipt))
+        steps.append(
+            StepPlan(ConformanceStep.DISTRIBUTE_SECOND, Srv.UPDATE_FIRMWARE, second, receipt)
+        )
     alert = frozenset({Need.ANSWER, Need.ALERT})
     steps += [
-        StepPlan(Step.ACTIVATE_FUTURE, Srv.ACTIVATE_FIRMWARE, second, alert),
-        StepPlan(Step.ACTIVATE_REPEAT, Srv.ACTIVATE_FIRMWARE, second),
-        StepPlan(Step.READ_VERSION, Srv.READ_FIRMWARE),
-        StepPlan(Step.INVENTORY_AFTER, Srv.READ_INVENTORY),
+        StepPlan(ConformanceStep.ACTIVATE_FUTURE, Srv.ACTIVATE_FIRMWARE, second, alert),
+        StepPlan(ConformanceStep.ACTIVATE_REPEAT, Srv.ACTIVATE_FIRMWARE, second),
+        StepPlan(ConformanceStep.READ_VERSION, Srv.READ_FIRMWARE),
+        StepPlan(ConformanceStep.INVENTORY_AFTER, Srv.READ_INVENTORY),
     ]
     return tuple(steps)
 
 
-class Phase(StrEnum):
+class ConformancePhase(StrEnum):
     READY = "Ready"
     RUNNING = "Running"
     FINISHED = "Finished"
 
 
-class PhaseEvent(StrEnum):
+class ConformancePhaseEvent(StrEnum):
     START = "start"
     NEXT_STEP = "next-step"
     LAST_STEP_ENDED = "last-step-ended"
     TICK = "tick"
 
 
-PHASE_TRANSITIONS: TransitionTable[Phase, PhaseEvent] = TransitionTable(
+PHASE_TRANSITIONS: TransitionTable[ConformancePhase, ConformancePhaseEvent] = TransitionTable(
     {
-        (Phase.READY, PhaseEvent.START): Phase.RUNNING,
-        (Phase.RUNNING, PhaseEvent.NEXT_STEP): Phase.RUNNING,
-        (Phase.RUNNING, PhaseEvent.LAST_STEP_ENDED): Phase.FINISHED,
-        (Phase.RUNNING, PhaseEvent.TICK): Phase.RUNNING,
-        (Phase.FINISHED, PhaseEvent.TICK): Phase.FINISHED,
+        (ConformancePhase.READY, ConformancePhaseEvent.START): ConformancePhase.RUNNING,
+        (ConformancePhase.RUNNING, ConformancePhaseEvent.NEXT_STEP): ConformancePhase.RUNNING,
+        (
+            ConformancePhase.RUNNING,
+            ConformancePhaseEvent.LAST_STEP_ENDED,
+        ): ConformancePhase.FINISHED,
+        (ConformancePhase.RUNNING, ConformancePhaseEvent.TICK): ConformancePhase.RUNNING,
+        (ConformancePhase.FINISHED, ConformancePhaseEvent.TICK): ConformancePhase.FINISHED,
     }
 )
 
@@ -118,7 +123,7 @@ class _Current:
         self.deadline = deadline
 
 
-class ConformanceSequence:
+class ConformanceModel:
     ROLE = "conformance sequence"
 
     def __init__(
@@ -127,7 +132,7 @@ class ConformanceSequence:
         self.target = target
         self.options = options
         self.plans = plan_steps(target)
-        self.phase = Phase.READY
+        self.phase = ConformancePhase.READY
         self.device_type: DeviceType | None = None  # from the first 8.2
         self.ch_id: str | None = target.ch_id  # the device's hub, given or from 8.2
         self._counter = first_counter - 1
@@ -135,21 +140,21 @@ class ConformanceSequence:
         self._current: _Current | None = None
         self._runs: list[StepRun] = []
         self._entries: list[Entry] = []
-        self._step_of: dict[str, Step] = {}  # request ID -> step
+        self._step_of: dict[str, ConformanceStep] = {}  # request ID -> step
         self._started: datetime | None = None
 
     # ---- the interface ------------------------------------------------------------
 
     @property
     def finished(self) -> bool:
-        return self.phase is Phase.FINISHED
+        return self.phase is ConformancePhase.FINISHED
 
     @property
     def last_counter(self) -> int:
         return self._counter
 
     def start(self, now: datetime) -> list[SendRequest]:
-        self._move(PhaseEvent.START)
+        self._move(ConformancePhaseEvent.START)
         self._started = now
         return self._next(now)
 
@@ -204,7 +209,7 @@ class ConformanceSequence:
         self._record(Source.NOTE, now, self._current_step(), note=text)
 
     def on_tick(self, now: datetime) -> list[SendRequest]:
-        self._move(PhaseEvent.TICK)
+        self._move(ConformancePhaseEvent.TICK)
         current = self._current
         if current is None or now < current.deadline:
             return []
@@ -244,15 +249,15 @@ class ConformanceSequence:
         step = current.plan.step
         if entry.code != ResponseCode.I0:  # the DSP said no: no receipt or alert will follow
             current.waiting.clear()
-        elif step in (Step.DISTRIBUTE, Step.DISTRIBUTE_SECOND):
+        elif step in (ConformanceStep.DISTRIBUTE, ConformanceStep.DISTRIBUTE_SECOND):
             distributed = entry.body.get("distributed")
             if not isinstance(distributed, list) or self.target.device_id not in distributed:
                 current.waiting.discard(Need.RECEIPT)  # warned (R9): nothing was sent
             current.deadline = max(current.deadline, entry.at + self.options.receipt_wait)
-        elif step is Step.ACTIVATE_FUTURE and current.run.execution is not None:
+        elif step is ConformanceStep.ACTIVATE_FUTURE and current.run.execution is not None:
             due = current.run.execution + self.options.answer_wait
             current.deadline = max(current.deadline, due)
-        elif step is Step.INVENTORY_BEFORE:
+        elif step is ConformanceStep.INVENTORY_BEFORE:
             self._learn_device(entry.body)
 
     def _learn_device(self, body: Mapping[str, Any]) -> None:
@@ -274,16 +279,16 @@ class ConformanceSequence:
             self._current = None
         self._index += 1
         if self._index >= len(self.plans):
-            self._move(PhaseEvent.LAST_STEP_ENDED)
+            self._move(ConformancePhaseEvent.LAST_STEP_ENDED)
             return []
-        self._move(PhaseEvent.NEXT_STEP)
+        self._move(ConformancePhaseEvent.NEXT_STEP)
         return [self._send(self.plans[self._index], now)]
 
     def _send(self, plan: StepPlan, now: datetime) -> SendRequest:
         """Register the step (so that its answers are recognised), then the request."""
         self._counter += 1
         execution = None
-        if plan.step is Step.ACTIVATE_FUTURE:
+        if plan.step is ConformanceStep.ACTIVATE_FUTURE:
             execution = _whole_second(now + self.options.future_delay)
         request = self._request(plan, execution)
         run = StepRun(
@@ -320,14 +325,14 @@ class ConformanceSequence:
 
     # ---- bookkeeping ------------------------------------------------------------------
 
-    def _move(self, event: PhaseEvent) -> None:
+    def _move(self, event: ConformancePhaseEvent) -> None:
         self.phase = PHASE_TRANSITIONS.next(self.ROLE, self.phase, event)
 
     def _record(
         self,
         source: Source,
         now: datetime,
-        step: Step | None,
+        step: ConformanceStep | None,
         content: Mapping[str, Any] | None = None,
         *,
         gbcs_bytes: bytes | None = None,
@@ -339,12 +344,12 @@ class ConformanceSequence:
         self._entries.append(entry)
         return entry
 
-    def _step_for(self, request_id: str | None) -> Step | None:
+    def _step_for(self, request_id: str | None) -> ConformanceStep | None:
         if request_id is not None and request_id in self._step_of:
             return self._step_of[request_id]
         return self._current_step()
 
-    def _current_step(self) -> Step | None:
+    def _current_step(self) -> ConformanceStep | None:
         return None if self._current is None else self._current.plan.step
 
 

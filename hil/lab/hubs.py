@@ -30,9 +30,9 @@ from contract.topics import Topics
 from emulators.errors import ConfigError
 from emulators.fleet import FleetBuild
 from emulators.journal import FleetJournal
+from hil.errors import LabError
 
-from .errors import LabError
-from .lab_env import HubKind, HubPlan, ZigbeeHubSpec
+from .env import HubKind, HubPlan, ZigbeeHubSpec
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from typing import Annotated
 
 import typer
 
-from bridge.rig_simulator import RigSimulator
 from bridge.serial_bridge import BridgeConfig, SerialBridge, bridge_link
 from bridge.serial_link import PortSettings
+from bridge.simulators.rig import RigSimulator
+from bridge.simulators.zigbee_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.bridge import ZigbeeBridge, ZigbeeBridgeConfig, zigbee_bridge_link
 from bridge.zigbee.devicemap import DeviceMap, load_device_map
-from bridge.zigbee.emulated_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.radios import AppFactory, RadioKind, radio_config, radio_factory
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock

@@ -19,11 +19,9 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import json
 import logging
 import random
-from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -32,16 +30,15 @@ import zigpy.types as t
 from zigpy.device import Device
 
 from bridge.errors import ZigbeeOperationError
-from bridge.ledger import CommandLedger, Taken
-from bridge.will import hub_lost_will
+from bridge.hub import HubEndpoint, hub_link
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.backoff import Backoff
 from bus.clock import Clock, ClockSetting, ScaledClock
 from bus.errors import BusError
 from bus.waiting import first_of
-from contract.errors import TopicError
+from contract.hub_status import HubStatusReport
 from contract.ids import check_eui64
-from contract.topics import Route, TopicKind, Topics
+from contract.topics import TopicKind, Topics
 
 from .actions import (
     DeviceUplink,
@@ -88,8 +85,9 @@ def zigbee_bridge_link(
     """The bridge's MQTT connection: its hub's commands and the shared clock; its will
     marks the hub offline if the bridge dies (D-E5)."""
     subscriptions = (topics.ch_down(ch_id), topics.clock)
-    will = hub_lost_will(topics, ch_id)
-    return LinkConfig(url, client_id, subscriptions, mqtt_version=mqtt_version, will=will)
+    return hub_link(
+        url, topics, ch_id, client_id, subscriptions=subscriptions, mqtt_version=mqtt_version
+    )
 
 
 class RadioLink(StrEnum):
@@ -113,24 +111,15 @@ class ZigbeeHubStatus:
     def online(self) -> bool:
         return self.link is RadioLink.UP
 
-    def to_json(self) -> bytes:
-        message: dict[str, Any] = {
-            "ch_id": self.ch_id,
-            "online": self.online,
-            "link": str(self.link),
-            "radio": self.radio,
-            "devices": [
-                {
-                    "device_id": d.hex_id,
-                    "ieee": d.ieee.hex(":"),
-                    "joined": d.device_id in self.joined,
-                }
-                for d in self.devices
-            ],
-            "reason": self.reason,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
-        }
-        return json.dumps(message).encode()
+    def report(self) -> HubStatusReport:
+        devices = [
+            {"device_id": d.hex_id, "ieee": d.ieee.hex(":"), "joined": d.device_id in self.joined}
+            for d in self.devices
+        ]
+        details = {"radio": self.radio, "devices": devices}
+        return HubStatusReport(
+            self.ch_id, self.online, self.reason, self.at, str(self.link), details
+        )
 
 
 class RadioSession:
@@ -199,19 +188,19 @@ class ZigbeeBridge:
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
-        self.ch_id = check_eui64(config.ch_id, "comms hub ID")
-        self.bus = bus
-        self.topics = topics
+        routes = {TopicKind.CH_DOWN: self._command, TopicKind.CLOCK: self._clock}
+        ch_id = check_eui64(config.ch_id, "comms hub ID")
+        status = ZigbeeHubStatus(ch_id, config.radio, config.devices.devices)
+        self.hub = HubEndpoint(
+            ch_id, bus, topics, status=status, routes=routes, remembered=config.remembered
+        )
+        self.ch_id = ch_id
         self.app_factory = app_factory
         self.clock: Clock = clock or ScaledClock.real_time()
         self.translator = HubTranslator(
             (d.device_id for d in config.devices.devices), config.translator
         )
-        self.ledger = CommandLedger(config.remembered)
-        self.status = ZigbeeHubStatus(self.ch_id, config.radio, config.devices.devices)
-        self.counts: Counter[str] = Counter()
         self.connections = 0  # applications started
-        self.changed = asyncio.Event()  # set at each status change
         self._ieee = {d.device_id: t.EUI64(d.ieee[::-1]) for d in config.devices.devices}
         self._rng = rng or random.Random()
         self._session: RadioSession | None = None
@@ -220,14 +209,16 @@ class ZigbeeBridge:
         self._rescheduled = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._publish_status()
+        self.hub.publish_status()
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._radio(stop), name=f"zigbee-radio {self.ch_id}")
-                tasks.create_task(self._consume(stop), name=f"zigbee-bus {self.ch_id}")
+                tasks.create_task(self.hub.consume(stop), name=f"zigbee-bus {self.ch_id}")
                 tasks.create_task(self._wake(stop), name=f"zigbee-timers {self.ch_id}")
         finally:
-            self._set_status(link=RadioLink.CLOSED, joined=frozenset(), reason="the bridge stopped")
+            self.hub.set_status(
+                link=RadioLink.CLOSED, joined=frozenset(), reason="the bridge stopped"
+            )
 
     # ---- the radio ------------------------------------------------------------------
 
@@ -262,7 +253,7 @@ class ZigbeeBridge:
             level = logging.WARNING if failures == 0 else logging.DEBUG
             log.log(level, "hub %s: the radio did not start: %s", self.ch_id, error)
             if failures == 0:
-                self._set_status(reason=f"the radio did not start: {error}")
+                self.hub.set_status(reason=f"the radio did not start: {error}")
             return None
         return starting.result()
 
@@ -275,7 +266,7 @@ class ZigbeeBridge:
                 session.ops = ops
                 self._session = session
                 log.info("hub %s: radio up (%s)", self.ch_id, self.config.radio)
-                self._set_status(link=RadioLink.UP, joined=self._joined(app), reason="radio up")
+                self.hub.set_status(link=RadioLink.UP, joined=self._joined(app), reason="radio up")
                 self._apply(self.translator.radio_up())
                 self._permit_joining(session)
                 await first_of(session.lost.wait(), stop.wait())
@@ -293,7 +284,7 @@ class ZigbeeBridge:
         reason = session.reason or "the bridge stopped"
         if session.lost.is_set():
             log.warning("hub %s offline: %s", self.ch_id, reason)
-        self._set_status(link=RadioLink.CLOSED, joined=frozenset(), reason=reason)
+        self.hub.set_status(link=RadioLink.CLOSED, joined=frozenset(), reason=reason)
 
     async def _shutdown(self, app: ControllerApplication) -> None:
         try:
@@ -350,36 +341,13 @@ class ZigbeeBridge:
 
     # ---- the bus --------------------------------------------------------------------
 
-    async def _consume(self, stop: asyncio.Event) -> None:
-        while (message := await self.bus.next_message(stop)) is not None:
-            self.handle(message)
-
-    def handle(self, message: BusMessage) -> None:
-        try:
-            route = self.topics.parse(message.topic)
-        except TopicError as exc:
-            self._refuse(message, str(exc))
-            return
-        match route:
-            case Route(kind=TopicKind.CH_DOWN, entity=self.ch_id):
-                self._command(message)
-            case Route(kind=TopicKind.CLOCK):
-                self._clock(message)
-            case _:
-                self._refuse(message, f"the bridge of hub {self.ch_id} does not take it")
-
     def _command(self, message: BusMessage) -> None:
-        taken, digest = self.ledger.take(message)
-        if taken is not Taken.NEW:
-            self.counts["redelivered"] += 1
-            if taken is Taken.DONE:
-                self.bus.ack(message)
-            return
-        self.counts["commands"] += 1
-        self._apply(self.translator.command(message.payload, digest, self.clock.now()))
+        digest = self.hub.take(message)
+        if digest is not None:
+            self._apply(self.translator.command(message.payload, digest, self.clock.now()))
 
     def _clock(self, message: BusMessage) -> None:
-        self.bus.ack(message)
+        self.hub.bus.ack(message)
         if not isinstance(self.clock, ScaledClock):
             return  # a test's manual clock is moved by the test
         try:
@@ -389,21 +357,14 @@ class ZigbeeBridge:
             return
         self._rescheduled.set()
 
-    def _refuse(self, message: BusMessage, reason: str) -> None:
-        self.counts["refused"] += 1
-        log.warning("bridge %s: refused a message on %s: %s", self.ch_id, message.topic, reason)
-        self.bus.ack(message)
-
     def _apply(self, actions: list[TranslatorAction]) -> None:
         for action in actions:
             match action:
                 case DeviceUplink(data=data):
-                    self.counts["uplinks"] += 1
-                    self.bus.publish(self.topics.ch_up(self.ch_id), data)
+                    self.hub.uplink(data)
                 case Finished(tag=tag):
                     assert isinstance(tag, bytes)
-                    for message in self.ledger.finished(tag):
-                        self.bus.ack(message)
+                    self.hub.finished(tag)
                 case WakeAt(at=at, token=token):
                     heapq.heappush(self._timers, (at, next(self._timer_numbers), token))
                     self._rescheduled.set()
@@ -436,13 +397,5 @@ class ZigbeeBridge:
         if session is None:
             return
         joined = self._joined(session.app)
-        if joined != self.status.joined:
-            self._set_status(joined=joined, reason=f"{len(joined)} devices joined")
-
-    def _set_status(self, **changes: Any) -> None:
-        self.status = replace(self.status, at=datetime.now(UTC), **changes)
-        self._publish_status()
-        self.changed.set()
-
-    def _publish_status(self) -> None:
-        self.bus.publish(self.topics.ch_status(self.ch_id), self.status.to_json(), retain=True)
+        if joined != self.hub.status.joined:
+            self.hub.set_status(joined=joined, reason=f"{len(joined)} devices joined")

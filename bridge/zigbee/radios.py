@@ -31,13 +31,13 @@ AppFactory = Callable[[], Awaitable[ControllerApplication]]
 class RadioKind(StrEnum):
     EZSP = "ezsp"  # Silicon Labs EmberZNet (bellows)
     ZNP = "znp"  # Texas Instruments Z-Stack (zigpy-znp)
-    EMULATED = "emulated"  # no radio: emulated devices (bridge.zigbee.emulated_radio)
+    EMULATED = "emulated"  # no radio: emulated devices (bridge.simulators.zigbee_radio)
 
 
 _APPLICATIONS = {
     RadioKind.EZSP: "bellows.zigbee.application",
     RadioKind.ZNP: "zigpy_znp.zigbee.application",
-    RadioKind.EMULATED: "bridge.zigbee.emulated_radio",
+    RadioKind.EMULATED: "bridge.simulators.zigbee_radio",
 }
 _CLASS_NAMES = {
     RadioKind.EZSP: "ControllerApplication",

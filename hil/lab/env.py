@@ -52,7 +52,7 @@ class HubKind(StrEnum):
 
 class SerialHubSpec(BaseModel):
     """A rig on a serial line: a port (`/dev/ttyUSB0`, `socket://`, `rfc2217://`), or
-    `simulated: true` for bridge/rig_simulator.py behind a pty."""
+    `simulated: true` for bridge/simulators/rig.py behind a pty."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -2,7 +2,7 @@
 bus and returns when the hub is online (or raises `LabError` naming it).
 
 `serial`: bridge/serial_bridge.py on the hub's port, or, with `simulated: true`, on the
-pty of bridge/rig_simulator.py running the fleet file's premises. `zigbee`:
+pty of bridge/simulators/rig.py running the fleet file's premises. `zigbee`:
 bridge/zigbee on a radio (bellows or zigpy-znp, with a device map), or, with `radio:
 emulated`, on zigpy without a radio, the premises' devices emulated behind it.
 """
@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bridge.errors import BridgeError
-from bridge.rig_simulator import RigSimulator
 from bridge.serial_bridge import BridgeConfig, SerialBridge, bridge_link
 from bridge.serial_link import PortSettings
+from bridge.simulators.rig import RigSimulator
+from bridge.simulators.zigbee_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.bridge import ZigbeeBridge, ZigbeeBridgeConfig, zigbee_bridge_link
 from bridge.zigbee.devicemap import DeviceMap, load_device_map
-from bridge.zigbee.emulated_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.radios import AppFactory, RadioKind, radio_config, radio_factory
 from bus.adapter import MqttAdapter
 from bus.clock import ScaledClock
@@ -195,15 +195,15 @@ async def _start_bridge(
 async def _online(bridge: SerialBridge | ZigbeeBridge, plan: HubPlan) -> None:
     try:
         async with asyncio.timeout(ONLINE_WITHIN):
-            while not bridge.status.online:
-                bridge.changed.clear()
-                await bridge.changed.wait()
+            while not bridge.hub.status.online:
+                bridge.hub.changed.clear()
+                await bridge.hub.changed.wait()
     except TimeoutError as exc:
         raise LabError(
             f"hub {plan.name} ({plan.ch_id}): not online within {ONLINE_WITHIN:.0f} s "
-            f"(link {bridge.status.link}, {bridge.status.reason})"
+            f"(link {bridge.hub.status.link}, {bridge.hub.status.reason})"
         ) from exc
     # The online status with the broker, so queued for the DSP before any request the
     # lab sends next: a DSP still holding the starting status would answer E20 (D-E1).
-    await bridge.bus.drain()
+    await bridge.hub.bus.drain()
     log.info("hub %s: online through its %s bridge", plan.name, plan.kind)

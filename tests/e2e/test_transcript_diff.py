@@ -1,5 +1,5 @@
 """The transcript diff (issue 7): one scenario run on a premises behind the simulated
-serial rig (bridge/rig_simulator.py on a pty, the serial bridge, the rig-link protocol)
+serial rig (bridge/simulators/rig.py on a pty, the serial bridge, the rig-link protocol)
 and on the same premises emulated gives the same steps; a transcript that did see
 something else is reported at its step (`smetslab hil diff`)."""
 
@@ -30,7 +30,7 @@ async def run_on(env: LabEnv, name: str, transcript: Path) -> dict[str, int]:
     """Run a shipped scenario; return the rig bridge's counts (empty when emulated)."""
     async with Lab(env) as lab:
         result = await run_scenario(lab, load_scenario(SCENARIOS / name), transcript=transcript)
-        counts = dict(lab.bridged["rig"].bridge.counts) if lab.bridged else {}  # type: ignore[union-attr]
+        counts = dict(lab.bridged["rig"].bridge.hub.counts) if lab.bridged else {}  # type: ignore[union-attr]
     result.raise_for_failure()
     return counts
 
@@ -98,7 +98,7 @@ async def test_r7_the_same_steps_behind_the_zigbee_bridge_and_emulated(tmp_path:
         result = await run_scenario(lab, scenario, transcript=tmp_path / "zigbee.jsonl")
         bridge = lab.bridged["radio"].zigbee
         assert bridge is not None
-        assert bridge.status.online
+        assert bridge.hub.status.online
     result.raise_for_failure()
     await run_on(zigbee_env.all_emulated(), "future-dated-8f66.yaml", tmp_path / "emulated.jsonl")
     bridged = load_transcript(tmp_path / "zigbee.jsonl")

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from bridge.rig_simulator import RigSimulator
 from bridge.serial_bridge import BridgeConfig, SerialBridge, bridge_link
 from bridge.serial_link import PortSettings
 from bridge.session import SessionConfig
+from bridge.simulators.rig import RigSimulator
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.backoff import Backoff
 from bus.broker import EmbeddedBroker
@@ -155,8 +155,8 @@ class Lab:
 
     @staticmethod
     async def _run_bridge(bridge: SerialBridge, stop: asyncio.Event) -> None:
-        async with bridge.bus:
-            await bridge.bus.wait_connected()
+        async with bridge.hub.bus:
+            await bridge.hub.bus.wait_connected()
             await bridge.run(stop)
 
 
@@ -242,7 +242,7 @@ async def read_and_restore(lab: Lab) -> None:
     record = await smi(lab.store, esme.device_id)
     assert (record.status, record.firmware_version) == (SmiStatus.COMMISSIONED, "0123ABCD")
     assert lab.rig.counts["commands"] == 1
-    assert lab.bridge.counts["uplinks"] == 1
+    assert lab.bridge.hub.counts["uplinks"] == 1
 
 
 async def test_an_11_2_round_trip_to_the_rigs_esme_restores_it_in_the_smi(
@@ -411,7 +411,7 @@ async def test_a_rig_reboot_with_a_command_queued_delivers_it_once(
         lab.rig.restart()
         lab.rig.resume()
         answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
-        await until(lambda: lab.bridge.status.online)
+        await until(lambda: lab.bridge.hub.status.online)
         await asyncio.sleep(0.5)
     assert answer["request_id"] == request_id
     assert lab.rig.counts["commands"] == 1
@@ -430,7 +430,7 @@ async def test_a_rig_exported_on_tcp_like_ser2net_over_socket_urls(
         first = lab.request("11.2", esme, {})
         await lab.wait_for("responses", final(first))
         lab.rig.drop_connection()
-        await until(lambda: lab.bridge.link.connections == 2 and lab.bridge.status.online)
+        await until(lambda: lab.bridge.link.connections == 2 and lab.bridge.hub.status.online)
         second = lab.request("11.2", esme, {})
         answers = [await lab.wait_for("responses", final(r)) for r in (first, second)]
     assert [a["response_code"] for a in answers] == ["I0", "I0"]
@@ -452,7 +452,7 @@ async def test_power_control_and_the_status_topic(
         lab.rig.set_hub_online(False)
         await lab.wait_for("status", lambda s: s["hub"] == "offline" and not s["online"])
         lab.user.publish(topic, b'{"device_id": "nobody"}')
-        await until(lambda: lab.bridge.counts["refused"] == 1)
+        await until(lambda: lab.bridge.hub.counts["refused"] == 1)
 
 
 def upgrade_image(lab: Lab) -> bytes:

@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 
+from bridge.simulators.zigbee_device import EmulatedZigbeeDevice
+from bridge.simulators.zigbee_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.bridge import ZigbeeBridge, ZigbeeBridgeConfig, zigbee_bridge_link
 from bridge.zigbee.devicemap import DeviceMap, DeviceMapping
-from bridge.zigbee.emulated_device import EmulatedZigbeeDevice
-from bridge.zigbee.emulated_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.translate import TranslatorConfig
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.backoff import Backoff
@@ -139,8 +139,8 @@ class Lab:
 
     @staticmethod
     async def _run_bridge(bridge: ZigbeeBridge, stop: asyncio.Event) -> None:
-        async with bridge.bus:
-            await bridge.bus.wait_connected()
+        async with bridge.hub.bus:
+            await bridge.hub.bus.wait_connected()
             await bridge.run(stop)
 
     @property
@@ -375,7 +375,7 @@ async def test_the_radio_unplugged_mid_download_resumes_and_delivers_one_receipt
     blocks = -(-3000 // 50)
     assert blocks < device.counts["block_requests"] < blocks + 19  # not the first 19 again
     assert lab.bridge.connections == 2
-    assert lab.bridge.ledger.in_flight == 0
+    assert lab.bridge.hub.ledger.in_flight == 0
     statuses = [s["online"] for s in lab.seen("status", lambda s: True)]
     assert statuses.count(True) >= 2
     assert False in statuses
@@ -435,8 +435,8 @@ async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
         answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
         await asyncio.sleep(0.5)  # time for a duplicate to show, if one were coming
     assert answer["request_id"] == request_id
-    assert [b.counts["uplinks"] for b in lab.bridges] == [0, 1]
-    assert [b.counts["commands"] for b in lab.bridges] == [1, 1]
+    assert [b.hub.counts["uplinks"] for b in lab.bridges] == [0, 1]
+    assert [b.hub.counts["commands"] for b in lab.bridges] == [1, 1]
     assert len(lab.seen("responses", lambda r: r["response_code"] == "I0")) == 1
 
 

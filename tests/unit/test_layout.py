@@ -80,9 +80,8 @@ LAYOUT: dict[str, Row] = {
     "bridge.zigbee.jobs": row("bridge", "gbcs", "contract", sans_io=True),
     "bridge.zigbee.translate": row("bridge", "gbcs", "contract", sans_io=True),
     # where a rig or a radio is simulated: the only place the bridges use the emulators
-    "bridge.rig_simulator": row(*_BRIDGE, "emulators", sans_io=False),
-    "bridge.zigbee.emulated_radio": row(*_BRIDGE, "emulators", sans_io=False),
-    "bridge.zigbee.emulated_device": row("bridge", "gbcs", "contract", "emulators", sans_io=True),
+    "bridge.simulators": row(*_BRIDGE, "emulators", sans_io=False),
+    "bridge.simulators.zigbee_device": row("bridge", "gbcs", "contract", "emulators", sans_io=True),
     # hil: everything but the command line; in each room the model is sans-IO
     "hil": row(*_HIL, sans_io=False),
     "hil.errors": row("hil", "contract", sans_io=True),

@@ -99,7 +99,7 @@ def test_an_unreadable_device_map_names_the_file(tmp_path: Path) -> None:
     [
         (RadioKind.EZSP, "bellows.zigbee.application", "ezsp_config"),
         (RadioKind.ZNP, "zigpy_znp.zigbee.application", "znp_config"),
-        (RadioKind.EMULATED, "bridge.zigbee.emulated_radio", "ota"),
+        (RadioKind.EMULATED, "bridge.simulators.zigbee_radio", "ota"),
     ],
 )
 def test_each_radio_gets_its_librarys_application_and_a_config_its_schema_accepts(

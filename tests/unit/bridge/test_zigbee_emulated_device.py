@@ -13,7 +13,7 @@ import zigpy.zdo.types as zdo_t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
-from bridge.zigbee.emulated_device import (
+from bridge.simulators.zigbee_device import (
     WAIT_FOR_UPGRADE_COMMAND,
     DeviceOutput,
     EmulatedZigbeeDevice,

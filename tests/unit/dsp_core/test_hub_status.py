@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bridge.serial_bridge import HubStatus as BridgeHubStatus
+from bridge.serial_bridge import RigHubStatus
 from bridge.session import LinkState
 from contract.errors import InvalidHubStatusError
 from contract.hub_status import WITHDRAWN
@@ -223,16 +223,16 @@ def test_11_1_warns_for_a_device_behind_an_offline_hub_and_distributes_to_the_re
 
 
 def test_the_serial_bridges_own_status_message_is_read() -> None:
-    down = BridgeHubStatus(
+    down = RigHubStatus(
         "00DB1234567890A2",
         link=LinkState.SYNCING,
         reason="nothing from the peer for 1.0 s",
         at=BRIDGE_T0,
     )
-    event = parse_hub_status("00DB1234567890A2", down.to_json(), T0)
+    event = parse_hub_status("00DB1234567890A2", down.report().to_json(), T0)
     assert event == HubStatusChanged(HUB, False, "nothing from the peer for 1.0 s", T0, BRIDGE_T0)
     up = replace(down, link=LinkState.UP, hub_online=True, reason="rig: hub online")
-    assert parse_hub_status("00DB1234567890A2", up.to_json(), T0).online is True
+    assert parse_hub_status("00DB1234567890A2", up.report().to_json(), T0).online is True
 
 
 @pytest.mark.parametrize(

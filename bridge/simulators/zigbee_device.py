@@ -29,6 +29,14 @@ import zigpy.zdo.types as zdo_t
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters.general import Basic, Ota
 
+from bridge.zigbee.frames import (
+    COORDINATOR_ENDPOINT,
+    DEVICE_ENDPOINT,
+    HA_PROFILE,
+    ZDO_ENDPOINT,
+    ZDO_PROFILE,
+    ZigbeeFrame,
+)
 from contract.errors import IllegalTransitionError
 from contract.transitions import TransitionTable
 from emulators.actions import DeviceEvent, EventKind, FaultFired
@@ -38,15 +46,6 @@ from emulators.models import FirmwareDeviceModel
 from emulators.models.firmware import pending_image
 from gbcs.errors import GbcsDecodeError
 from gbcs.ota import parse_ota_image
-
-from .frames import (
-    COORDINATOR_ENDPOINT,
-    DEVICE_ENDPOINT,
-    HA_PROFILE,
-    ZDO_ENDPOINT,
-    ZDO_PROFILE,
-    ZigbeeFrame,
-)
 
 log = logging.getLogger(__name__)
 

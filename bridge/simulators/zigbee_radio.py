@@ -31,7 +31,8 @@ import zigpy.types as t
 import zigpy.zdo.types as zdo_t
 
 from bridge.errors import BridgeError, RadioUnavailableError
-from bridge.rig_simulator import pick_premises
+from bridge.zigbee.devicemap import DeviceMap, DeviceMapping
+from bridge.zigbee.frames import ZigbeeFrame
 from bus.clock import Clock
 from bus.waiting import first_of
 from emulators.actions import DeviceEvent, FaultFired
@@ -40,9 +41,8 @@ from emulators.journal import FleetJournal
 from emulators.models import GpfModel
 from emulators.scheduler import Scheduler
 
-from .devicemap import DeviceMap, DeviceMapping
-from .emulated_device import DeviceOutput, EmulatedZigbeeDevice, ImageId, SendFrame, TimerAt
-from .frames import ZigbeeFrame
+from .rig import pick_premises
+from .zigbee_device import DeviceOutput, EmulatedZigbeeDevice, ImageId, SendFrame, TimerAt
 
 log = logging.getLogger(__name__)
 EMULATED_PATH = "emulated://"

@@ -23,17 +23,10 @@ from types import TracebackType
 from typing import Self
 
 import gbcs
-from bus.clock import Clock
-from bus.waiting import first_of
-from emulators.actions import Output
-from emulators.fleet import FleetBuild
-from emulators.journal import FleetJournal
-from emulators.premises import PremisesModel
-
-from .errors import BridgeError, PayloadError, ReassemblyError
-from .framing import Frame, FrameCodec, FrameType
-from .link_driver import SessionDriver
-from .messages import (
+from bridge.errors import BridgeError, PayloadError, ReassemblyError
+from bridge.framing import Frame, FrameCodec, FrameType
+from bridge.link_driver import SessionDriver
+from bridge.messages import (
     DevicePresence,
     GbcsFragment,
     PowerCommand,
@@ -41,7 +34,13 @@ from .messages import (
     RigStatus,
     fragments,
 )
-from .session import Deliver, LinkRole, LinkUp, RigSession, SessionAction, SessionConfig
+from bridge.session import Deliver, LinkRole, LinkUp, RigSession, SessionAction, SessionConfig
+from bus.clock import Clock
+from bus.waiting import first_of
+from emulators.actions import Output
+from emulators.fleet import FleetBuild
+from emulators.journal import FleetJournal
+from emulators.premises import PremisesModel
 
 log = logging.getLogger(__name__)
 WRITE_BUFFER = 256 * 1024  # bytes held for a slow reader; beyond, dropped as a UART would

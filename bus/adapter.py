@@ -44,6 +44,7 @@ from contract.topics import shared
 
 from .backoff import Backoff
 from .errors import BrokerUnavailableError
+from .waiting import first_of
 
 log = logging.getLogger(__name__)
 
@@ -228,15 +229,7 @@ class MqttAdapter:
         one never acked comes again to the next session)."""
         if not self._inbox and not stop.is_set():
             self._arrived.clear()
-            waits = [
-                asyncio.ensure_future(self._arrived.wait()),
-                asyncio.ensure_future(stop.wait()),
-            ]
-            try:
-                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for wait in waits:
-                    wait.cancel()
+            await first_of(self._arrived.wait(), stop.wait(), timeout=timeout)
         if stop.is_set() or not self._inbox:
             return None
         return self._inbox.popleft()

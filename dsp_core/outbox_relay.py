@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from functools import partial
 
 from bus.adapter import MqttAdapter
+from bus.waiting import first_of
 
 from .errors import StoreError
 from .outbox import OUTBOX_PAGE, Outgoing
@@ -116,12 +117,7 @@ class OutboxRelay:
         await self._forget_confirmed()
 
     async def _woken(self, stop: asyncio.Event) -> None:
-        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-        try:
-            await asyncio.wait(waits, timeout=self.check, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for wait in waits:
-                wait.cancel()
+        await first_of(self._wake.wait(), stop.wait(), timeout=self.check)
         self._wake.clear()
 
     async def _forget_confirmed(self) -> None:

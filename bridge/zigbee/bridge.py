@@ -239,14 +239,7 @@ class ZigbeeBridge:
 
     async def _start(self, stop: asyncio.Event, failures: int) -> ControllerApplication | None:
         starting = asyncio.ensure_future(self.app_factory())
-        stopping = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:  # stopped, or this task cancelled: no start left running
-            stopping.cancel()
-            if not starting.done():
-                starting.cancel()
-                await asyncio.gather(starting, return_exceptions=True)
+        await first_of(starting, stop.wait())  # stopped first: no start left running
         if starting.cancelled():
             return None
         if (error := starting.exception()) is not None:

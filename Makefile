@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SHARED ?= ../shared
 
-.PHONY: venv demo vectors test lint unit bench clean
+.PHONY: venv demo vectors test lint unit pytest bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("smetslab needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -28,10 +28,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# the unit tier alone (sans-IO, no broker, no process): the quick loop, under 30 s
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -m unit
 
-test: lint unit
+# every tier at once: most tests wait on brokers, processes and device time, so more
+# workers than cores (work stealing; PYTEST_WORKERS=0 runs them one after the other)
+PYTEST_WORKERS ?= 4
+pytest: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal
+
+test: lint pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --out bench-results.json

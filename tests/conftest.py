@@ -32,6 +32,22 @@ def read_hex(path: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tier of a test is its directory: tests/unit, tests/integration, tests/e2e
+    (`pytest -m unit` is `make unit`)."""
+    tests = Path(__file__).parent
+    for item in items:
+        try:
+            tier = item.path.relative_to(tests).parts[0]
+        except ValueError:  # a pytester run's own files, outside tests/
+            continue
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
+
+
 @pytest.fixture
 def rtds_dir() -> Path:
     return RTDS_DIR

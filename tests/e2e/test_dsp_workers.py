@@ -11,6 +11,8 @@ import json
 import os
 import signal
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 
@@ -22,22 +24,17 @@ from hil.demo import DemoOptions, DemoRun, DemoSummary
 from hil.stack import LabStack
 from tests.brokers import Mosquitto
 from tests.e2e.test_demo_story import PREMISES, assert_recovered, settled
-from tests.integration.test_store_parity import PG_ADMIN_URL, _pg_database
+from tests.support.postgres import pg_database
 
 pytestmark = pytest.mark.e2e
 ALL_ALERTS = "smetslab/users/+/alerts"
 
 
 @pytest.fixture
-def databases() -> list[str]:
-    """Fresh PostgreSQL databases, two per test."""
-    name = f"smetslab_workers_e2e_{os.getpid()}"
-    urls = [_pg_database(f"{name}_{i}") for i in range(2)]
-    if None in urls:
-        if os.environ.get("CI"):
-            pytest.fail(f"no PostgreSQL at {PG_ADMIN_URL}; .ci/run should have started it")
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL}")
-    return [url for url in urls if url is not None]
+def databases() -> Iterator[list[str]]:
+    """Fresh PostgreSQL databases, two per test, dropped after it."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(pg_database(f"smetslab_workers_e2e_{i}")) for i in range(2)]
 
 
 def options(store_url: str, broker: str, workers: int, root: str = "smetslab") -> DemoOptions:

@@ -7,6 +7,7 @@ two give the same final SMI and alert counts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -25,6 +26,7 @@ from hil.stack import LabStack
 from tests.brokers import Mosquitto
 from tests.e2e.test_demo_story import PREMISES, assert_recovered, settled
 from tests.support.postgres import pg_database
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 ALL_ALERTS = "smetslab/users/+/alerts"
@@ -75,12 +77,8 @@ async def watched_run(run: DemoRun, watcher: AlertWatcher, journal_of: str) -> D
         watching = tasks.create_task(watcher.watch(), name="alert-watcher")
         summary = await run.run()
         wanted = await journal_alerts(journal_of)
-        try:
-            async with asyncio.timeout(15):
-                while watcher.distinct() != wanted:
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
-            pass  # the assertions below say what is missing
+        with contextlib.suppress(TimeoutError):  # the assertions below say what is missing
+            await wait_until(lambda: watcher.distinct() == wanted, 15, "every alert journalled")
         watching.cancel()
     return summary
 

@@ -24,6 +24,7 @@ from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
 from tests.brokers import Mosquitto
 from tests.conftest import ROOT
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 RIG = ROOT / "configs" / "rig.yaml"
@@ -83,9 +84,8 @@ async def test_dsp_rig_and_bridge_as_commands(mosquitto_broker: Mosquitto, tmp_p
             smetslab("bridge", "serial", "--port", port, "--ch-id", ch_id, "--broker", url)
         )
         await wait_for(user, "status", lambda got: got[-1]["online"])
-        async with asyncio.timeout(30):  # the DSP subscribed: the request cannot miss it
-            while not ready.exists():
-                await asyncio.sleep(0.05)
+        # the DSP subscribed: the request cannot miss it
+        await wait_until(ready.exists, 30, f"the DSP's ready file {ready}")
         request = {
             "request_id": f"{supplier}:{esme}:1",
             "service_reference_variant": "11.2",

@@ -22,6 +22,7 @@ from hil.errors import DemoError
 from hil.stack import LabStack
 from smetslab.cli import app
 from tests.brokers import Mosquitto, require_mosquitto
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 PREMISES = 24
@@ -102,9 +103,26 @@ def test_the_command_exits_non_zero_when_an_smets2_device_is_stranded() -> None:
 
 
 async def settled(model: CampaignModel, count: int) -> None:
-    async with asyncio.timeout(60):
-        while model.count_in(DeviceState.ACTIVATED) < count:
-            await asyncio.sleep(0.05)
+    await wait_until(
+        lambda: model.count_in(DeviceState.ACTIVATED) >= count,
+        60,
+        f"{count} devices activated in the campaign",
+    )
+
+
+async def device_answers_piled_up(lab: LabStack) -> None:
+    """Until devices have answered while the DSP is away (an activation or a download
+    done: a response or a receipt goes up) and the broker holds what they sent, queued in
+    the DSP's session."""
+    events = lab.journal.events
+    before = events["activated"] + events["download_complete"]
+    await wait_until(
+        lambda: events["activated"] + events["download_complete"] > before,
+        30,
+        "a device to answer while the DSP is away",
+    )
+    assert lab.fleet is not None
+    await lab.fleet.bus.drain()
 
 
 async def test_a_dsp_restart_in_the_middle_of_the_campaign_loses_nothing(
@@ -117,7 +135,7 @@ async def test_a_dsp_restart_in_the_middle_of_the_campaign_loses_nothing(
     async def restart_dsp(lab: LabStack, model: CampaignModel) -> None:
         await settled(model, 5)
         await lab.stop_part("dsp")
-        await asyncio.sleep(0.5)  # requests and device responses pile up at the broker
+        await device_answers_piled_up(lab)
         await lab.start_dsp(await SqlStore.open(store_url))
 
     run = DemoRun(options(tmp_path, broker=mosquitto_broker.url), interlude=restart_dsp)

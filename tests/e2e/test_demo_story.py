@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bus.mosquitto import running_mosquitto
-from dsp_core.model import JournalKind, SmiStatus
+from dsp_core.model import JournalEntry, JournalKind, SmiStatus
 from dsp_core.store import SqlStore
 from hil.campaign import CampaignModel
 from hil.campaign_device import DeviceState
@@ -28,17 +29,58 @@ pytestmark = pytest.mark.e2e
 PREMISES = 24
 
 
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'dsp.sqlite'}"
+
+
 def options(tmp_path: Path, **changes: object) -> DemoOptions:
-    store = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
+    store = sqlite_url(tmp_path)
     return DemoOptions(premises=PREMISES, seed=11, store_url=store, **changes)  # type: ignore[arg-type]
 
 
 async def journal_counts(tmp_path: Path) -> Counter[tuple[str, str | None]]:
-    store = await SqlStore.open(f"sqlite:///{tmp_path / 'dsp.sqlite'}")
+    store = await SqlStore.open(sqlite_url(tmp_path))
     try:
         return Counter([(str(e.kind), e.code) async for e in store.journal()])
     finally:
         await store.close()
+
+
+async def journal_entries(url: str) -> list[JournalEntry]:
+    store = await SqlStore.open(url)
+    try:
+        return [entry async for entry in store.journal()]
+    finally:
+        await store.close()
+
+
+def assert_e21_only_for_lost(journal: Sequence[JournalEntry], lost: int) -> None:
+    """R8: an E21 for every response really lost (`lost`: the fleet's fault journal, the
+    CS06 responses dropped), none of those answered later; and an E21 otherwise only for
+    a response that did come, after its time-out, and was processed then (`late`). On a
+    loaded machine a starved process lets the scaled clock run past a time-out (a SMETS1
+    activation of 45 s inside the 60 s is 125 ms of wall time at the demo's scale), and
+    R8 answers that E21 and then the late response; what the test rules out is an E21
+    for a response neither lost nor processed, or two E21s for one request."""
+    timed_out = [e.request_id for e in journal if _response(e, "E21")]
+    answered_late = {
+        e.request_id
+        for e in journal
+        if e.kind is JournalKind.RESPONSE
+        and e.request_id in timed_out
+        and e.code not in ("E21", "I99")
+        and e.detail.get("late") is True
+    }
+    assert len(timed_out) == len(set(timed_out)), "a request was timed out twice"
+    never_answered = set(timed_out) - answered_late
+    assert len(never_answered) == lost, (
+        f"{len(never_answered)} E21s never answered for {lost} responses lost "
+        f"(and {len(answered_late)} answered late)"
+    )
+
+
+def _response(entry: JournalEntry, code: str) -> bool:
+    return entry.kind is JournalKind.RESPONSE and entry.code == code
 
 
 def assert_recovered(summary: DemoSummary) -> None:
@@ -65,8 +107,7 @@ async def test_the_story_on_the_embedded_broker(tmp_path: Path) -> None:
     assert summary.alerts["N29"] == summary.suspended  # one broker, no restart: exactly once
     assert summary.responses_lost > 0
     assert summary.alerts["N52"] > 0  # a stale GPF mirror (R6)
-    journal = await journal_counts(tmp_path)
-    assert journal[JournalKind.RESPONSE, "E21"] == summary.responses_lost  # R8: no spurious E21
+    assert_e21_only_for_lost(await journal_entries(sqlite_url(tmp_path)), summary.responses_lost)
     await assert_alerted_once(tmp_path, summary)
     assert summary.report is not None
     assert summary.report.totals.unexpected == 0
@@ -176,8 +217,8 @@ async def test_the_story_with_the_dsp_in_a_process_of_its_own(
     summary = await run.run()
     assert_recovered(summary)
     await assert_alerted_once(tmp_path, summary)
-    journal = await journal_counts(tmp_path)
-    assert journal[JournalKind.RESPONSE, "E21"] == summary.responses_lost  # D14 holds there too
+    # D14 holds there too
+    assert_e21_only_for_lost(await journal_entries(sqlite_url(tmp_path)), summary.responses_lost)
 
 
 async def test_a_broker_that_drops_messages_is_named_as_the_likely_cause(tmp_path: Path) -> None:

@@ -24,7 +24,13 @@ from hil.campaign import CampaignModel
 from hil.demo import DemoOptions, DemoRun, DemoSummary
 from hil.stack import LabStack
 from tests.brokers import Mosquitto
-from tests.e2e.test_demo_story import PREMISES, assert_recovered, settled
+from tests.e2e.test_demo_story import (
+    PREMISES,
+    assert_e21_only_for_lost,
+    assert_recovered,
+    journal_entries,
+    settled,
+)
 from tests.support.postgres import pg_database
 from tests.support.waiting import wait_until
 
@@ -134,10 +140,12 @@ async def test_workers_killed_mid_campaign_lose_and_double_no_alert(
     assert journal["N29"] == 2 * summary.suspended  # R5: supplier and network operator
     assert watcher.distinct() == journal  # every alert journalled reached its user
     assert all(copies >= 1 for copies in watcher.copies.values())
-    # R8 (D14, D-W4): an E21 for every response lost, and none for the answers that
-    # waited in a dead worker's session while the other worker ticked
-    responses = await journal_alerts(url, JournalKind.RESPONSE)
-    assert responses["E21"] == summary.responses_lost > 0
+    # R8: an E21 for every response lost, and no answer lost for good otherwise; with
+    # D14 and D-W4 an answer waiting in a worker's queue or a dead worker's session is
+    # not timed out, but an answer late past its time-out is not told apart from one
+    # starved on a loaded machine, and is allowed once processed (late)
+    assert summary.responses_lost > 0
+    assert_e21_only_for_lost(await journal_entries(url), summary.responses_lost)
 
 
 async def test_one_worker_and_two_give_the_same_smi_and_alerts(

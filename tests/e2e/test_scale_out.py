@@ -22,8 +22,7 @@ import yaml
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.topics import Topics
 from dsp_core.ids import to_compact
-from dsp_core.model import DeviceType, JournalKind
-from dsp_core.store import SqlStore
+from dsp_core.model import DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import FleetSpec
 from emulators.shards import shard_of
@@ -32,6 +31,7 @@ from hil.campaign_requests import build as build_request
 from hil.demo import DemoOptions, DemoRun
 from tests.brokers import Mosquitto, require_mosquitto
 from tests.conftest import ROOT
+from tests.e2e.test_demo_story import assert_e21_only_for_lost, journal_entries
 
 pytestmark = pytest.mark.e2e
 SPEC = FleetSpec.model_validate(
@@ -196,10 +196,5 @@ async def test_the_story_with_the_fleet_in_two_shard_processes(
     assert summary.still_suspended == 0
     assert summary.activated == summary.suspended > 0
     assert summary.responses_lost > 0
-    store = await SqlStore.open(store_url)
-    try:
-        journal = [e async for e in store.journal()]
-    finally:
-        await store.close()
-    e21 = sum(1 for e in journal if e.kind is JournalKind.RESPONSE and e.code == "E21")
-    assert e21 == summary.responses_lost  # each shard's count of drops, added up (R8)
+    # R8: each shard's count of drops, added up
+    assert_e21_only_for_lost(await journal_entries(store_url), summary.responses_lost)

@@ -47,6 +47,14 @@ async def smetslab(*args: str, exit_code: int = 0) -> AsyncIterator[asyncio.subp
         assert code == exit_code, f"smetslab {args[:2]} exited {code}"
 
 
+async def exited(process: asyncio.subprocess.Process) -> None:
+    """Until a process the test stopped has exited (`smetslab` checks its code): one still
+    shutting down when `smetslab` sends its own SIGTERM may have no handler left for it
+    and die of it (-15)."""
+    async with asyncio.timeout(15):
+        await process.wait()
+
+
 async def wait_for(
     user: MqttAdapter, kind: str, done: Callable[[list[dict[str, Any]]], bool]
 ) -> list[dict[str, Any]]:
@@ -96,6 +104,7 @@ async def test_dsp_rig_and_bridge_as_commands(mosquitto_broker: Mosquitto, tmp_p
         ack, final = await wait_for(user, "responses", lambda got: len(got) == 2)
         bridge.send_signal(signal.SIGTERM)
         stopped = await wait_for(user, "status", lambda got: "stopped" in got[-1]["reason"])
+        await exited(bridge)  # else the SIGTERM at the end may find it past its handler
     assert (ack["response_code"], final["response_code"]) == ("I99", "I0")
     assert final["body"]["firmware_version"] == "0123ABCD"
     assert (stopped[-1]["online"], stopped[-1]["reason"]) == (False, "the bridge stopped")

@@ -26,7 +26,7 @@ from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
 from tests.brokers import Mosquitto
 from tests.conftest import ROOT
-from tests.e2e.test_serial_cli import smetslab, wait_for
+from tests.e2e.test_serial_cli import exited, smetslab, wait_for
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -116,6 +116,7 @@ async def test_dsp_and_an_emulated_zigbee_bridge_as_commands(
         )
         lab.bridge.send_signal(signal.SIGTERM)
         stopped = await wait_for(lab.user, "status", lambda got: "stopped" in got[-1]["reason"])
+        await exited(lab.bridge)  # else the SIGTERM at the end may find it past its handler
     joined, targets = lab.joined, lab.targets
     assert {d["device_id"] for d in joined[-1]["devices"]} == {to_compact(d) for d in targets}
     finals = {r["request_id"].split(":")[1]: r for r in answers if r["response_code"] == "I0"}

@@ -151,15 +151,20 @@ async def test_workers_killed_mid_campaign_lose_and_double_no_alert(
 async def test_one_worker_and_two_give_the_same_smi_and_alerts(
     databases: list[str], mosquitto_broker: Mosquitto
 ) -> None:
-    """Each run under its own topic root: the first run's worker sessions stay on the
-    broker (their session expiry), members of the shared group of their root."""
-    outcomes = []
-    for workers, url in zip((1, 2), databases, strict=True):
+    """Both runs at once, each under its own topic root (so each has its own shared
+    group) on its own database, with its own client IDs."""
+
+    async def outcome(workers: int, url: str) -> tuple[list[Device], Counter[str], int]:
         run = DemoRun(options(url, mosquitto_broker.url, workers, root=f"smetslab{workers}"))
         summary = await run.run()
         assert_recovered(summary)
-        outcomes.append((await smi(url), await journal_alerts(url), summary.suspended))
-    (smi_one, alerts_one, suspended_one), (smi_two, alerts_two, suspended_two) = outcomes
+        return await smi(url), await journal_alerts(url), summary.suspended
+
+    async with asyncio.TaskGroup() as runs:  # one failing stops the other
+        first = runs.create_task(outcome(1, databases[0]))
+        second = runs.create_task(outcome(2, databases[1]))
+    smi_one, alerts_one, suspended_one = first.result()
+    smi_two, alerts_two, suspended_two = second.result()
     assert smi_two == smi_one
     assert alerts_two == alerts_one
     assert suspended_two == suspended_one

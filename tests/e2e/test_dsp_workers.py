@@ -26,6 +26,7 @@ from hil.stack import LabStack
 from tests.brokers import Mosquitto
 from tests.e2e.test_demo_story import (
     PREMISES,
+    SCALE,
     assert_e21_only_for_lost,
     assert_recovered,
     journal_entries,
@@ -49,6 +50,7 @@ def options(store_url: str, broker: str, workers: int, root: str = "smetslab") -
     return DemoOptions(
         premises=PREMISES,
         seed=11,
+        scale=SCALE,
         store_url=store_url,
         broker=broker,
         dsp_processes=workers,

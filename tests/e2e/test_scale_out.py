@@ -31,7 +31,12 @@ from hil.campaign_requests import build as build_request
 from hil.demo import DemoOptions, DemoRun
 from tests.brokers import Mosquitto, require_mosquitto
 from tests.conftest import ROOT
-from tests.e2e.test_demo_story import assert_e21_only_for_lost, journal_entries
+from tests.e2e.test_demo_story import (
+    PREMISES,
+    SCALE,
+    assert_e21_only_for_lost,
+    journal_entries,
+)
 
 pytestmark = pytest.mark.e2e
 SPEC = FleetSpec.model_validate(
@@ -184,8 +189,9 @@ async def test_the_story_with_the_fleet_in_two_shard_processes(
     states; every SMETS2 device's SMI version is the one its shard says it runs."""
     store_url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
     options = DemoOptions(
-        premises=24,
+        premises=PREMISES,
         seed=11,
+        scale=SCALE,
         store_url=store_url,
         broker=mosquitto_broker.url,
         dsp_processes=1,

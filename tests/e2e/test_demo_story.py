@@ -220,7 +220,7 @@ async def test_the_story_with_the_dsp_in_a_process_of_its_own(
     summary = await run.run()
     assert_recovered(summary)
     await assert_alerted_once(tmp_path, summary)
-    # D14 holds there too
+    # R8 there too: an E21 for each response lost, any other one answered late
     assert_e21_only_for_lost(await journal_entries(sqlite_url(tmp_path)), summary.responses_lost)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 from bus.mosquitto import running_mosquitto
 from contract.vocabulary import SmiStatus
-from dsp_core.model import JournalKind
+from dsp_core.model import JournalEntry, JournalKind
 from dsp_core.store import SqlStore
 from hil.campaign.device import UpgradeState
 from hil.campaign.model import CampaignModel
@@ -23,22 +24,68 @@ from hil.errors import DemoError
 from hil.lab.stack import Stack
 from smetslab.cli import app
 from tests.brokers import Mosquitto, require_mosquitto
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 PREMISES = 24
+# device seconds per wall second: twice the demo's, so the story (mostly GSMEs asleep for
+# 5 minutes and their 15-minute time-outs) takes ~8 s, not ~15; what a starved process
+# lets the clock run past is an E21 answered late (assert_e21_only_for_lost)
+SCALE = 240.0
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'dsp.sqlite'}"
 
 
 def options(tmp_path: Path, **changes: object) -> DemoOptions:
-    store = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
-    return DemoOptions(premises=PREMISES, seed=11, store_url=store, **changes)  # type: ignore[arg-type]
+    store = sqlite_url(tmp_path)
+    return DemoOptions(premises=PREMISES, seed=11, store_url=store, scale=SCALE, **changes)  # type: ignore[arg-type]
 
 
 async def journal_counts(tmp_path: Path) -> Counter[tuple[str, str | None]]:
-    store = await SqlStore.open(f"sqlite:///{tmp_path / 'dsp.sqlite'}")
+    store = await SqlStore.open(sqlite_url(tmp_path))
     try:
         return Counter([(str(e.kind), e.code) async for e in store.journal()])
     finally:
         await store.close()
+
+
+async def journal_entries(url: str) -> list[JournalEntry]:
+    store = await SqlStore.open(url)
+    try:
+        return [entry async for entry in store.journal()]
+    finally:
+        await store.close()
+
+
+def assert_e21_only_for_lost(journal: Sequence[JournalEntry], lost: int) -> None:
+    """R8: an E21 for every response really lost (`lost`: the fleet's fault journal, the
+    CS06 responses dropped), none of those answered later; and an E21 otherwise only for
+    a response that did come, after its time-out, and was processed then (`late`). On a
+    loaded machine a starved process lets the scaled clock run past a time-out (a SMETS1
+    activation of 45 s inside the 60 s is 125 ms of wall time at the demo's scale), and
+    R8 answers that E21 and then the late response; what the test rules out is an E21
+    for a response neither lost nor processed, or two E21s for one request."""
+    timed_out = [e.request_id for e in journal if _response(e, "E21")]
+    answered_late = {
+        e.request_id
+        for e in journal
+        if e.kind is JournalKind.RESPONSE
+        and e.request_id in timed_out
+        and e.code not in ("E21", "I99")
+        and e.detail.get("late") is True
+    }
+    assert len(timed_out) == len(set(timed_out)), "a request was timed out twice"
+    never_answered = set(timed_out) - answered_late
+    assert len(never_answered) == lost, (
+        f"{len(never_answered)} E21s never answered for {lost} responses lost "
+        f"(and {len(answered_late)} answered late)"
+    )
+
+
+def _response(entry: JournalEntry, code: str) -> bool:
+    return entry.kind is JournalKind.RESPONSE and entry.code == code
 
 
 def assert_recovered(summary: DemoSummary) -> None:
@@ -65,8 +112,7 @@ async def test_the_story_on_the_embedded_broker(tmp_path: Path) -> None:
     assert summary.alerts["N29"] == summary.suspended  # one broker, no restart: exactly once
     assert summary.responses_lost > 0
     assert summary.alerts["N52"] > 0  # a stale GPF mirror (R6)
-    journal = await journal_counts(tmp_path)
-    assert journal[JournalKind.RESPONSE, "E21"] == summary.responses_lost  # R8: no spurious E21
+    assert_e21_only_for_lost(await journal_entries(sqlite_url(tmp_path)), summary.responses_lost)
     await assert_alerted_once(tmp_path, summary)
     assert summary.report is not None
     assert summary.report.totals.unexpected == 0
@@ -92,10 +138,9 @@ async def test_without_mp105_the_devices_whose_response_was_lost_stay_stranded(
 
 def test_the_command_exits_non_zero_when_an_smets2_device_is_stranded() -> None:
     runner = CliRunner()
-    on = runner.invoke(app, ["demo", "--premises", "12", "--seed", "4", "--json"])
-    off = runner.invoke(
-        app, ["demo", "--premises", "12", "--seed", "4", "--json", "--mp105", "off"]
-    )
+    demo = ["demo", "--premises", "12", "--seed", "4", "--scale", str(SCALE), "--json"]
+    on = runner.invoke(app, demo)
+    off = runner.invoke(app, [*demo, "--mp105", "off"])
     assert on.exit_code == 0, on.output
     assert json.loads(on.stdout)["smi_mismatches"] == 0
     assert off.exit_code != 0
@@ -103,9 +148,26 @@ def test_the_command_exits_non_zero_when_an_smets2_device_is_stranded() -> None:
 
 
 async def settled(model: CampaignModel, count: int) -> None:
-    async with asyncio.timeout(60):
-        while model.count_in(UpgradeState.ACTIVATED) < count:
-            await asyncio.sleep(0.05)
+    await wait_until(
+        lambda: model.count_in(UpgradeState.ACTIVATED) >= count,
+        60,
+        f"{count} devices activated in the campaign",
+    )
+
+
+async def device_answers_piled_up(lab: Stack) -> None:
+    """Until devices have answered while the DSP is away (an activation or a download
+    done: a response or a receipt goes up) and the broker holds what they sent, queued in
+    the DSP's session."""
+    events = lab.journal.events
+    before = events["activated"] + events["download_complete"]
+    await wait_until(
+        lambda: events["activated"] + events["download_complete"] > before,
+        30,
+        "a device to answer while the DSP is away",
+    )
+    assert lab.fleet is not None
+    await lab.fleet.bus.drain()
 
 
 async def test_a_dsp_restart_in_the_middle_of_the_campaign_loses_nothing(
@@ -118,7 +180,7 @@ async def test_a_dsp_restart_in_the_middle_of_the_campaign_loses_nothing(
     async def restart_dsp(lab: Stack, model: CampaignModel) -> None:
         await settled(model, 5)
         await lab.stop_part("dsp")
-        await asyncio.sleep(0.5)  # requests and device responses pile up at the broker
+        await device_answers_piled_up(lab)
         await lab.start_dsp(await SqlStore.open(store_url))
 
     run = DemoRun(options(tmp_path, broker=mosquitto_broker.url), interlude=restart_dsp)
@@ -159,8 +221,8 @@ async def test_the_story_with_the_dsp_in_a_process_of_its_own(
     summary = await run.run()
     assert_recovered(summary)
     await assert_alerted_once(tmp_path, summary)
-    journal = await journal_counts(tmp_path)
-    assert journal[JournalKind.RESPONSE, "E21"] == summary.responses_lost  # D14 holds there too
+    # R8 there too: an E21 for each response lost, any other one answered late
+    assert_e21_only_for_lost(await journal_entries(sqlite_url(tmp_path)), summary.responses_lost)
 
 
 async def test_a_broker_that_drops_messages_is_named_as_the_likely_cause(tmp_path: Path) -> None:
@@ -170,6 +232,7 @@ async def test_a_broker_that_drops_messages_is_named_as_the_likely_cause(tmp_pat
     require_mosquitto()
     (tmp_path / "broker").mkdir()
     with running_mosquitto(tmp_path / "broker", queue_limit=2) as broker:
-        run = DemoRun(options(tmp_path, broker=broker.url, alerts_within=5.0))
-        with pytest.raises(DemoError, match=r"of the \d+ N28 alerts arrived in 5 s\..*max_queued"):
+        # the dropped alerts never come (no event says so): 2 s bounds the wait for them
+        run = DemoRun(options(tmp_path, broker=broker.url, alerts_within=2.0))
+        with pytest.raises(DemoError, match=r"of the \d+ N28 alerts arrived in 2 s\..*max_queued"):
             await run.run()

@@ -7,10 +7,13 @@ two give the same final SMI and alert counts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 
@@ -22,29 +25,33 @@ from hil.campaign.model import CampaignModel
 from hil.demo import DemoOptions, DemoRun, DemoSummary
 from hil.lab.stack import Stack
 from tests.brokers import Mosquitto
-from tests.e2e.test_demo_story import PREMISES, assert_recovered, settled
-from tests.integration.test_store_parity import PG_ADMIN_URL, _pg_database
+from tests.e2e.test_demo_story import (
+    PREMISES,
+    SCALE,
+    assert_e21_only_for_lost,
+    assert_recovered,
+    journal_entries,
+    settled,
+)
+from tests.support.postgres import pg_database
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 ALL_ALERTS = "smetslab/users/+/alerts"
 
 
 @pytest.fixture
-def databases() -> list[str]:
-    """Fresh PostgreSQL databases, two per test."""
-    name = f"smetslab_workers_e2e_{os.getpid()}"
-    urls = [_pg_database(f"{name}_{i}") for i in range(2)]
-    if None in urls:
-        if os.environ.get("CI"):
-            pytest.fail(f"no PostgreSQL at {PG_ADMIN_URL}; .ci/run should have started it")
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL}")
-    return [url for url in urls if url is not None]
+def databases() -> Iterator[list[str]]:
+    """Fresh PostgreSQL databases, two per test, dropped after it."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(pg_database(f"smetslab_workers_e2e_{i}")) for i in range(2)]
 
 
 def options(store_url: str, broker: str, workers: int, root: str = "smetslab") -> DemoOptions:
     return DemoOptions(
         premises=PREMISES,
         seed=11,
+        scale=SCALE,
         store_url=store_url,
         broker=broker,
         dsp_processes=workers,
@@ -79,12 +86,8 @@ async def watched_run(run: DemoRun, watcher: AlertWatcher, journal_of: str) -> D
         watching = tasks.create_task(watcher.watch(), name="alert-watcher")
         summary = await run.run()
         wanted = await journal_alerts(journal_of)
-        try:
-            async with asyncio.timeout(15):
-                while watcher.distinct() != wanted:
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
-            pass  # the assertions below say what is missing
+        with contextlib.suppress(TimeoutError):  # the assertions below say what is missing
+            await wait_until(lambda: watcher.distinct() == wanted, 15, "every alert journalled")
         watching.cancel()
     return summary
 
@@ -140,24 +143,31 @@ async def test_workers_killed_mid_campaign_lose_and_double_no_alert(
     assert journal["N29"] == 2 * summary.suspended  # R5: supplier and network operator
     assert watcher.distinct() == journal  # every alert journalled reached its user
     assert all(copies >= 1 for copies in watcher.copies.values())
-    # R8 (D14, D-W4): an E21 for every response lost, and none for the answers that
-    # waited in a dead worker's session while the other worker ticked
-    responses = await journal_alerts(url, JournalKind.RESPONSE)
-    assert responses["E21"] == summary.responses_lost > 0
+    # R8: an E21 for every response lost, and no answer lost for good otherwise; with
+    # D14 and D-W4 an answer waiting in a worker's queue or a dead worker's session is
+    # not timed out, but an answer late past its time-out is not told apart from one
+    # starved on a loaded machine, and is allowed once processed (late)
+    assert summary.responses_lost > 0
+    assert_e21_only_for_lost(await journal_entries(url), summary.responses_lost)
 
 
 async def test_one_worker_and_two_give_the_same_smi_and_alerts(
     databases: list[str], mosquitto_broker: Mosquitto
 ) -> None:
-    """Each run under its own topic root: the first run's worker sessions stay on the
-    broker (their session expiry), members of the shared group of their root."""
-    outcomes = []
-    for workers, url in zip((1, 2), databases, strict=True):
+    """Both runs at once, each under its own topic root (so each has its own shared
+    group) on its own database, with its own client IDs."""
+
+    async def outcome(workers: int, url: str) -> tuple[list[Device], Counter[str], int]:
         run = DemoRun(options(url, mosquitto_broker.url, workers, root=f"smetslab{workers}"))
         summary = await run.run()
         assert_recovered(summary)
-        outcomes.append((await smi(url), await journal_alerts(url), summary.suspended))
-    (smi_one, alerts_one, suspended_one), (smi_two, alerts_two, suspended_two) = outcomes
+        return await smi(url), await journal_alerts(url), summary.suspended
+
+    async with asyncio.TaskGroup() as runs:  # one failing stops the other
+        first = runs.create_task(outcome(1, databases[0]))
+        second = runs.create_task(outcome(2, databases[1]))
+    smi_one, alerts_one, suspended_one = first.result()
+    smi_two, alerts_two, suspended_two = second.result()
     assert smi_two == smi_one
     assert alerts_two == alerts_one
     assert suspended_two == suspended_one

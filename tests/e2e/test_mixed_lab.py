@@ -16,14 +16,19 @@ from hil.lab.lab import Lab
 from hil.scenarios.file import load_scenario
 from hil.scenarios.runner import run_scenario
 from tests.conftest import ROOT
+from tests.support.labs import patient, sooner
 
 pytestmark = pytest.mark.e2e
 MIXED = ROOT / "configs" / "lab-mixed.yaml"
 STORY = ROOT / "configs" / "scenarios" / "future-dated-8f66.yaml"
+# at the lab's scale 120: the execution 2 s of wall time after the 11.3 (the file: 600 s,
+# 5 s), and 5 s of wall time before an E21 (the lab: 120 s, 1 s), for each of three runs
+EXECUTE_IN, RESPONSE_TIMEOUT = 240.0, 600.0
 
 
 async def test_the_story_on_a_serial_rig_a_zigbee_hub_and_an_emulated_one_in_one_lab() -> None:
-    env = load_lab_env(MIXED)
+    scenario = sooner(load_scenario(STORY), EXECUTE_IN)
+    env = patient(load_lab_env(MIXED), scenario, RESPONSE_TIMEOUT)
     kinds = {hub.name: hub.kind for hub in env.hubs}
     assert kinds == {
         "smets2": HubKind.EMULATED,
@@ -31,7 +36,6 @@ async def test_the_story_on_a_serial_rig_a_zigbee_hub_and_an_emulated_one_in_one
         "rig": HubKind.SERIAL,
         "radio": HubKind.ZIGBEE,
     }
-    scenario = load_scenario(STORY)
     async with Lab(env) as lab:
         for hub in ("rig", "radio", "smets2"):
             result = await run_scenario(lab, scenario, hub=hub)

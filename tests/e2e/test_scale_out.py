@@ -25,14 +25,18 @@ from contract.requests import Srv
 from contract.requests import build as build_request
 from contract.topics import Topics
 from contract.vocabulary import DeviceType
-from dsp_core.model import JournalKind
-from dsp_core.store import SqlStore
 from emulators.fleet import build_fleet
 from emulators.fleetspec import FleetSpec
 from emulators.shards import shard_of
 from hil.demo import DemoOptions, DemoRun
 from tests.brokers import Mosquitto, require_mosquitto
 from tests.conftest import ROOT
+from tests.e2e.test_demo_story import (
+    PREMISES,
+    SCALE,
+    assert_e21_only_for_lost,
+    journal_entries,
+)
 
 pytestmark = pytest.mark.e2e
 SPEC = FleetSpec.model_validate(
@@ -185,8 +189,9 @@ async def test_the_story_with_the_fleet_in_two_shard_processes(
     states; every SMETS2 device's SMI version is the one its shard says it runs."""
     store_url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
     options = DemoOptions(
-        premises=24,
+        premises=PREMISES,
         seed=11,
+        scale=SCALE,
         store_url=store_url,
         broker=mosquitto_broker.url,
         dsp_processes=1,
@@ -197,10 +202,5 @@ async def test_the_story_with_the_fleet_in_two_shard_processes(
     assert summary.still_suspended == 0
     assert summary.activated == summary.suspended > 0
     assert summary.responses_lost > 0
-    store = await SqlStore.open(store_url)
-    try:
-        journal = [e async for e in store.journal()]
-    finally:
-        await store.close()
-    e21 = sum(1 for e in journal if e.kind is JournalKind.RESPONSE and e.code == "E21")
-    assert e21 == summary.responses_lost  # each shard's count of drops, added up (R8)
+    # R8: each shard's count of drops, added up
+    assert_e21_only_for_lost(await journal_entries(store_url), summary.responses_lost)

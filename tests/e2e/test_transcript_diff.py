@@ -14,22 +14,30 @@ from emulators.faults import FaultKind, FaultRule
 from hil.errors import LabError, ScenarioError
 from hil.lab.env import HubKind, LabEnv, ZigbeeHubSpec, load_lab_env
 from hil.lab.lab import Lab
-from hil.scenarios.file import load_scenario
+from hil.scenarios.file import Scenario, load_scenario
 from hil.scenarios.runner import run_scenario
 from hil.scenarios.transcript import diff_transcripts, load_transcript, normalise
 from smetslab.cli import app
 from tests.conftest import ROOT
+from tests.support.labs import patient, sooner
 
 pytestmark = pytest.mark.e2e
 SERIAL_SIM = ROOT / "configs" / "lab-serial-sim.yaml"
 ZIGBEE = ROOT / "configs" / "lab-zigbee.yaml"
 SCENARIOS = ROOT / "configs" / "scenarios"
+# at the labs' scale 120: the execution 2 s of wall time after the 11.3 (the file: 600 s,
+# 5 s), and 5 s of wall time before an E21 (the labs: 60 s, 0.5 s)
+EXECUTE_IN, RESPONSE_TIMEOUT = 240.0, 600.0
 
 
-async def run_on(env: LabEnv, name: str, transcript: Path) -> dict[str, int]:
-    """Run a shipped scenario; return the rig bridge's counts (empty when emulated)."""
-    async with Lab(env) as lab:
-        result = await run_scenario(lab, load_scenario(SCENARIOS / name), transcript=transcript)
+def future_dated() -> Scenario:
+    return sooner(load_scenario(SCENARIOS / "future-dated-8f66.yaml"), EXECUTE_IN)
+
+
+async def run_on(env: LabEnv, scenario: Scenario, transcript: Path) -> dict[str, int]:
+    """Run a scenario; return the rig bridge's counts (empty when emulated)."""
+    async with Lab(patient(env, scenario, RESPONSE_TIMEOUT)) as lab:
+        result = await run_scenario(lab, scenario, transcript=transcript)
         counts = dict(lab.bridged["rig"].bridge.hub.counts) if lab.bridged else {}  # type: ignore[union-attr]
     result.raise_for_failure()
     return counts
@@ -40,10 +48,10 @@ async def test_r7_future_dated_activation_gives_the_same_steps_bridged_and_emula
 ) -> None:
     bridged_env = load_lab_env(SERIAL_SIM)
     assert [hub.kind for hub in bridged_env.hubs] == [HubKind.SERIAL]
-    counts = await run_on(bridged_env, "future-dated-8f66.yaml", tmp_path / "bridged.jsonl")
+    counts = await run_on(bridged_env, future_dated(), tmp_path / "bridged.jsonl")
     assert counts["commands"] == 2  # the 11.1 image and the 11.3, through the rig link
     assert counts["uplinks"] >= 3  # the receipt, the acceptance, the 0x8F66
-    await run_on(bridged_env.all_emulated(), "future-dated-8f66.yaml", tmp_path / "emulated.jsonl")
+    await run_on(bridged_env.all_emulated(), future_dated(), tmp_path / "emulated.jsonl")
     bridged = load_transcript(tmp_path / "bridged.jsonl")
     emulated = load_transcript(tmp_path / "emulated.jsonl")
     assert (bridged.header["hub_kind"], emulated.header["hub_kind"]) == ("serial", "emulated")
@@ -93,14 +101,14 @@ async def test_r7_the_same_steps_behind_the_zigbee_bridge_and_emulated(tmp_path:
     premises emulated: the receipt, the acceptance, the 0x8F66, the restore (R5, R7)."""
     zigbee_env = load_lab_env(ZIGBEE)
     assert [hub.kind for hub in zigbee_env.hubs] == [HubKind.ZIGBEE]
-    scenario = load_scenario(SCENARIOS / "future-dated-8f66.yaml")
-    async with Lab(zigbee_env) as lab:
+    scenario = future_dated()
+    async with Lab(patient(zigbee_env, scenario, RESPONSE_TIMEOUT)) as lab:
         result = await run_scenario(lab, scenario, transcript=tmp_path / "zigbee.jsonl")
         bridge = lab.bridged["radio"].zigbee
         assert bridge is not None
         assert bridge.hub.status.online
     result.raise_for_failure()
-    await run_on(zigbee_env.all_emulated(), "future-dated-8f66.yaml", tmp_path / "emulated.jsonl")
+    await run_on(zigbee_env.all_emulated(), scenario, tmp_path / "emulated.jsonl")
     bridged = load_transcript(tmp_path / "zigbee.jsonl")
     emulated = load_transcript(tmp_path / "emulated.jsonl")
     assert (bridged.header["hub_kind"], emulated.header["hub_kind"]) == ("zigbee", "emulated")

@@ -26,7 +26,8 @@ from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
 from tests.brokers import Mosquitto
 from tests.conftest import ROOT
-from tests.e2e.test_serial_cli import smetslab, wait_for
+from tests.e2e.test_serial_cli import exited, smetslab, wait_for
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 ZIGBEE = ROOT / "configs" / "zigbee.yaml"
@@ -93,15 +94,15 @@ async def zigbee_lab(
 
 async def offline_in_store(tmp_path: Path) -> None:
     """Until the DSP's store says the hub is offline (D-E1)."""
-    async with asyncio.timeout(30):
-        while True:
-            store = await SqlStore.open(f"sqlite:///{tmp_path / 'dsp.sqlite'}")
-            try:
-                if [h.online for h in await store.hub_statuses()] == [False]:
-                    return
-            finally:
-                await store.close()
-            await asyncio.sleep(0.1)
+
+    async def offline() -> bool:
+        store = await SqlStore.open(f"sqlite:///{tmp_path / 'dsp.sqlite'}")
+        try:
+            return [h.online for h in await store.hub_statuses()] == [False]
+        finally:
+            await store.close()
+
+    await wait_until(offline, 30, "the DSP to record the hub offline")
 
 
 async def test_dsp_and_an_emulated_zigbee_bridge_as_commands(
@@ -115,6 +116,7 @@ async def test_dsp_and_an_emulated_zigbee_bridge_as_commands(
         )
         lab.bridge.send_signal(signal.SIGTERM)
         stopped = await wait_for(lab.user, "status", lambda got: "stopped" in got[-1]["reason"])
+        await exited(lab.bridge)  # else the SIGTERM at the end may find it past its handler
     joined, targets = lab.joined, lab.targets
     assert {d["device_id"] for d in joined[-1]["devices"]} == {to_compact(d) for d in targets}
     finals = {r["request_id"].split(":")[1]: r for r in answers if r["response_code"] == "I0"}

@@ -34,7 +34,8 @@ from tests.unit.hil.conformance_loop import T0, lab_build, target
 
 pytestmark = pytest.mark.integration
 SCALE = 10.0  # device seconds per wall second
-OPTIONS = ConformanceOptions(future_delay=timedelta(seconds=60))
+# 2 s of wall time at SCALE to the future-dated execution: ample for the 11.3 to arrive
+OPTIONS = ConformanceOptions(future_delay=timedelta(seconds=20))
 
 
 @asynccontextmanager

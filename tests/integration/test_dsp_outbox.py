@@ -31,6 +31,7 @@ from emulators.fleet import build_fleet
 from hil.lab.stack import Stack, StackConfig, seed_store
 from tests.brokers import Mosquitto
 from tests.integration.test_dsp_over_bus import SPEC
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -104,9 +105,9 @@ async def test_a_worker_publishes_what_it_and_a_dead_worker_left_in_the_outbox(
             async with Stack(config, build, store) as lab:
                 got = await _received(watcher, 3)
                 assert sorted(json.loads(m.payload)["n"] for m in got) == [1, 2, 3]
-                async with asyncio.timeout(10):
-                    while _rows(url) != 1:  # deleted once the broker acknowledged them
-                        await asyncio.sleep(0.05)
+                await wait_until(  # deleted once the broker acknowledged them
+                    lambda: _rows(url) == 1, 10, "the outbox rows the broker acknowledged gone"
+                )
                 removal = replace(build.seed.cpl[0], status=CplStatus.REMOVED)
                 user = await lab.user_bus(build.seed.users[0].user_id)
                 user.publish(TOPICS.cpl, cpl_change_json(removal))

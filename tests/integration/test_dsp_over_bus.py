@@ -28,6 +28,7 @@ from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from hil.lab.stack import Stack, StackConfig, seed_store
 from tests.brokers import Mosquitto
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -122,9 +123,8 @@ async def test_bad_messages_are_answered_or_journalled_and_the_dsp_serves_on(
         user.publish(mine, request(supplier, esme(stack.build), 7))
         got = await responses(user, 4)
         assert stack.dsp is not None
-        async with asyncio.timeout(10):
-            while stack.dsp.handled < 8:
-                await asyncio.sleep(0.05)
+        dsp = stack.dsp
+        await wait_until(lambda: dsp.handled >= 8, 10, "the DSP to handle all 8 messages")
     reasons = [r["body"].get("reason", "") for r in got[:2]]
     assert [r["response_code"] for r in got] == ["S4", "S4", "I99", "I0"]
     assert "request" in reasons[0]

@@ -20,6 +20,7 @@ from dsp_core.store import SqlStore
 from hil.errors import LabError
 from hil.lab.processes import DspCommand, DspProcess
 from tests.brokers import Mosquitto
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 BACKLOG = 100  # requests kept for a worker while it is away
@@ -103,9 +104,12 @@ async def test_a_worker_started_again_stamps_its_backlog_in_the_labs_time(
     worker = DspProcess(worker_command, tmp_path)
     await worker.start()
     try:
-        async with asyncio.timeout(20):
-            while len(entries := await journal(store_url)) < 2 * BACKLOG:
-                await asyncio.sleep(0.1)
+
+        async def backlog_journalled() -> list[JournalEntry]:
+            entries = await journal(store_url)
+            return entries if len(entries) >= 2 * BACKLOG else []
+
+        entries = await wait_until(backlog_journalled, 20, "the backlog handled and journalled")
     finally:
         await worker.stop()
     assert entries[0].kind == "rejected"  # and answered: the user is told why

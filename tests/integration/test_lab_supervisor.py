@@ -18,6 +18,7 @@ import pytest
 from hil.errors import LabError
 from hil.lab.processes import LabProcess
 from hil.lab.supervisor import NO_RESTART, RestartPolicy, supervise
+from tests.support.waiting import wait_until
 
 # writes its ready file, says so in its log, then lives (or exits with the code given)
 PART = """
@@ -41,6 +42,28 @@ def part(tmp_path: Path, exit_code: int | None = None) -> LabProcess:
     )
 
 
+class SupervisorView:
+    """What the supervisor of `process` waits on, as it calls it: the exit of the process
+    of a generation (`watching`), or its owner starting it again after a generation
+    (`for_owner`). Once it waits on either, it has decided about everything before."""
+
+    def __init__(self, process: LabProcess) -> None:
+        self.watching: list[int] = []
+        self.for_owner: list[int] = []
+        wait, next_life = process.wait, process.next_life
+
+        async def watched_wait() -> int:
+            self.watching.append(process.generation)
+            return await wait()
+
+        async def watched_next_life(generation: int) -> None:
+            self.for_owner.append(generation)
+            await next_life(generation)
+
+        process.wait = watched_wait  # type: ignore[method-assign]
+        process.next_life = watched_next_life  # type: ignore[method-assign]
+
+
 @asynccontextmanager
 async def supervised(
     process: LabProcess, policy: RestartPolicy
@@ -57,9 +80,9 @@ async def supervised(
 
 async def restarted(process: LabProcess, restarts: int) -> None:
     """Until its supervisor has started it again `restarts` times, each come ready."""
-    async with asyncio.timeout(20):
-        while process.restarts < restarts:
-            await asyncio.sleep(0.05)
+    await wait_until(
+        lambda: process.restarts >= restarts, 20, f"{restarts} restart(s) by the supervisor"
+    )
     assert process.ready_file.exists()
 
 
@@ -79,10 +102,13 @@ async def test_killed_from_outside_it_is_started_again_under_its_name(tmp_path: 
 @pytest.mark.parametrize("end", ["stop", "kill"])
 async def test_stopped_or_killed_by_its_owner_it_is_not_restarted(tmp_path: Path, end: str) -> None:
     process = part(tmp_path)
+    supervisor = SupervisorView(process)
     async with supervised(process, QUICK) as task:
         code = await (process.stop() if end == "stop" else process.kill())
         assert code == (-signal.SIGTERM if end == "stop" else -signal.SIGKILL)
-        await asyncio.sleep(0.5)
+        await wait_until(
+            lambda: supervisor.for_owner == [1], 10, "the supervisor to leave it to its owner"
+        )
         assert process.generation == 1  # not started again
         assert process.returncode == code
         assert not task.done()  # waiting for its owner to start it again
@@ -90,11 +116,14 @@ async def test_stopped_or_killed_by_its_owner_it_is_not_restarted(tmp_path: Path
 
 async def test_its_owner_starting_it_again_is_watched_not_doubled(tmp_path: Path) -> None:
     process = part(tmp_path)
+    supervisor = SupervisorView(process)
     async with supervised(process, QUICK) as task:
         await process.kill()
         await process.start()  # before the supervisor has looked
         second = process.pid
-        await asyncio.sleep(0.3)
+        await wait_until(
+            lambda: 2 in supervisor.watching, 10, "the supervisor to watch the second process"
+        )
         assert process.pid == second
         assert process.restarts == 0
         assert not task.done()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -40,6 +41,7 @@ from dsp_core.turn import CoreConfig
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from tests.brokers import Mosquitto
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -123,9 +125,7 @@ class Lab:
     async def wait_for(
         self, kind: str, test: Callable[[dict[str, Any]], bool], timeout: float = 15
     ) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            while not (found := self.seen(kind, test)):
-                await asyncio.sleep(0.02)
+        found = await wait_until(lambda: self.seen(kind, test), timeout, f"a {kind} message")
         return found[0]
 
     async def collect(self) -> None:
@@ -226,6 +226,28 @@ def final(request_id: str) -> Callable[[dict[str, Any]], bool]:
     return lambda r: r["request_id"] == request_id and r["response_code"] != "I99"
 
 
+async def nothing_more_on_the_way(lab: Lab) -> None:
+    """An SR 11.2 to the ESME, answered I0: whatever an earlier request still had on its
+    way (a command the broker or the bridge sent again, a response or alert the rig sent
+    twice) has arrived by then, since the broker's queue for the hub, the rig link (its
+    frames are sequenced) and the DSP each keep their order. One more command to the rig."""
+    await hub_recorded(lab, online=True)  # else the DSP answers E20 and sends nothing
+    read = lab.request("11.2", lab.device(DeviceType.ESME).device_id, {})
+    answer = await lab.wait_for("responses", final(read))
+    assert answer["response_code"] == "I0", answer
+
+
+async def port_missed(caplog: pytest.LogCaptureFixture) -> None:
+    """Until the bridge has tried to open the rig's port and failed (its first failure is
+    logged; no status or counter tells it)."""
+    caplog.set_level(logging.WARNING, logger="bridge.serial_link")
+    await wait_until(
+        lambda: any("cannot be opened" in r.getMessage() for r in caplog.records),
+        15,
+        "the bridge's attempt to open the missing port",
+    )
+
+
 async def smi(store: MemoryStore, device_id: str) -> Device:
     return next(d for d in await store.devices() if d.device_id == device_id)
 
@@ -260,7 +282,7 @@ async def test_the_same_on_mosquitto(mosquitto_broker: Mosquitto, tmp_path: Path
 
 
 async def test_the_cable_pulled_during_a_firmware_download_loses_and_repeats_nothing(
-    embedded_broker: EmbeddedBroker, tmp_path: Path
+    embedded_broker: EmbeddedBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """R9 across a disconnection: the rig is unplugged as the ESME starts its download,
     the receipt is made while the bridge is away, and arrives once when the bridge has
@@ -273,17 +295,18 @@ async def test_the_cable_pulled_during_a_firmware_download_loses_and_repeats_not
             "firmware_version": "0123ABCE",
             "device_ids": [esme.device_id],
         }
+        events = lab.rig.journal.events
         lab.rig.drop_acks(2)  # the image reaches the rig; the bridge does not know it
         lab.request("11.1", DCC, body, variant=8)
-        await until(lambda: lab.rig.journal.events["download_started"] == 1)
+        await wait_until(lambda: events["download_started"] == 1, 15, "the rig's download")
         lab.rig.unplug()
         await lab.wait_for("status", lambda s: not s["online"] and s["link"] == "closed")
-        await until(lambda: lab.rig.journal.events["download_complete"] == 1)
+        await wait_until(lambda: events["download_complete"] == 1, 15, "the download's end")
         assert lab.seen("alerts", lambda a: a["alert_code"] == "FirmwareReceipt") == []
-        await asyncio.sleep(0.5)  # the bridge tries the missing port, backing off
+        await port_missed(caplog)  # the bridge tries the missing port, backing off
         lab.rig.plug()
         receipt = await lab.wait_for("alerts", lambda a: a["alert_code"] == "FirmwareReceipt")
-        await asyncio.sleep(1.0)  # time for a duplicate to show, if one were coming
+        await nothing_more_on_the_way(lab)  # a duplicate receipt would have come before
     assert receipt["body"]["hash_matches"] is True
     assert len(lab.seen("alerts", lambda a: a["alert_code"] == "FirmwareReceipt")) == 1
     journal = [e async for e in lab.store.journal()]
@@ -308,18 +331,19 @@ async def test_a_hung_rig_ends_in_e21_and_the_late_response_arrives_once_it_is_b
         lab.rig.garbage(b"\x13\x37 noise \xff" * 10 + b"\x00")
         lab.rig.stop_answering()
         request_id = lab.request("11.2", esme.device_id, {})
-        await until(lambda: lab.bridge.session.pending == 1)  # sent before the hub is offline
+        session = lab.bridge.session
+        await wait_until(lambda: session.pending == 1, 15, "the command sent")  # hub still online
         await lab.wait_for("status", lambda s: not s["online"] and s["link"] == "syncing")
         await lab.wait_for("responses", lambda r: r["response_code"] == "E21")
         assert lab.rig.counts["commands"] == 0
         assert lab.bridge.session.pending == 1
         lab.rig.resume()
         late = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
-        await asyncio.sleep(0.5)
+        await nothing_more_on_the_way(lab)
     assert late["request_id"] == request_id
     assert late["body"]["late"] is True
     assert len(lab.seen("responses", final(request_id))) == 2  # E21, then the late I0
-    assert lab.rig.counts["commands"] == 1
+    assert lab.rig.counts["commands"] == 2  # the command once, then the later read
     assert lab.bridge.session.stats.bad_frames.total() > 0  # the garbage, resynchronised
     assert lab.bridge.link.connections == 1  # the port never closed
 
@@ -355,9 +379,11 @@ async def offline_then_back(lab: Lab) -> None:
 async def hub_recorded(lab: Lab, *, online: bool) -> None:
     """Until the DSP's store holds the hub's status as `online` (D-E1)."""
     hub = to_duis(lab.rig.ch_id)
-    async with asyncio.timeout(15):
-        while (hub, online) not in {(h.ch_id, h.online) for h in await lab.store.hub_statuses()}:
-            await asyncio.sleep(0.02)
+
+    async def recorded() -> bool:
+        return (hub, online) in {(h.ch_id, h.online) for h in await lab.store.hub_statuses()}
+
+    await wait_until(recorded, 15, f"the DSP to record hub {hub} {'on' if online else 'off'}line")
 
 
 async def test_an_11_2_behind_an_offline_hub_is_e20_at_once_and_i0_once_it_is_back(
@@ -386,14 +412,14 @@ async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
         esme = lab.device(DeviceType.ESME)
         lab.rig.stop_answering()
         request_id = lab.request("11.2", esme.device_id, {})
-        await until(lambda: lab.bridge.session.pending == 1)
+        await wait_until(lambda: lab.bridge.session.pending == 1, 15, "the command sent")
         await lab.stop_bridge()
         lab.rig.resume()
         lab.start_bridge()
         answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
-        await asyncio.sleep(0.5)
+        await nothing_more_on_the_way(lab)
     assert answer["request_id"] == request_id
-    assert lab.rig.counts["commands"] == 1
+    assert lab.rig.counts["commands"] == 2  # the command once, then the later read
     assert lab.rig.session.stats.peer_restarts == 1
 
 
@@ -407,14 +433,14 @@ async def test_a_rig_reboot_with_a_command_queued_delivers_it_once(
         esme = lab.device(DeviceType.ESME)
         lab.rig.stop_answering()
         request_id = lab.request("11.2", esme.device_id, {})
-        await until(lambda: lab.bridge.session.pending == 1)
+        await wait_until(lambda: lab.bridge.session.pending == 1, 15, "the command sent")
         lab.rig.restart()
         lab.rig.resume()
         answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
-        await until(lambda: lab.bridge.hub.status.online)
-        await asyncio.sleep(0.5)
+        await wait_until(lambda: lab.bridge.hub.status.online, 15, "the hub online again")
+        await nothing_more_on_the_way(lab)
     assert answer["request_id"] == request_id
-    assert lab.rig.counts["commands"] == 1
+    assert lab.rig.counts["commands"] == 2  # the command once, then the later read
     assert lab.bridge.session.stats.peer_restarts == 1
     assert lab.bridge.link.connections == 1
 
@@ -430,7 +456,11 @@ async def test_a_rig_exported_on_tcp_like_ser2net_over_socket_urls(
         first = lab.request("11.2", esme, {})
         await lab.wait_for("responses", final(first))
         lab.rig.drop_connection()
-        await until(lambda: lab.bridge.link.connections == 2 and lab.bridge.hub.status.online)
+        await wait_until(
+            lambda: lab.bridge.link.connections == 2 and lab.bridge.hub.status.online,
+            15,
+            "the bridge connected again, the hub online",
+        )
         second = lab.request("11.2", esme, {})
         answers = [await lab.wait_for("responses", final(r)) for r in (first, second)]
     assert [a["response_code"] for a in answers] == ["I0", "I0"]
@@ -448,11 +478,11 @@ async def test_power_control_and_the_status_topic(
         esme = lab.device(DeviceType.ESME).device_id
         topic = lab.topics.ch_power(lab.rig.ch_id)
         lab.user.publish(topic, json.dumps({"device_id": esme, "action": "cycle"}).encode())
-        await until(lambda: lab.rig.journal.events["power_cycled"] == 1)
+        await wait_until(lambda: lab.rig.journal.events["power_cycled"] == 1, 15, "a power cycle")
         lab.rig.set_hub_online(False)
         await lab.wait_for("status", lambda s: s["hub"] == "offline" and not s["online"])
         lab.user.publish(topic, b'{"device_id": "nobody"}')
-        await until(lambda: lab.bridge.hub.counts["refused"] == 1)
+        await wait_until(lambda: lab.bridge.hub.counts["refused"] == 1, 15, "the request refused")
 
 
 def upgrade_image(lab: Lab) -> bytes:
@@ -461,9 +491,3 @@ def upgrade_image(lab: Lab) -> bytes:
         for (_, model, version), image in lab.build.images.items()
         if (model, version) == ("E470", "0123ABCE")
     )
-
-
-async def until(test: Callable[[], bool], timeout: float = 15) -> None:
-    async with asyncio.timeout(timeout):
-        while not test():
-            await asyncio.sleep(0.02)

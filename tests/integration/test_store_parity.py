@@ -5,21 +5,18 @@ actions, the same SMI and the same journal, so every event's `Scope` is complete
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from contract.vocabulary import CplStatus
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
 from dsp_core.model import HubStatus, JournalEntry
 from dsp_core.store import MemoryStore, SqlStore, Store
-from dsp_core.store.sql import sync_url
+from tests.support.postgres import pg_database
 from tests.unit.dsp_core import test_core_rules as rules
 from tests.unit.dsp_core import test_hub_status as hubs
 from tests.unit.dsp_core.lab import (
@@ -163,44 +160,20 @@ async def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
         await reopened.close()
 
 
-PG_ADMIN_URL = os.environ.get(
-    "SMETSLAB_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _pg_database(name: str) -> str | None:
-    """A fresh PostgreSQL database, or None when no server answers (`.ci/run` starts
-    the machine's PostgreSQL, so under CI a missing server fails instead)."""
-    engine = create_engine(sync_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except (OSError, SQLAlchemyError):
-        return None
-    finally:
-        engine.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
 @pytest.mark.parametrize("batch", [1, 1000])
 @pytest.mark.parametrize("name", SCENARIOS)
 async def test_postgresql_store_matches_the_in_memory_state(name: str, batch: int) -> None:
     lab = Lab()
     SCENARIOS[name](lab)
-    url = _pg_database(f"smetslab_parity_{os.getpid()}")
-    if url is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"no PostgreSQL at {PG_ADMIN_URL}; .ci/run should have started it")
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL}")
-    store = await SqlStore.open(url)
-    try:
-        outputs, journal = await _replay(store, lab, batch)
-        assert outputs == lab.outputs
-        assert await store.devices() == sorted(
-            lab.state.devices.values(), key=lambda d: d.device_id
-        )
-        assert journal == lab.journal
-        assert await store.hub_statuses() == _hub_statuses(lab)
-    finally:
-        await store.close()
+    with pg_database("smetslab_parity") as url:
+        store = await SqlStore.open(url)
+        try:
+            outputs, journal = await _replay(store, lab, batch)
+            assert outputs == lab.outputs
+            assert await store.devices() == sorted(
+                lab.state.devices.values(), key=lambda d: d.device_id
+            )
+            assert journal == lab.journal
+            assert await store.hub_statuses() == _hub_statuses(lab)
+        finally:
+            await store.close()

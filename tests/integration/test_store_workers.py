@@ -10,7 +10,6 @@ that reported lately may still hold an answer to."""
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from dsp_core.model import JournalEntry, JournalKind
 from dsp_core.outbox import Outgoing
 from dsp_core.state import Scope, State
 from dsp_core.store import MemoryStore, SqlStore, Store
-from tests.integration.test_store_parity import PG_ADMIN_URL, _pg_database
+from tests.support.postgres import pg_database
 from tests.unit.dsp_core import test_core_rules as rules
 from tests.unit.dsp_core.lab import ESME, GPF, GSME, NEW, OLD, SEED, Lab, cpl_for
 
@@ -57,12 +56,8 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     if request.param == "sqlite file":
         yield f"sqlite:///{tmp_path / 'smi.db'}"
         return
-    url = _pg_database(f"smetslab_workers_{os.getpid()}")
-    if url is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"no PostgreSQL at {PG_ADMIN_URL}; .ci/run should have started it")
-        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL}")
-    yield url
+    with pg_database("smetslab_workers") as url:
+        yield url
 
 
 async def _worker(store: SqlStore, events: list[Event], batch: int) -> list[list[Action]]:

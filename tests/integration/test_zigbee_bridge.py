@@ -48,6 +48,7 @@ from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from gbcs.ota import OtaImage
 from tests.brokers import Mosquitto
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -199,9 +200,7 @@ class Lab:
         since: int = 0,
     ) -> dict[str, Any]:
         """The first message of `kind` passing `test`, among those from `since` on."""
-        async with asyncio.timeout(timeout):
-            while not (found := self.seen(kind, test, since)):
-                await asyncio.sleep(0.02)
+        found = await wait_until(lambda: self.seen(kind, test, since), timeout, f"a {kind} message")
         return found[0]
 
     async def collect(self) -> None:
@@ -277,10 +276,16 @@ def alert(code: str) -> Callable[[dict[str, Any]], bool]:
     return lambda a: a["alert_code"] == code
 
 
-async def until(test: Callable[[], bool], timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while not test():
-            await asyncio.sleep(0.02)
+async def nothing_more_on_the_way(lab: Lab) -> str:
+    """An SR 11.2 to the ESME, answered I0 (its request ID): whatever an earlier request
+    still had on its way (a command the broker sent again, an answer or alert the bridge
+    published twice) has arrived by then, since the broker's queue for the hub, the
+    bridge's queue for the device and the DSP each keep their order. One more command."""
+    await hub_recorded(lab, online=True)  # else the DSP answers E20 and sends nothing
+    read = lab.request("11.2", lab.esme.device_id, {})
+    answer = await lab.wait_for("responses", final(read))
+    assert answer["response_code"] == "I0", answer
+    return read
 
 
 async def distribute_and_check_receipt(lab: Lab, version: str) -> None:
@@ -288,7 +293,9 @@ async def distribute_and_check_receipt(lab: Lab, version: str) -> None:
     finds equal to the image it distributed."""
     receipts = len(lab.seen("alerts", alert("FirmwareReceipt")))
     lab.distribute(version)
-    await until(lambda: len(lab.seen("alerts", alert("FirmwareReceipt"))) > receipts)
+    await wait_until(
+        lambda: len(lab.seen("alerts", alert("FirmwareReceipt"))) > receipts, 20, "a receipt"
+    )
     receipt = lab.seen("alerts", alert("FirmwareReceipt"))[-1]
     assert receipt["body"]["hash_matches"] is True
     assert receipt["body"]["image_hash"] == lab.image(version).sha256.hex().upper()
@@ -362,10 +369,12 @@ async def test_the_radio_unplugged_mid_download_resumes_and_delivers_one_receipt
         lab.distribute(FIRST)
         await lab.wait_for("status", lambda s: not s["online"], since=since)
         assert device.file_offset == 19 * 50  # 19 blocks taken, the 20th asked for
-        await asyncio.sleep(0.3)  # the bridge tries the missing radio, backing off
+        await lab.wait_for(  # the bridge tries the missing radio, backing off
+            "status", lambda s: s["reason"].startswith("the radio did not start"), since=since
+        )
         lab.network.plug()
         receipt = await lab.wait_for("alerts", alert("FirmwareReceipt"))
-        await asyncio.sleep(1.0)  # time for a duplicate to show, if one were coming
+        await nothing_more_on_the_way(lab)  # a duplicate receipt would have come before
     assert receipt["body"]["hash_matches"] is True
     assert len(lab.seen("alerts", alert("FirmwareReceipt"))) == 1
     events = lab.network.journal.events
@@ -392,29 +401,35 @@ async def test_a_radio_that_stops_answering_ends_in_e21_and_the_late_answer_arri
         since = len(lab.got)
         lab.network.stop_answering()
         request_id = lab.request("11.2", lab.esme.device_id, {})
-        await until(lambda: lab.bridge.translator.queued() == 1)  # before the hub is offline
+        await wait_until(  # before the hub is offline
+            lambda: lab.bridge.translator.queued() == 1, 20, "the command queued at the bridge"
+        )
         await lab.wait_for("status", lambda s: not s["online"], since=since)
         await lab.wait_for("responses", lambda r: r["response_code"] == "E21")
-        await hub_recorded_offline(lab)
+        await hub_recorded(lab, online=False)
         refused = lab.request("11.2", lab.esme.device_id, {})  # D-E1: E20 at once
         assert (await lab.wait_for("responses", final(refused)))["response_code"] == "E20"
         assert lab.bridge.translator.queued() == 1
         lab.network.resume()
         late = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
-        await asyncio.sleep(0.5)
+        reads = lab.zigbee_esme.counts["read Ota"]
+        await nothing_more_on_the_way(lab)
     assert late["request_id"] == request_id
     assert late["body"]["late"] is True
     assert late["body"]["firmware_version"] == RUNNING
     assert len(lab.seen("responses", final(request_id))) == 2  # E21, then the late I0
-    assert lab.zigbee_esme.counts["read Ota"] >= 1
+    assert reads >= 1
     assert lab.bridge.connections == 2
 
 
-async def hub_recorded_offline(lab: Lab) -> None:
+async def hub_recorded(lab: Lab, *, online: bool) -> None:
+    """Until the DSP's store holds the hub's status as `online` (D-E1)."""
     hub = to_duis(lab.config.ch_id)
-    async with asyncio.timeout(15):
-        while (hub, False) not in {(h.ch_id, h.online) for h in await lab.store.hub_statuses()}:
-            await asyncio.sleep(0.02)
+
+    async def recorded() -> bool:
+        return (hub, online) in {(h.ch_id, h.online) for h in await lab.store.hub_statuses()}
+
+    await wait_until(recorded, 15, f"the DSP to record hub {hub} {'on' if online else 'off'}line")
 
 
 async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
@@ -427,17 +442,23 @@ async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
         since = len(lab.got)
         lab.network.stop_answering()
         request_id = lab.request("11.2", lab.esme.device_id, {})  # before the hub is offline
-        await until(lambda: lab.bridge.translator.queued() == 1)
+        await wait_until(
+            lambda: lab.bridge.translator.queued() == 1, 20, "the command queued at the bridge"
+        )
         await lab.wait_for("status", lambda s: not s["online"], since=since)
         await lab.stop_bridge()
         lab.network.resume()
         lab.start_bridge()
         answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
-        await asyncio.sleep(0.5)  # time for a duplicate to show, if one were coming
+        later = await nothing_more_on_the_way(lab)
     assert answer["request_id"] == request_id
-    assert [b.hub.counts["uplinks"] for b in lab.bridges] == [0, 1]
-    assert [b.hub.counts["commands"] for b in lab.bridges] == [1, 1]
-    assert len(lab.seen("responses", lambda r: r["response_code"] == "I0")) == 1
+    # the second bridge: the command once, then the later read
+    assert [b.hub.counts["uplinks"] for b in lab.bridges] == [0, 2]
+    assert [b.hub.counts["commands"] for b in lab.bridges] == [1, 2]
+    answered = [
+        r["request_id"] for r in lab.seen("responses", lambda r: r["response_code"] == "I0")
+    ]
+    assert answered == [request_id, later]
 
 
 async def test_11_4_distributes_and_activates_a_zigbee_ppmid_in_one_step(
@@ -455,7 +476,9 @@ async def test_11_4_distributes_and_activates_a_zigbee_ppmid_in_one_step(
         }
         lab.request("11.4", DCC, body, variant=8)
         receipt = await lab.wait_for("alerts", alert("FirmwareReceipt"))
-        await until(lambda: lab.bridge.translator.queued() == 0)
+        await wait_until(
+            lambda: lab.bridge.translator.queued() == 0, 20, "the bridge's queue empty"
+        )
     assert receipt["body"]["hash_matches"] is True
     assert receipt["body"]["firmware_version"] == "03000002"
     device = lab.network.device(bytes.fromhex(to_compact(ppmid.device_id)))

@@ -6,6 +6,7 @@ zigpy application is built and starts speaking its radio's protocol on a serial 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tty
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from bridge.zigbee.radios import (
     radio_factory,
 )
 from bus.adapter import BusMessage
+from tests.support.waiting import wait_until
 
 HUB = "00DB1229D26B9496"
 
@@ -161,15 +163,15 @@ async def test_the_factory_starts_the_radio_library_on_the_port(
     if radio is RadioKind.EZSP:
         config["use_thread"] = False  # no EZSP thread left behind when the start is cancelled
     starting = asyncio.ensure_future(radio_factory(radio, config)())
-    seen = b""
+    seen = bytearray()
+
+    def said_its_first_frame() -> bool:
+        with contextlib.suppress(BlockingIOError):
+            seen.extend(os.read(master, 4096))
+        return first_frame in seen
+
     try:
-        async with asyncio.timeout(10):
-            while first_frame not in seen:
-                await asyncio.sleep(0.02)
-                try:
-                    seen += os.read(master, 4096)
-                except BlockingIOError:
-                    continue
+        await wait_until(said_its_first_frame, 10, f"{radio} to write {first_frame.hex()}")
     finally:
         starting.cancel()
         await asyncio.gather(starting, return_exceptions=True)

@@ -47,7 +47,7 @@ async def test_a_scaled_sleep_wakes_early_when_the_clock_is_changed() -> None:
     wall = [1000.0]
     clock = ScaledClock(ClockSetting(EPOCH, 1000.0, 1.0), wall=lambda: wall[0])
     sleeper = asyncio.create_task(clock.sleep_until(EPOCH + timedelta(hours=1)))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn of the loop: the sleeper runs up to its wait
     assert not sleeper.done()
     clock.update(ClockSetting(EPOCH + timedelta(hours=2), 1000.0, 1.0))
     await asyncio.wait_for(sleeper, 1)
@@ -58,7 +58,7 @@ async def test_a_manual_clock_wakes_sleepers_it_passes() -> None:
     clock = ManualClock(EPOCH)
     sleeper = asyncio.create_task(clock.sleep_until(EPOCH + timedelta(seconds=10)))
     clock.advance(timedelta(seconds=5))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one turn of the loop: the sleeper sees the change, sleeps on
     assert not sleeper.done()
     clock.advance(timedelta(seconds=5))
     await asyncio.wait_for(sleeper, 1)

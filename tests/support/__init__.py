@@ -1,0 +1,1 @@
+"""What tests share: brokers, databases, lab loops."""

@@ -24,7 +24,7 @@ from gbcs import ActivateImageResponseCode
 
 from .errors import ConfigError
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 class FaultKind(StrEnum):
@@ -111,7 +111,7 @@ class FaultInjector:
         self.plan = replace(self.plan, rules=(*self.plan.rules, rule))
         self._remaining.append(rule.count)
         self._index()
-        logger.info("fault rule added at run time: %s", rule)
+        log.info("fault rule added at run time: %s", rule)
 
     def remove(self, rule: FaultRule) -> None:
         """Take out the last rule equal to `rule` (one `add` put in), spent or not;
@@ -144,7 +144,7 @@ class FaultInjector:
             if rule.direction != direction or not rule.matches(device_id, device_type, code):
                 continue
             if self._triggers(index, rule):
-                logger.debug("fault %s fires on %s (code %s)", kind, device_id.hex(), code)
+                log.debug("fault %s fires on %s (code %s)", kind, device_id.hex(), code)
                 return rule
         return None
 

@@ -32,7 +32,7 @@ from emulators.faults import Direction, FaultInjector, FaultKind, FaultRule
 from emulators.models import FirmwareDeviceModel, GpfModel, GsmeModel
 from emulators.scheduler import Scheduler
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +132,7 @@ class PremisesModel:
         device = self.devices.get(header.recipient_id)
         if device is None:
             recipient = header.recipient_id.hex().upper()
-            logger.info("hub %s: no device %s on its HAN; dropped", self.hex_id, recipient)
+            log.info("hub %s: no device %s on its HAN; dropped", self.hex_id, recipient)
             return [DeviceEvent(recipient, EventKind.UNROUTABLE, now, f"hub {self.hex_id}")]
         outputs: list[Output] = []
         self._pass(Held(Direction.DOWN, device, data, header.message_code), now, outputs)
@@ -153,7 +153,7 @@ class PremisesModel:
         try:
             actions = device.handle(message, now)
         except IllegalTransitionError as exc:
-            logger.warning("device %s rejected a command: %s", device.hex_id, exc)
+            log.warning("device %s rejected a command: %s", device.hex_id, exc)
             return [DeviceEvent(device.hex_id, EventKind.COMMAND_REJECTED, now, str(exc))]
         return self.absorb(device, actions, now)
 

@@ -25,10 +25,8 @@ from .views import ota_fields, summary_row
 app = typer.Typer(
     cls=RootErrorGroup, no_args_is_help=True, help="smetslab: GB smart-metering firmware lab."
 )
-gbcs_app = typer.Typer(cls=RootErrorGroup, no_args_is_help=True, help="Decode GBCS messages.")
-ota_app = typer.Typer(
-    cls=RootErrorGroup, no_args_is_help=True, help="Inspect ZigBee OTA firmware images."
-)
+gbcs_app = typer.Typer(no_args_is_help=True, help="Decode GBCS messages.")
+ota_app = typer.Typer(no_args_is_help=True, help="Inspect ZigBee OTA firmware images.")
 app.add_typer(gbcs_app, name="gbcs")
 app.add_typer(ota_app, name="ota")
 
@@ -48,11 +46,8 @@ def gbcs_decode(
     ] = False,
 ) -> None:
     """Print a GBCS message as JSON (header fields first, then the use-case fields)."""
-    try:
-        data = gbcs_bytes(source)
-        message = gbcs.decode_header(data) if header_only else gbcs.decode(data)
-    except (InputError, gbcs.GbcsDecodeError) as exc:
-        raise fail(str(exc)) from exc
+    data = gbcs_bytes(source)
+    message = gbcs.decode_header(data) if header_only else gbcs.decode(data)
     _print_json(gbcs.message_fields(message))
 
 
@@ -61,10 +56,7 @@ def ota_inspect(
     source: Annotated[str, typer.Argument(help="an OTA file, base64 text, or a DUIS 11.1 request")],
 ) -> None:
     """Print a ZigBee OTA image header and its sub-elements as JSON."""
-    try:
-        image = parse_ota_image(ota_bytes(source))
-    except (InputError, gbcs.GbcsDecodeError) as exc:
-        raise fail(str(exc)) from exc
+    image = parse_ota_image(ota_bytes(source))
     _print_json(ota_fields(image))
 
 

@@ -14,7 +14,7 @@ from gbcs import ActivateImageResponseCode, GbcsHeader, GbcsMessage, message_nam
 from gbcs.payloads import Payload
 from gbcs.replies import alert, response
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 FIRMWARE_VERSION_SIZE = 4
 
@@ -124,11 +124,11 @@ class DeviceModel:
         return self.faults.fire(kind, self.device_id, self.profile.device_type, code)
 
     def fired(self, rule: FaultRule, code: int | None, now: datetime, detail: str) -> FaultFired:
-        logger.info("device %s: fault %s fired: %s", self.hex_id, rule.kind, detail)
+        log.info("device %s: fault %s fired: %s", self.hex_id, rule.kind, detail)
         return FaultFired(self.hex_id, rule.kind, code, now, detail)
 
     def event(self, kind: EventKind, now: datetime, detail: str = "") -> DeviceEvent:
-        logger.debug("device %s: %s %s", self.hex_id, kind, detail)
+        log.debug("device %s: %s %s", self.hex_id, kind, detail)
         return DeviceEvent(self.hex_id, kind, now, detail)
 
     def reply(self, command: GbcsHeader, payload: Payload, now: datetime) -> Send:

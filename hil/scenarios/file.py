@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from contract.requests import Srv
+from contract.requests import NON_DEVICE, Srv
 from contract.vocabulary import CplStatus, DeviceType, SmiStatus
 from emulators.errors import ConfigError
 from emulators.faults import FaultRuleSpec, read_yaml
@@ -89,7 +89,7 @@ class SendStep(_Step):
 
     @model_validator(mode="after")
     def _target(self) -> SendStep:
-        device_srv = self.srv in (Srv.READ_FIRMWARE, Srv.ACTIVATE_FIRMWARE)
+        device_srv = self.srv not in NON_DEVICE
         if device_srv and self.to is None:
             raise ValueError(f"SR {self.srv} goes to a device: give `to`")
         if not device_srv and not self.devices:

@@ -26,6 +26,7 @@ from typing import Any
 
 from contract.errors import IllegalTransitionError
 from contract.requests import (
+    DUIS_CANCELLATION,
     SendRequest,
     Srv,
     activate_body,
@@ -65,8 +66,6 @@ from .file import (
     WaitStep,
 )
 from .target import WRONG_HASH, ScenarioTarget
-
-CANCEL = "3000-12-31T00:00:00Z"  # DESIGN §3: cancels a pending future-dated 11.3 (R7)
 
 # ---- instructions: what the runner must do on the lab ------------------------------
 
@@ -343,7 +342,7 @@ class ScenarioModel:
         version = self.target.version(device, step.version)
         image_hash = WRONG_HASH if step.wrong_hash else self.target.image_hash(device, version)
         if step.cancel:
-            return {"firmware_hash": image_hash, "execution_datetime": CANCEL}
+            return {"firmware_hash": image_hash, "execution_datetime": iso(DUIS_CANCELLATION)}
         execution = None
         if step.execute_in is not None:
             execution = _whole_seconds(now + timedelta(seconds=step.execute_in))

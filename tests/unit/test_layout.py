@@ -156,6 +156,18 @@ def imports_of(path: Path) -> set[str]:
     return found - {"__future__"}
 
 
+def reaches_io(module: str) -> bool:
+    """Whether importing `module` brings I/O in: its row is not sans-IO, or it is a
+    package whose `__init__` gathers a part that is (a room's runner)."""
+    if not rule_for(module)[1].sans_io:
+        return True
+    init = ROOT.joinpath(*module.split("."), "__init__.py")
+    if not init.is_file():
+        return False
+    inner = {m for m in imports_of(init) if m.split(".")[0] in PACKAGES and m != module}
+    return any(reaches_io(m) for m in inner)
+
+
 def sources() -> list[Path]:
     return sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
 
@@ -181,7 +193,9 @@ def test_sans_io_modules_do_no_io_and_read_no_clock(path: Path) -> None:
     imported = imports_of(path)
     roots = {m.split(".")[0] for m in imported}
     assert not roots & IO_MODULES, f"{module} imports I/O: {sorted(roots & IO_MODULES)}"
-    reaching = {m for m in imported if m.split(".")[0] in PACKAGES and not rule_for(m)[1].sans_io}
+    own_packages = {module.rsplit(".", n)[0] for n in range(1, module.count(".") + 1)}
+    project = {m for m in imported if m.split(".")[0] in PACKAGES} - own_packages
+    reaching = {m for m in project if reaches_io(m)}
     assert not reaching, f"{module} is sans-IO but imports {sorted(reaching)}, which are not"
     calls = {
         node.func.attr
@@ -219,3 +233,14 @@ def test_the_table_covers_every_module_and_sees_the_sans_io_parts() -> None:
     assert expected <= sans_io, expected - sans_io
     assert not {"dsp_core.service", "emulators.runner", "hil.campaign.runner"} & sans_io
     assert all(key in modules or any(m.startswith(f"{key}.") for m in modules) for key in LAYOUT)
+
+
+def test_no_public_class_name_is_defined_twice() -> None:
+    """One name, one thing: a reader who meets `Phase` or `Job` knows which it is."""
+    homes: dict[str, list[str]] = {}
+    for path in sources():
+        for node in _tree(path).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                homes.setdefault(node.name, []).append(module_name(path))
+    twice = {name: where for name, where in homes.items() if len(where) > 1}
+    assert not twice, twice

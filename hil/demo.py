@@ -69,6 +69,9 @@ class DemoOptions:
     dsp_processes: int = 0  # DSP workers in processes of their own (D18); 0: in this one
     alerts_within: float = 60.0  # wall seconds for the CPL removal's alerts to arrive
     fleet_processes: int = 0  # the fleet as shard processes (D-S1); 0: in this one
+    # R8: device seconds the DSP waits for a response before E21 (a GSME: 15 minutes);
+    # a longer one keeps a starved process's late answer from looking lost
+    response_timeout: timedelta = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +250,11 @@ class DemoRun:
             ClockSetting.starting_now(EPOCH, options.scale, time.time()),
             topics=Topics(options.topic_root),
             mqtt_version="auto" if options.broker else "3.1.1",
-            core=CoreConfig(mp105=options.mp105, gsme_response_timeout=timedelta(minutes=15)),
+            core=CoreConfig(
+                mp105=options.mp105,
+                response_timeout=options.response_timeout,
+                gsme_response_timeout=timedelta(minutes=15),
+            ),
             run_id=f"demo-{uuid.uuid4().hex[:8]}",
             dsp_processes=options.dsp_processes,
             store_url=store_url,

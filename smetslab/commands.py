@@ -79,6 +79,9 @@ def demo(
     dsp_workers: Annotated[
         int, typer.Option(min=0, help="run the DSP as this many `smetslab dsp` processes")
     ] = 0,
+    response_timeout: Annotated[
+        float, typer.Option(min=1.0, help="device seconds before E21 (R8; a GSME: 900)")
+    ] = DEFAULT_CORE.response_timeout.total_seconds(),
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """The MP105 story end to end: CPL removal, suspension, a campaign with lost 11.3
@@ -93,6 +96,7 @@ def demo(
         fleet_file=fleet_file,
         future_dated=None if future_dated is None else timedelta(seconds=future_dated),
         dsp_processes=dsp_workers,
+        response_timeout=timedelta(seconds=response_timeout),
     )
     console = Console(stderr=True, log_path=False)
     started = time.monotonic()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,26 @@ from typer.testing import CliRunner
 
 from bus.mosquitto import running_mosquitto
 from contract.vocabulary import SmiStatus
-from dsp_core.model import JournalEntry, JournalKind
+from dsp_core.model import JournalKind
 from dsp_core.store import SqlStore
-from hil.campaign.device import UpgradeState
 from hil.campaign.model import CampaignModel
 from hil.demo import DemoOptions, DemoRun, DemoSummary
 from hil.errors import DemoError
 from hil.lab.stack import Stack
 from smetslab.cli import app
 from tests.brokers import Mosquitto, require_mosquitto
+from tests.support.demo import (
+    RESPONSE_TIMEOUT,
+    SCALE,
+    assert_e21_for_each_lost,
+    assert_recovered,
+    demo_options,
+    journal_entries,
+    settled,
+)
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
-PREMISES = 24
-# device seconds per wall second: twice the demo's, so the story (mostly GSMEs asleep for
-# 5 minutes and their 15-minute time-outs) takes ~8 s, not ~15; what a starved process
-# lets the clock run past is an E21 answered late (assert_e21_only_for_lost)
-SCALE = 240.0
 
 
 def sqlite_url(tmp_path: Path) -> str:
@@ -39,8 +41,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def options(tmp_path: Path, **changes: object) -> DemoOptions:
-    store = sqlite_url(tmp_path)
-    return DemoOptions(premises=PREMISES, seed=11, store_url=store, scale=SCALE, **changes)  # type: ignore[arg-type]
+    return demo_options(sqlite_url(tmp_path), **changes)
 
 
 async def journal_counts(tmp_path: Path) -> Counter[tuple[str, str | None]]:
@@ -49,53 +50,6 @@ async def journal_counts(tmp_path: Path) -> Counter[tuple[str, str | None]]:
         return Counter([(str(e.kind), e.code) async for e in store.journal()])
     finally:
         await store.close()
-
-
-async def journal_entries(url: str) -> list[JournalEntry]:
-    store = await SqlStore.open(url)
-    try:
-        return [entry async for entry in store.journal()]
-    finally:
-        await store.close()
-
-
-def assert_e21_only_for_lost(journal: Sequence[JournalEntry], lost: int) -> None:
-    """R8: an E21 for every response really lost (`lost`: the fleet's fault journal, the
-    CS06 responses dropped), none of those answered later; and an E21 otherwise only for
-    a response that did come, after its time-out, and was processed then (`late`). On a
-    loaded machine a starved process lets the scaled clock run past a time-out (a SMETS1
-    activation of 45 s inside the 60 s is 125 ms of wall time at the demo's scale), and
-    R8 answers that E21 and then the late response; what the test rules out is an E21
-    for a response neither lost nor processed, or two E21s for one request."""
-    timed_out = [e.request_id for e in journal if _response(e, "E21")]
-    answered_late = {
-        e.request_id
-        for e in journal
-        if e.kind is JournalKind.RESPONSE
-        and e.request_id in timed_out
-        and e.code not in ("E21", "I99")
-        and e.detail.get("late") is True
-    }
-    assert len(timed_out) == len(set(timed_out)), "a request was timed out twice"
-    never_answered = set(timed_out) - answered_late
-    assert len(never_answered) == lost, (
-        f"{len(never_answered)} E21s never answered for {lost} responses lost "
-        f"(and {len(answered_late)} answered late)"
-    )
-
-
-def _response(entry: JournalEntry, code: str) -> bool:
-    return entry.kind is JournalKind.RESPONSE and entry.code == code
-
-
-def assert_recovered(summary: DemoSummary) -> None:
-    """R5 with MP105: every SMETS2 device's SMI version is the one it runs, none left
-    Suspended, and every lost 11.3 response was recovered by a retry or by 11.2."""
-    assert summary.smi_mismatches == 0
-    assert summary.still_suspended == 0
-    assert summary.suspended > 0
-    assert summary.activated == summary.suspended
-    assert summary.recovered_by_retry + summary.recovered_by_read > 0
 
 
 async def assert_alerted_once(tmp_path: Path, summary: DemoSummary) -> None:
@@ -112,7 +66,7 @@ async def test_the_story_on_the_embedded_broker(tmp_path: Path) -> None:
     assert summary.alerts["N29"] == summary.suspended  # one broker, no restart: exactly once
     assert summary.responses_lost > 0
     assert summary.alerts["N52"] > 0  # a stale GPF mirror (R6)
-    assert_e21_only_for_lost(await journal_entries(sqlite_url(tmp_path)), summary.responses_lost)
+    assert_e21_for_each_lost(await journal_entries(sqlite_url(tmp_path)), summary.responses_lost)
     await assert_alerted_once(tmp_path, summary)
     assert summary.report is not None
     assert summary.report.totals.unexpected == 0
@@ -138,21 +92,14 @@ async def test_without_mp105_the_devices_whose_response_was_lost_stay_stranded(
 
 def test_the_command_exits_non_zero_when_an_smets2_device_is_stranded() -> None:
     runner = CliRunner()
-    demo = ["demo", "--premises", "12", "--seed", "4", "--scale", str(SCALE), "--json"]
+    pace = ["--scale", str(SCALE), "--response-timeout", str(RESPONSE_TIMEOUT.total_seconds())]
+    demo = ["demo", "--premises", "12", "--seed", "4", *pace, "--json"]
     on = runner.invoke(app, demo)
     off = runner.invoke(app, [*demo, "--mp105", "off"])
     assert on.exit_code == 0, on.output
     assert json.loads(on.stdout)["smi_mismatches"] == 0
     assert off.exit_code != 0
     assert json.loads(off.stdout)["smi_mismatches"] > 0
-
-
-async def settled(model: CampaignModel, count: int) -> None:
-    await wait_until(
-        lambda: model.count_in(UpgradeState.ACTIVATED) >= count,
-        60,
-        f"{count} devices activated in the campaign",
-    )
 
 
 async def device_answers_piled_up(lab: Stack) -> None:
@@ -222,7 +169,7 @@ async def test_the_story_with_the_dsp_in_a_process_of_its_own(
     assert_recovered(summary)
     await assert_alerted_once(tmp_path, summary)
     # R8 there too: an E21 for each response lost, any other one answered late
-    assert_e21_only_for_lost(await journal_entries(sqlite_url(tmp_path)), summary.responses_lost)
+    assert_e21_for_each_lost(await journal_entries(sqlite_url(tmp_path)), summary.responses_lost)
 
 
 async def test_a_broker_that_drops_messages_is_named_as_the_likely_cause(tmp_path: Path) -> None:

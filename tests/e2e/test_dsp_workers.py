@@ -25,11 +25,10 @@ from hil.campaign.model import CampaignModel
 from hil.demo import DemoOptions, DemoRun, DemoSummary
 from hil.lab.stack import Stack
 from tests.brokers import Mosquitto
-from tests.e2e.test_demo_story import (
-    PREMISES,
-    SCALE,
-    assert_e21_only_for_lost,
+from tests.support.demo import (
+    assert_e21_for_each_lost,
     assert_recovered,
+    demo_options,
     journal_entries,
     settled,
 )
@@ -48,15 +47,7 @@ def databases() -> Iterator[list[str]]:
 
 
 def options(store_url: str, broker: str, workers: int, root: str = "smetslab") -> DemoOptions:
-    return DemoOptions(
-        premises=PREMISES,
-        seed=11,
-        scale=SCALE,
-        store_url=store_url,
-        broker=broker,
-        dsp_processes=workers,
-        topic_root=root,
-    )
+    return demo_options(store_url, broker=broker, dsp_processes=workers, topic_root=root)
 
 
 class AlertWatcher:
@@ -148,7 +139,7 @@ async def test_workers_killed_mid_campaign_lose_and_double_no_alert(
     # not timed out, but an answer late past its time-out is not told apart from one
     # starved on a loaded machine, and is allowed once processed (late)
     assert summary.responses_lost > 0
-    assert_e21_only_for_lost(await journal_entries(url), summary.responses_lost)
+    assert_e21_for_each_lost(await journal_entries(url), summary.responses_lost)
 
 
 async def test_one_worker_and_two_give_the_same_smi_and_alerts(

@@ -28,13 +28,12 @@ from contract.vocabulary import DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import FleetSpec
 from emulators.shards import shard_of
-from hil.demo import DemoOptions, DemoRun
+from hil.demo import DemoRun
 from tests.brokers import Mosquitto, require_mosquitto
 from tests.conftest import ROOT
-from tests.e2e.test_demo_story import (
-    PREMISES,
-    SCALE,
-    assert_e21_only_for_lost,
+from tests.support.demo import (
+    assert_e21_for_each_lost,
+    demo_options,
     journal_entries,
 )
 
@@ -188,14 +187,8 @@ async def test_the_story_with_the_fleet_in_two_shard_processes(
     """D-S3: the devices' versions and the lost responses come from the shards' final
     states; every SMETS2 device's SMI version is the one its shard says it runs."""
     store_url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
-    options = DemoOptions(
-        premises=PREMISES,
-        seed=11,
-        scale=SCALE,
-        store_url=store_url,
-        broker=mosquitto_broker.url,
-        dsp_processes=1,
-        fleet_processes=2,
+    options = demo_options(
+        store_url, broker=mosquitto_broker.url, dsp_processes=1, fleet_processes=2
     )
     summary = await DemoRun(options).run()
     assert summary.smi_mismatches == 0
@@ -203,4 +196,4 @@ async def test_the_story_with_the_fleet_in_two_shard_processes(
     assert summary.activated == summary.suspended > 0
     assert summary.responses_lost > 0
     # R8: each shard's count of drops, added up
-    assert_e21_only_for_lost(await journal_entries(store_url), summary.responses_lost)
+    assert_e21_for_each_lost(await journal_entries(store_url), summary.responses_lost)

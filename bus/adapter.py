@@ -7,7 +7,8 @@
             bus.ack(message)                   # only now does the broker forget it
 
 - MQTT 5 when the broker accepts it, 3.1.1 otherwise (amqtt answers 5 with "unsupported
-  protocol version"; the adapter then stays on 3.1.1).
+  protocol version", or not at all), decided again each time the broker comes back
+  (`bus/connection.py`, which also paces every attempt and says each change once).
 - Persistent session: a fixed client ID, clean start off and a session expiry (MQTT 5)
   or clean session off (3.1.1), so QoS 1 messages sent while this process restarts are
   kept by the broker and delivered when it is back.
@@ -15,9 +16,10 @@
   not on receipt, so a process that dies with messages unhandled gets them again. aiomqtt
   2.5 has no public switch for this (aiomqtt issue #345, PR #346 open); paho-mqtt has, and
   the adapter reaches it through the aiomqtt client's paho client (`_paho`), in one place.
-- Reconnection with capped exponential back-off and jitter; outgoing messages wait in
-  the outbox while disconnected. Delivery is at least once: a message whose PUBACK was
-  lost is sent again, and consumers are idempotent (the DSP's report keys, counters).
+- Reconnection with capped exponential back-off and jitter between every attempt;
+  outgoing messages wait in the outbox while disconnected. Delivery is at least once: a
+  message whose PUBACK was lost is sent again, and consumers are idempotent (the DSP's
+  report keys, counters).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from contract.topics import shared
 
 from .backoff import Backoff
+from .connection import V5, V311, ConnectPlan, Failure
 from .errors import BrokerUnavailableError
 from .waiting import first_of
 
@@ -50,11 +53,8 @@ log = logging.getLogger(__name__)
 
 QOS = 1
 UNSUPPORTED_PROTOCOL = frozenset({1, 132})  # 3.1.1 CONNACK 1, MQTT 5 reason 0x84
-_PROTOCOLS = {
-    "auto": aiomqtt.ProtocolVersion.V5,
-    "5": aiomqtt.ProtocolVersion.V5,
-    "3.1.1": aiomqtt.ProtocolVersion.V311,
-}
+_PROTOCOLS = {V5: aiomqtt.ProtocolVersion.V5, V311: aiomqtt.ProtocolVersion.V311}
+NO_CONNACK = "Operation timed out"  # aiomqtt's words for a CONNECT never answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,16 +125,15 @@ class MqttAdapter:
     """A persistent, self-reconnecting MQTT link with an outbox and an inbox."""
 
     def __init__(self, config: LinkConfig, rng: random.Random | None = None) -> None:
-        if config.mqtt_version not in _PROTOCOLS:
-            raise ValueError(f"mqtt_version {config.mqtt_version!r}: use auto, 5 or 3.1.1")
         self.config = config
         self.address = BrokerAddress.parse(config.url)
-        self.protocol = _PROTOCOLS[config.mqtt_version]
-        self.connected = asyncio.Event()
         self._rng = rng or random.Random()
+        self.plan = ConnectPlan(config.mqtt_version, config.backoff, self._rng)
+        self.connected = asyncio.Event()
+        self.attempts = 0  # connection attempts made
         self._client: aiomqtt.Client | None = None
         self._session = 0
-        self._established = False  # connected at least once
+        self._connecting = False  # in CONNECT, not yet connected
         self._inbox: deque[BusMessage] = deque()
         self._arrived = asyncio.Event()
         self._outbox: deque[_Outgoing] = deque()
@@ -257,52 +256,52 @@ class MqttAdapter:
     # ---- the connection -------------------------------------------------------------
 
     async def _link(self) -> None:
-        delays = self.config.backoff.delays(self._rng)
+        """Connect, serve the session, and when it ends or cannot start, try again when
+        the plan says (`bus/connection.py`)."""
         while True:
+            attempt = self.plan.next_attempt()
+            if attempt.delay:
+                await asyncio.sleep(attempt.delay)
+            self.attempts += 1
             try:
                 await self._session_once()
+                failure, detail = Failure.LOST, "the session ended"
             except aiomqtt.MqttError as exc:
-                if self._fall_back(exc):
-                    continue
-                log.warning("%s: no connection to %s: %s", self._who, self._where, exc)
-            else:
-                delays = self.config.backoff.delays(self._rng)
+                failure, detail = self._failure(exc), str(exc)
             finally:
                 self.connected.clear()
-            await asyncio.sleep(next(delays))
+                self._connecting = False
+            for said in self.plan.failed(failure, detail, self._where):
+                log.log(said.level, "%s: %s", self._who, said.text)
 
     async def _session_once(self) -> None:
         client = self._new_client()
+        self._connecting = True
         async with client:
+            self._connecting = False
             self._client = client
             self._session += 1
-            self._established = True
             await self._subscribe(client)
             self.connected.set()
-            log.info("%s: connected to %s (MQTT %s)", self._who, self._where, self.version)
+            said = self.plan.connected(self._where)
+            log.log(said.level, "%s: %s", self._who, said.text)
             async for message in client.messages:
                 self._inbox.append(_received(message, self._session))
                 self._arrived.set()
 
-    def _fall_back(self, exc: aiomqtt.MqttError) -> bool:
-        """Use 3.1.1 from now on if the very first MQTT 5 CONNECT was refused as an
-        unsupported version, or got no CONNACK at all (amqtt 0.12 stalls on the MQTT 5
-        CONNECT properties instead of refusing them)."""
-        if self.config.mqtt_version != "auto" or self._established:
-            return False
-        code = exc.rc if isinstance(exc, MqttConnectError) else None
-        if isinstance(code, ReasonCode):
-            code = code.value
-        if code is not None and code not in UNSUPPORTED_PROTOCOL:
-            return False
-        log.info("%s: %s does not take MQTT 5 (%s); using 3.1.1", self._who, self._where, exc)
-        self.protocol = aiomqtt.ProtocolVersion.V311
-        return True
+    def _failure(self, exc: aiomqtt.MqttError) -> Failure:
+        """What went wrong, as the plan needs to know it."""
+        if not self._connecting:
+            return Failure.LOST
+        if isinstance(exc, MqttConnectError):
+            code = exc.rc.value if isinstance(exc.rc, ReasonCode) else exc.rc
+            return Failure.PROTOCOL_REFUSED if code in UNSUPPORTED_PROTOCOL else Failure.REFUSED
+        return Failure.NO_CONNACK if str(exc) == NO_CONNACK else Failure.UNREACHABLE
 
     def _new_client(self) -> aiomqtt.Client:
         options: dict[str, Any] = {}
         keep = self.config.persistent
-        if self.protocol is aiomqtt.ProtocolVersion.V5:
+        if self.plan.version == V5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = self.config.session_expiry if keep else 0
             options = {"clean_start": not keep, "properties": properties}
@@ -315,7 +314,7 @@ class MqttAdapter:
             self.address.host,
             self.address.port,
             identifier=self.config.client_id,
-            protocol=self.protocol,
+            protocol=_PROTOCOLS[self.plan.version],
             keepalive=self.config.keepalive,
             max_inflight_messages=self.config.max_inflight,
             timeout=self.config.timeout,
@@ -338,7 +337,7 @@ class MqttAdapter:
     @property
     def shares(self) -> bool:
         """Shared subscriptions are used on MQTT 5 brokers (amqtt has none)."""
-        return self.protocol is aiomqtt.ProtocolVersion.V5
+        return self.plan.version == V5
 
     # ---- the outbox -----------------------------------------------------------------
 
@@ -399,7 +398,7 @@ class MqttAdapter:
     @property
     def version(self) -> str:
         """The MQTT version in use ("5" or "3.1.1"), as `LinkConfig.mqtt_version` names it."""
-        return "5" if self.protocol is aiomqtt.ProtocolVersion.V5 else "3.1.1"
+        return self.plan.version
 
     @staticmethod
     def _paho(client: aiomqtt.Client) -> paho.Client:

@@ -57,6 +57,23 @@ def assert_e21_for_each_lost(journal: Sequence[JournalEntry], lost: int) -> None
     assert len(timed_out) == lost, f"{len(timed_out)} E21s for {lost} responses lost"
 
 
+def assert_n52_only_for_mismatches(journal: Sequence[JournalEntry]) -> int:
+    """R6: every N52 names a GSME whose version in the SMI is not the one its GPF's
+    mirror reported, and is raised once (to the requester); the count of them."""
+    n52 = [e for e in journal if e.kind is JournalKind.ALERT and e.code == "N52"]
+    for entry in n52:
+        smi, gpf = (
+            entry.detail.get("smi_firmware_version"),
+            entry.detail.get("gpf_firmware_version"),
+        )
+        assert smi, f"N52 without the SMI version: {dict(entry.detail)}"
+        assert gpf, f"N52 without the GPF's version: {dict(entry.detail)}"
+        assert smi != gpf, f"N52 without a mismatch: {dict(entry.detail)}"
+    keys = [(e.detail.get("gpf_id"), e.request_id) for e in n52]
+    assert len(keys) == len(set(keys)), "an N52 raised twice for one read"
+    return len(n52)
+
+
 def assert_recovered(summary: DemoSummary) -> None:
     """R5 with MP105: every SMETS2 device's SMI version is the one it runs, none left
     Suspended, and every lost 11.3 response was recovered by a retry or by 11.2."""

@@ -40,11 +40,12 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from contract.vocabulary import CplEntry, Device, Registration, User
@@ -309,12 +310,59 @@ def _retryable(exc: DBAPIError) -> bool:
 
 
 def _connect(url: URL) -> Connection:
+    """A connection to the store at `url`, its tables created; a PostgreSQL database
+    that does not exist yet is created first. `StoreError` in one line otherwise."""
+    shown = url.render_as_string(hide_password=True)
     if url.get_backend_name() == "sqlite":
         engine = _sqlite_engine(url)
     else:  # READ COMMITTED: the loads after the locks see what their last holder wrote
         engine = create_engine(url, isolation_level="READ COMMITTED")
-    schema.metadata.create_all(engine)
-    return engine.connect()
+    try:
+        try:
+            schema.metadata.create_all(engine)
+        except OperationalError:
+            if url.get_backend_name() != "postgresql" or not _create_database(url):
+                raise
+            schema.metadata.create_all(engine)
+        return engine.connect()
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreError(f"store {shown}: cannot open it: {_first_cause(exc)}") from exc
+
+
+def _first_cause(exc: OperationalError) -> str:
+    """The driver's own words, without the connection preamble and SQLAlchemy's footer."""
+    lines = [line.strip() for line in str(exc.orig).splitlines() if line.strip()]
+    fatal = [line.split("FATAL:", 1)[1].strip() for line in lines if "FATAL:" in line]
+    return fatal[0] if fatal else lines[0] if lines else type(exc.orig).__name__
+
+
+def _create_database(url: URL) -> bool:
+    """Create the database `url` names, on its server, if it is not there (its owner's
+    maintenance database `postgres` is asked); whether it was created now."""
+    name = url.database
+    if not name:
+        return False
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if found is not None:
+                return False
+            quoted = admin.dialect.identifier_preparer.quote(name)
+            try:
+                conn.execute(text(f"CREATE DATABASE {quoted}"))
+            except ProgrammingError as exc:  # another worker created it just now
+                if "already exists" not in str(exc.orig):
+                    raise
+        log.info("store: created the PostgreSQL database %s", name)
+        return True
+    except OperationalError:
+        return False  # the server cannot be reached: the caller's error says so
+    finally:
+        admin.dispose()
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -32,6 +32,7 @@ from bus.clock import ClockSetting
 from contract.cpl import cpl_change_json
 from contract.topics import TopicKind, Topics
 from contract.vocabulary import CplEntry, CplStatus, Device, DeviceType, SmiStatus
+from dsp_core.model import JournalKind
 from dsp_core.store import SqlStore, Store
 from dsp_core.turn import CoreConfig
 from emulators.faults import FaultKind, FaultPlan, FaultPlanSpec, FaultRuleSpec, read_yaml
@@ -63,7 +64,7 @@ class DemoOptions:
     scale: float = 120.0  # device seconds per wall second
     store_url: str | None = None  # None: a SQLite file in a temporary folder
     fleet_file: Path = DEMO_FLEET
-    topic_root: str = "smetslab"
+    topic_root: str | None = None  # None: a root of this run's own (smetslab-demo-...)
     future_dated: timedelta | None = None  # activate at now + this instead of at once
     patience: float = 1.0  # multiplies the campaign's waits (large fleets: the DSP lags)
     dsp_processes: int = 0  # DSP workers in processes of their own (D18); 0: in this one
@@ -245,17 +246,18 @@ class DemoRun:
 
     def _config(self, url: str, store_url: str, workdir: Path) -> StackConfig:
         options = self.options
+        run_id = f"demo-{uuid.uuid4().hex[:8]}"
         return StackConfig(
             url,
             ClockSetting.starting_now(EPOCH, options.scale, time.time()),
-            topics=Topics(options.topic_root),
+            topics=Topics(options.topic_root or f"smetslab-{run_id}"),
             mqtt_version="auto" if options.broker else "3.1.1",
             core=CoreConfig(
                 mp105=options.mp105,
                 response_timeout=options.response_timeout,
                 gsme_response_timeout=timedelta(minutes=15),
             ),
-            run_id=f"demo-{uuid.uuid4().hex[:8]}",
+            run_id=run_id,
             dsp_processes=options.dsp_processes,
             store_url=store_url,
             workdir=workdir,
@@ -316,12 +318,25 @@ class DemoRun:
                         self.alerts[_alert_code(message.payload)] += 1
                     user.ack(message)
         except TimeoutError:
-            raise DemoError(
-                f"{self.alerts[code]} of the {count} {code} alerts arrived in "
-                f"{within:.0f} s. A broker that drops messages for a busy client "
-                "loses them: mosquitto's defaults (max_queued_messages 1000) do; see "
-                "docs/bus.md for a lab broker's settings"
-            ) from None
+            arrived = f"{self.alerts[code]} of the {count} {code} alerts arrived in {within:.0f} s"
+            raise DemoError(f"{arrived}: {await self._why_short(lab, code, count)}") from None
+
+    async def _why_short(self, lab: Stack, code: str, count: int) -> str:
+        """The cause of alerts that did not arrive, as the DSP's journal tells it."""
+        entries = [e async for e in lab.store.journal() if e.kind is JournalKind.ALERT]
+        raised = sum(1 for e in entries if e.code == code)
+        if raised < count:
+            root = lab.config.topics.root
+            return (
+                f"this demo's DSP raised only {raised}: another DSP on the broker under the "
+                f"topic root {root!r} took part of the work (its shared subscription); "
+                "give the demo a topic root of its own (--topic-root)"
+            )
+        return (
+            f"its DSP raised all {raised}, and the broker did not deliver them: a broker "
+            "that drops messages for a busy client (mosquitto's max_queued_messages 1000 "
+            "by default) does this; see docs/bus.md for a lab broker's settings"
+        )
 
     async def _campaign(self, lab: Stack, user: MqttAdapter, supplier: str) -> CampaignReport:
         options = self.options

@@ -82,6 +82,9 @@ def demo(
     response_timeout: Annotated[
         float, typer.Option(min=1.0, help="device seconds before E21 (R8; a GSME: 900)")
     ] = DEFAULT_CORE.response_timeout.total_seconds(),
+    topic_root: Annotated[
+        str | None, typer.Option(help="the topic root (default: one of this run's own)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """The MP105 story end to end: CPL removal, suspension, a campaign with lost 11.3
@@ -97,6 +100,7 @@ def demo(
         future_dated=None if future_dated is None else timedelta(seconds=future_dated),
         dsp_processes=dsp_workers,
         response_timeout=timedelta(seconds=response_timeout),
+        topic_root=topic_root,
     )
     console = Console(stderr=True, log_path=False)
     started = time.monotonic()

@@ -20,6 +20,7 @@ from .errors import RootErrorGroup, fail
 from .hil_commands import register_hil
 from .inputs import InputError, gbcs_bytes, ota_bytes
 from .lab_commands import register_lab
+from .version import describe
 from .views import ota_fields, summary_row
 
 app = typer.Typer(
@@ -31,6 +32,26 @@ app.add_typer(gbcs_app, name="gbcs")
 app.add_typer(ota_app, name="ota")
 
 SourceArg = Annotated[str, typer.Argument(help="hex digits, a file, or - for standard input")]
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(describe())
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """smetslab: GB smart-metering firmware lab."""
+
+
 DEFAULT_VECTORS = Path("../shared/testdata/gbcs/rtds-4.5.0")
 
 

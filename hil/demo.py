@@ -43,11 +43,13 @@ from gbcs import format_entity_id
 
 from .campaign.model import CampaignModel
 from .campaign.plan import CampaignPlan, FirmwareTarget
-from .campaign.report import CampaignReport
+from .campaign.report import CampaignReport, Recovery
 from .campaign.runner import CampaignRunner
 from .errors import DemoError, LabError
 from .lab.stack import Stack, StackConfig, seed_store
 
+# a device the CPL removal did not touch (a GPF, a model not upgraded): no campaign for it
+NOT_IN_CAMPAIGN = "not_in_campaign"
 DEMO_FLEET = Path(__file__).resolve().parents[1] / "configs" / "demo-fleet.yaml"
 EPOCH = datetime(2031, 1, 1, tzinfo=UTC)
 CS06 = 0x0012  # the message code of SR 11.3's command and response
@@ -92,6 +94,8 @@ class DemoSummary:
     device_s: float
     mp105: bool = True
     report: CampaignReport | None = field(default=None, compare=False)
+    # every device in exactly one row: how the campaign left it (Recovery), or not in it
+    outcomes: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +110,7 @@ class DemoSummary:
             "smi_mismatches": self.smi_mismatches,
             "smets1_mismatches": self.smets1_mismatches,
             "still_suspended": self.still_suspended,
+            "outcomes": dict(self.outcomes),
             "mp105": self.mp105,
             "wall_s": round(self.wall_s, 2),
             "device_s": round(self.device_s, 1),
@@ -402,6 +407,9 @@ class DemoRun:
                 mismatches[record.smets] += 1
         totals = report.totals
         alerts = self.alerts + Counter(report.alerts)
+        outcomes = Counter(str(device.recovery) for device in report.devices)
+        outcomes = Counter({str(r): outcomes[str(r)] for r in Recovery})
+        outcomes[NOT_IN_CAMPAIGN] = len(smi) - len(report.devices)
         return DemoSummary(
             premises=len(self.build.fleet.premises),
             devices=len(smi),
@@ -418,6 +426,7 @@ class DemoRun:
             device_s=device_s,
             mp105=self.options.mp105,
             report=report,
+            outcomes=dict(outcomes),
         )
 
 

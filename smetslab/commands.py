@@ -119,20 +119,31 @@ def demo(
         raise typer.Exit(code=2)
 
 
+# every device in exactly one of these rows (DemoSummary.outcomes)
+OUTCOME_ROWS = (
+    ("first_try", "devices: activated at the first 11.3"),
+    ("retry", "devices: recovered by 11.3 retry"),
+    ("read", "devices: recovered by 11.2"),
+    ("inventory", "devices: confirmed by the inventory only"),
+    ("not_recovered", "devices: not recovered"),
+    ("skipped", "devices: skipped (a DSPUpdateFirmwareWarning)"),
+    ("not_in_campaign", "devices: not in the campaign (not suspended)"),
+)
+
+
 def summary_table(summary: DemoSummary) -> Table:
     switch = "on" if summary.mp105 else "off"
     table = Table(title=f"MP105 demo (switch {switch})", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
-    alerts = summary.alerts
+    alerts, outcomes = summary.alerts, summary.outcomes
     rows = [
         ("premises", summary.premises),
         ("devices", summary.devices),
         ("suspended by the CPL removal (R4)", summary.suspended),
         ("activated (running the new version)", summary.activated),
-        ("11.3 responses lost", summary.responses_lost),
-        ("recovered by 11.3 retry", summary.recovered_by_retry),
-        ("recovered by 11.2", summary.recovered_by_read),
+        *((f"  {label}", outcomes.get(key, 0)) for key, label in OUTCOME_ROWS),
+        ("11.3 responses lost (messages)", summary.responses_lost),
         ("still Suspended", summary.still_suspended),
         *((f"alerts {code}", alerts.get(code, 0)) for code in ("N28", "N29", "N50", "N51", "N52")),
         ("SMI vs device mismatches, SMETS2", summary.smi_mismatches),

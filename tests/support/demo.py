@@ -82,6 +82,11 @@ def assert_recovered(summary: DemoSummary) -> None:
     assert summary.suspended > 0
     assert summary.activated == summary.suspended
     assert summary.recovered_by_retry + summary.recovered_by_read > 0
+    # the summary's outcome rows: every device in exactly one
+    assert sum(summary.outcomes.values()) == summary.devices
+    assert summary.outcomes["retry"] == summary.recovered_by_retry
+    assert summary.outcomes["read"] == summary.recovered_by_read
+    assert summary.outcomes["not_recovered"] == 0
 
 
 async def settled(model: CampaignModel, count: int) -> None:

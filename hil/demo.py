@@ -47,10 +47,11 @@ from .campaign.report import CampaignReport, Recovery
 from .campaign.runner import CampaignRunner
 from .errors import DemoError, LabError
 from .lab.stack import Stack, StackConfig, seed_store
+from .shipped import shipped
 
 # a device the CPL removal did not touch (a GPF, a model not upgraded): no campaign for it
 NOT_IN_CAMPAIGN = "not_in_campaign"
-DEMO_FLEET = Path(__file__).resolve().parents[1] / "configs" / "demo-fleet.yaml"
+DEMO_FLEET = shipped("demo-fleet.yaml")
 EPOCH = datetime(2031, 1, 1, tzinfo=UTC)
 CS06 = 0x0012  # the message code of SR 11.3's command and response
 ONE_STEP = frozenset({DeviceType.PPMID})

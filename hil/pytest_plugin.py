@@ -17,14 +17,17 @@ when the environment has no bridged hub. Scenario files run as tests when named 
 `--smetslab-scenarios PATH` (a file or a folder, repeatable) or the ini option
 `smetslab_scenarios`: each file is one test, on a fresh lab.
 
-The async fixtures need pytest-asyncio (smetslab's dev extra); scenario tests do not.
+The async fixtures need pytest-asyncio (`pip install 'smetslab[pytest]'`), in any
+`asyncio_mode`: an async test on them is marked `asyncio` here. Scenario tests need
+neither.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import AsyncIterator, Iterator
+import inspect
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +43,9 @@ from .lab.lab import Lab, LabDsp
 from .scenarios.file import PremisesWanted, Scenario, WaitStep, load_scenario
 from .scenarios.runner import run_scenario
 from .scenarios.target import choose_hub
+from .shipped import shipped
 
-DEFAULT_FLEET = Path(__file__).resolve().parents[1] / "configs" / "lab-fleet.yaml"
+DEFAULT_FLEET = shipped("lab-fleet.yaml")
 ENV_KEY = pytest.StashKey[LabEnv]()
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -51,7 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--smetslab-env",
         metavar="FILE",
-        help="the lab environment file (default: an emulated lab of configs/lab-fleet.yaml)",
+        help="the lab environment file (default: an emulated lab of the shipped lab-fleet.yaml)",
     )
     group.addoption(
         "--smetslab-scenarios",
@@ -88,6 +92,26 @@ def _load_env(config: pytest.Config) -> LabEnv:
         return load_lab_env(Path(str(given)))
     except HilError as exc:
         raise pytest.UsageError(f"--smetslab-env: {exc}") from exc
+
+
+LAB_FIXTURES = frozenset({"lab", "dsp", "service_user", "premises"})
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> Generator[None, Any, None]:
+    """An async test on the lab's fixtures runs under pytest-asyncio in any
+    `asyncio_mode`: it is marked `asyncio` before pytest-asyncio (whose wrapper holds
+    this one) decides what to do with it, so a project needs no setting for it."""
+    outcome = yield
+    if not inspect.iscoroutinefunction(obj):
+        return
+    result = outcome.get_result()
+    for item in result if isinstance(result, list) else [result]:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & LAB_FIXTURES and item.get_closest_marker("asyncio") is None:
+            item.add_marker(pytest.mark.asyncio)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -18,6 +18,7 @@ from .bridge_commands import register_bridge
 from .commands import register_processes
 from .errors import RootErrorGroup, fail
 from .hil_commands import register_hil
+from .init_command import init
 from .inputs import InputError, gbcs_bytes, ota_bytes
 from .lab_commands import register_lab
 from .version import describe
@@ -112,6 +113,7 @@ def _console() -> Console:
 
 
 register_processes(app)
+app.command("init")(init)
 register_bridge(app)
 register_hil(app)
 register_lab(app)

@@ -13,11 +13,12 @@ from rich.console import Console
 from rich.table import Table
 
 from hil.lab.up import LabUp, LabUpInfo, LabUpOptions
+from hil.shipped import shipped
 
 from .processes import stop_on_signals
 
 lab_app = typer.Typer(no_args_is_help=True, help="A whole lab on this machine.")
-DEFAULT_FLEET = Path("configs/fleet.yaml")
+DEFAULT_FLEET = shipped("fleet.yaml")
 
 
 def register_lab(app: typer.Typer) -> None:

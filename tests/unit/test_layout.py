@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -244,3 +245,14 @@ def test_no_public_class_name_is_defined_twice() -> None:
                 homes.setdefault(node.name, []).append(module_name(path))
     twice = {name: where for name, where in homes.items() if len(where) > 1}
     assert not twice, twice
+
+
+def test_pyproject_lists_every_package_so_the_wheel_has_them_all() -> None:
+    """`[tool.setuptools] packages` is written out (configs/ ships as smetslab.configs):
+    a package added to the tree and not to the list would be missing from the wheel."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
+    tree = {module_name(p) for p in sources() if p.name == "__init__.py"}
+    assert tree <= listed, f"not in pyproject.toml's packages: {sorted(tree - listed)}"
+    mapped = {name for name in listed if name in config.get("package-dir", {})}
+    assert listed - tree == mapped, f"listed, not in the tree: {sorted(listed - tree - mapped)}"

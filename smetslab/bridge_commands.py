@@ -32,6 +32,7 @@ from contract.topics import Topics
 from emulators.errors import ConfigError
 from emulators.journal import FleetJournal
 
+from .logs import setup_logging
 from .processes import load_build, stop_on_signals
 
 bridge_app = typer.Typer(no_args_is_help=True, help="Put physical comms-hub rigs on the bus.")
@@ -67,7 +68,7 @@ def serial(
     ] = None,
 ) -> None:
     """The rig's comms hub on {root}/ch/{ch_id}/down and /up, as an emulated one."""
-    logging.basicConfig(level=logging.INFO)
+    setup_logging(logging.INFO)
     config = BridgeConfig(ch_id, PortSettings(port, baudrate))
     client = client_id or f"smetslab-bridge-{ch_id}"
     asyncio.run(run_serial_bridge(config, broker, Topics(topic_root), client))
@@ -117,7 +118,7 @@ def zigbee(
     ] = None,
 ) -> None:
     """The hub's ZigBee devices on {root}/ch/{ch_id}/down and /up, as an emulated hub's."""
-    logging.basicConfig(level=logging.INFO)
+    setup_logging(logging.INFO)
     clock = ScaledClock.real_time()
     record = FleetJournal(journal)
     try:
@@ -234,7 +235,7 @@ def simulate(
     journal: Annotated[Path | None, typer.Option(help="append device events here (JSONL)")] = None,
 ) -> None:
     """Emulated premises behind the rig link on a pty; prints the port path for the bridge."""
-    logging.basicConfig(level=logging.INFO)
+    setup_logging(logging.INFO)
     try:
         build = load_build(fleet_file)
     except ConfigError as exc:

@@ -21,6 +21,7 @@ from .hil_commands import register_hil
 from .init_command import init
 from .inputs import InputError, gbcs_bytes, ota_bytes
 from .lab_commands import register_lab
+from .logs import LogFormat, LogLevel, LogOptions, set_options
 from .version import describe
 from .views import ota_fields, summary_row
 
@@ -49,8 +50,19 @@ def _root(
             "--version", callback=_version, is_eager=True, help="print the version and exit"
         ),
     ] = False,
+    log_level: Annotated[
+        LogLevel | None, typer.Option(help="the log level (wins over -v/-q)")
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="one log level more each")
+    ] = 0,
+    quiet: Annotated[int, typer.Option("--quiet", "-q", count=True, help="one level less")] = 0,
+    log_format: Annotated[
+        LogFormat, typer.Option(help="text (rich on a terminal) or json, a line each")
+    ] = LogFormat.TEXT,
 ) -> None:
     """smetslab: GB smart-metering firmware lab."""
+    set_options(LogOptions(log_level, verbose, quiet, log_format))
 
 
 DEFAULT_VECTORS = Path("../shared/testdata/gbcs/rtds-4.5.0")

@@ -21,6 +21,7 @@ from emulators.errors import ConfigError
 from emulators.shards import FleetShard
 from hil.demo import DEMO_FLEET, DemoOptions, DemoRun, DemoSummary
 
+from .logs import setup_logging
 from .processes import (
     BusOptions,
     CampaignOptions,
@@ -109,7 +110,7 @@ def demo(
         if not as_json:
             console.log(f"[{time.monotonic() - started:6.1f} s] {line}")
 
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(logging.WARNING)
     summary = asyncio.run(DemoRun(options, say).run())
     if as_json:
         typer.echo(json.dumps(summary.to_json()))
@@ -199,7 +200,7 @@ def dsp(
     ] = "on",
 ) -> None:
     """The DSP: authorises service requests, keeps the SMI and CPL, raises alerts."""
-    logging.basicConfig(level=logging.INFO)
+    setup_logging(logging.INFO)
     core = CoreConfig(
         mp105=_switch(mp105),
         response_timeout=timedelta(seconds=response_timeout),
@@ -234,7 +235,7 @@ def fleet(
 ) -> None:
     """Every premises of a fleet file (or of one shard of it) on one connection and one
     scheduler."""
-    logging.basicConfig(level=logging.INFO)
+    setup_logging(logging.INFO)
     try:
         partition = FleetShard.parse(shard)
     except ConfigError as exc:
@@ -260,7 +261,7 @@ def campaign(
     client_id: Annotated[str, typer.Option(help="MQTT client ID")] = "smetslab-campaign",
 ) -> None:
     """A supplier's firmware campaign over a fleet; prints, per device, what happened."""
-    logging.basicConfig(level=logging.INFO)
+    setup_logging(logging.INFO)
     how = CampaignOptions(
         future_dated=None if future_dated is None else timedelta(seconds=future_dated),
         max_retries=max_retries,

@@ -38,6 +38,7 @@ from hil.conformance.on_lab import conform_on_lab
 from hil.lab.env import load_lab_env
 
 from .inputs import ota_bytes
+from .logs import setup_logging
 
 EXIT_FAILED = 2  # a check failed
 STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.SKIPPED: "dim"}
@@ -142,7 +143,7 @@ def run_conform(
 
 
 def _report(run: Coroutine[Any, Any, ConformanceReport]) -> ConformanceReport:
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(logging.WARNING)
     return asyncio.run(run)
 
 

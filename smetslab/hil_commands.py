@@ -21,6 +21,7 @@ from hil.scenarios.runner import ScenarioResult, run_scenarios
 from hil.scenarios.transcript import diff_transcripts, format_diff, load_transcript
 
 from .conform_command import register_conform
+from .logs import setup_logging
 
 hil_app = typer.Typer(no_args_is_help=True, help="Scenarios on a lab, emulated or bridged.")
 
@@ -45,7 +46,7 @@ def run(
     ] = None,
 ) -> None:
     """Run scenarios, each on a fresh lab of the environment; exit 1 if any fails."""
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(logging.WARNING)
     lab_env = load_lab_env(env)
     loaded = [load_scenario(path) for path in scenarios]
     run = run_scenarios(lab_env, loaded, hub=hub, transcripts=transcripts, journal_dir=journal)

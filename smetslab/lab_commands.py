@@ -15,6 +15,7 @@ from rich.table import Table
 from hil.lab.up import LabUp, LabUpInfo, LabUpOptions
 from hil.shipped import shipped
 
+from .logs import setup_logging
 from .processes import stop_on_signals
 
 lab_app = typer.Typer(no_args_is_help=True, help="A whole lab on this machine.")
@@ -53,7 +54,7 @@ def up(
 
     A worker that dies is started again under its name (5 times a minute at most); a
     shard that dies, or a worker past that limit, stops the lab with an error (D-S6)."""
-    logging.basicConfig(level=logging.WARNING)
+    setup_logging(logging.WARNING)
     options = LabUpOptions(
         fleet_file, workdir.resolve(), workers, shards, broker, store, scale, topic_root, name
     )

@@ -46,7 +46,7 @@ from contract.topics import shared
 
 from .backoff import Backoff
 from .connection import V5, V311, ConnectPlan, Failure
-from .errors import BrokerUnavailableError
+from .errors import BrokerUnavailableError, BrokerUrlError
 from .waiting import first_of
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class BrokerAddress:
     def parse(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
         if parts.scheme not in {"mqtt", "tcp"} or not parts.hostname:
-            raise ValueError(f"broker URL {url!r} must look like mqtt://host:port")
+            raise BrokerUrlError(f"broker URL {url!r} must look like mqtt://host:port")
         return cls(parts.hostname, parts.port or 1883)
 
     @property

@@ -21,6 +21,8 @@ from typing import Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from contract.validation import describe
+
 from .errors import EnvelopeError
 
 
@@ -57,7 +59,7 @@ class ClockSetting:
         try:
             message = _ClockMessage.model_validate_json(payload)
         except ValidationError as exc:
-            raise EnvelopeError(f"clock message: {_first_error(exc)}") from exc
+            raise EnvelopeError(f"clock message: {describe(exc, 'message', first=True)}") from exc
         return cls(message.epoch.astimezone(UTC), message.wall_epoch, message.scale)
 
     @classmethod
@@ -133,9 +135,3 @@ class ManualClock:
             await self._changed.wait()
             if due is None:
                 return
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "message"
-    return f"{where}: {error['msg']}"

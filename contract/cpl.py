@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import InvalidCplChangeError
+from .validation import describe
 from .vocabulary import CplEntry, CplStatus
 
 
@@ -27,9 +28,7 @@ def parse_cpl_change(payload: bytes) -> CplEntry:
     try:
         message = CplMessage.model_validate_json(payload)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "message"
-        raise InvalidCplChangeError(f"CPL change: {where}: {error['msg']}") from exc
+        raise InvalidCplChangeError(f"CPL change: {describe(exc, first=True)}") from exc
     return CplEntry(
         message.manufacturer,
         message.model,

@@ -20,6 +20,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictBool, Validatio
 from .errors import InvalidHubStatusError, InvalidIdError
 from .ids import to_duis
 from .times import iso
+from .validation import describe
 
 WITHDRAWN = "status withdrawn (its retained message was cleared): online by default"
 
@@ -68,9 +69,7 @@ def read_hub_status(ch_id: str, payload: bytes) -> HubStatusReport:
     try:
         message = HubStatusMessage.model_validate_json(payload)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or "message"
-        raise InvalidHubStatusError(f"status of hub {hub}: {where}: {error['msg']}") from exc
+        raise InvalidHubStatusError(f"status of hub {hub}: {describe(exc, first=True)}") from exc
     if message.ch_id is not None and _duis_or_none(message.ch_id) != hub:
         raise InvalidHubStatusError(
             f"status of hub {hub}: ch_id {message.ch_id!r} is another hub than its topic's"

@@ -34,6 +34,7 @@ from .errors import InvalidRequestError
 from .ids import DCC_ACCESS_CONTROL_BROKER, RequestId, to_duis
 from .records import record
 from .times import iso
+from .validation import describe
 from .vocabulary import Role
 
 # ---- writing a request (a service user) ----------------------------------------
@@ -237,7 +238,7 @@ def parse_request(payload: bytes) -> ParsedRequest:
             message.body
         )
     except ValidationError as exc:
-        raise InvalidRequestError(_describe(exc)) from exc
+        raise InvalidRequestError(describe(exc, "request")) from exc
     request_id = RequestId.parse(message.request_id)
     return ParsedRequest(
         request_id,
@@ -257,11 +258,3 @@ def readable_request_id(payload: bytes) -> str | None:
         return None
     found = value.get("request_id") if isinstance(value, dict) else None
     return found if isinstance(found, str) else None
-
-
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in error["loc"]) or "request"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contract.validation import describe
 from contract.vocabulary import DeviceType
 from gbcs import ActivateImageResponseCode
 
@@ -251,7 +252,7 @@ def fault_plan_from_data(data: Any, source: str, default_seed: int = 0) -> Fault
     try:
         spec = FaultPlanSpec.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: invalid fault plan: {exc}") from exc
+        raise ConfigError(f"{source}: invalid fault plan: {describe(exc, 'file')}") from exc
     return spec.to_plan(default_seed)
 
 

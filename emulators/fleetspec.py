@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contract.validation import describe
 from contract.vocabulary import DeviceType, SmiStatus
 from emulators.errors import ConfigError
 from emulators.faults import FaultPlan, FaultPlanSpec, load_fault_plan, parse_eui64, read_yaml
@@ -116,5 +117,5 @@ def load_fleet_spec(path: Path) -> tuple[FleetSpec, FaultPlan]:
     try:
         spec = FleetSpec.model_validate(read_yaml(path))
     except ValidationError as exc:
-        raise ConfigError(f"{path}: invalid fleet file: {exc}") from exc
+        raise ConfigError(f"{path}: invalid fleet file: {describe(exc, 'file')}") from exc
     return spec, spec.plan(path.parent)

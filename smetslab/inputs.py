@@ -20,6 +20,9 @@ class InputError(SmetslabError, ValueError):
     """Input that is not what the command expects; the message says what was wrong."""
 
 
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/=\s]+")
+
+
 def read_source(source: str) -> tuple[bytes, str]:
     """The raw bytes behind SOURCE (`-` for stdin, a path, or literal hex) and their origin."""
     if source == "-":
@@ -59,6 +62,8 @@ def ota_bytes(source: str) -> bytes:
         return _firmware_image_from_duis(raw, origin)
     if raw[:4] == b"\x1e\xf1\xee\x0b":
         return raw
+    if origin == ARGUMENT and not _BASE64_TEXT.fullmatch(raw.strip()):
+        raise InputError(f"{source!r}: no such file, and not base64 text either")
     try:
         return base64.b64decode(raw, validate=False)
     except binascii.Error as exc:

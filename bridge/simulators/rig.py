@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Self
 
 import gbcs
-from bridge.errors import BridgeError, PayloadError, ReassemblyError
+from bridge.errors import BridgeError, PayloadError, ReassemblyError, RigLinkError
 from bridge.framing import Frame, FrameCodec, FrameType
 from bridge.link_driver import SessionDriver
 from bridge.messages import (
@@ -146,7 +146,10 @@ class TcpPort:
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _TcpClient(self), host, port)
+        try:
+            self._server = await loop.create_server(lambda: _TcpClient(self), host, port)
+        except OSError as exc:
+            raise RigLinkError(f"rig: cannot listen on {host}:{port}: {exc.strerror}") from exc
         bound_host, bound_port = self._server.sockets[0].getsockname()[:2]
         self.path = f"socket://{bound_host}:{bound_port}"
 

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bridge.errors import DeviceMapError
+from contract.validation import describe
 
 _SEPARATORS = re.compile(r"[-:]")
 _EUI64 = re.compile(r"[0-9A-F]{16}")
@@ -94,7 +95,7 @@ def device_map_from(data: object, source: str = "device map") -> DeviceMap:
     try:
         spec = _DeviceMapFile.model_validate(data)
     except ValidationError as exc:
-        raise DeviceMapError(f"{source}: {_first_error(exc)}") from exc
+        raise DeviceMapError(f"{source}: {describe(exc, 'file', first=True)}") from exc
     devices = tuple(
         DeviceMapping(bytes.fromhex(e.device_id), bytes.fromhex(e.ieee or e.device_id))
         for e in spec.devices
@@ -109,9 +110,3 @@ def load_device_map(path: Path) -> DeviceMap:
     except (OSError, yaml.YAMLError) as exc:
         raise DeviceMapError(f"{path}: cannot be read: {exc}") from exc
     return device_map_from(data, str(path))
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "file"
-    return f"{where}: {error['msg']}"

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from contract.validation import describe
 from contract.vocabulary import Device
 from dsp_core.turn import CoreConfig
 from emulators.errors import ConfigError
@@ -217,7 +218,9 @@ def load_lab_env(path: Path) -> LabEnv:
     try:
         env = LabEnv.model_validate(data)
     except ValidationError as exc:
-        raise LabError(f"{path}: invalid lab environment: {_first_error(exc)}") from exc
+        raise LabError(
+            f"{path}: invalid lab environment: {describe(exc, 'file', first=True)}"
+        ) from exc
     hubs = [_resolved(hub, path.parent) for hub in env.hubs]
     return env.model_copy(update={"fleet": (path.parent / env.fleet).resolve(), "hubs": hubs})
 
@@ -238,12 +241,6 @@ def _resolved(hub: HubSpec, folder: Path) -> HubSpec:
 def default_env(fleet: Path, scale: float = 120.0) -> LabEnv:
     """An emulated lab: embedded broker, SQLite file, every premises of `fleet` emulated."""
     return LabEnv(name="emulated", fleet=fleet, clock=ClockSpec(scale=scale))
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "file"
-    return f"{where}: {error['msg']}"
 
 
 # ---- which premises each hub is (sans-IO) -----------------------------------------

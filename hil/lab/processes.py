@@ -46,6 +46,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from contract.topics import Topics
+from contract.validation import describe
 from dsp_core.service import ServiceLimits
 from dsp_core.turn import CoreConfig
 from emulators.shards import FleetShard, ShardState
@@ -248,4 +249,6 @@ class FleetProcess(LabProcess):
         except OSError as exc:
             raise LabError(f"{self.role}: no final state at {self.state_file}: {exc}") from exc
         except ValidationError as exc:
-            raise LabError(f"{self.role}: {self.state_file} is not a shard state: {exc}") from exc
+            raise LabError(
+                f"{self.role}: {self.state_file} is not a shard state: {describe(exc, 'file')}"
+            ) from exc

@@ -23,9 +23,9 @@ from emulators.faults import FaultKind, FaultRule
 from hil.lab.env import load_lab_env
 from hil.lab.lab import Lab
 from smetslab.cli import app
-from tests.brokers import Mosquitto
-from tests.conftest import ROOT
 from tests.integration.test_conformance_over_bus import lab
+from tests.support.brokers import Mosquitto
+from tests.support.paths import ROOT
 from tests.unit.hil.html_sections import read_page
 
 pytestmark = pytest.mark.e2e

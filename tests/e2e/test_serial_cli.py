@@ -22,8 +22,8 @@ from contract.topics import Topics
 from contract.vocabulary import DeviceType
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
-from tests.brokers import Mosquitto
-from tests.conftest import ROOT
+from tests.support.brokers import Mosquitto
+from tests.support.paths import ROOT
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e

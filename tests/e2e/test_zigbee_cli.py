@@ -24,9 +24,9 @@ from contract.vocabulary import DeviceType
 from dsp_core.store import SqlStore
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
-from tests.brokers import Mosquitto
-from tests.conftest import ROOT
 from tests.e2e.test_serial_cli import exited, smetslab, wait_for
+from tests.support.brokers import Mosquitto
+from tests.support.paths import ROOT
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e

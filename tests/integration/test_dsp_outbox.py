@@ -29,8 +29,8 @@ from dsp_core.store.schema import outbox
 from dsp_core.store.sql import sync_url
 from emulators.fleet import build_fleet
 from hil.lab.stack import Stack, StackConfig, seed_store
-from tests.brokers import Mosquitto
 from tests.integration.test_dsp_over_bus import SPEC
+from tests.support.brokers import Mosquitto
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

@@ -27,7 +27,7 @@ from dsp_core.store import MemoryStore
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from hil.lab.stack import Stack, StackConfig, seed_store
-from tests.brokers import Mosquitto
+from tests.support.brokers import Mosquitto
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

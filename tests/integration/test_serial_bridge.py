@@ -40,7 +40,7 @@ from dsp_core.store import MemoryStore
 from dsp_core.turn import CoreConfig
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
-from tests.brokers import Mosquitto
+from tests.support.brokers import Mosquitto
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

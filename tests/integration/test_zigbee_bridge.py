@@ -47,7 +47,7 @@ from dsp_core.turn import CoreConfig
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from gbcs.ota import OtaImage
-from tests.brokers import Mosquitto
+from tests.support.brokers import Mosquitto
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

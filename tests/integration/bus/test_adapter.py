@@ -13,7 +13,7 @@ import pytest
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.backoff import Backoff
 from bus.broker import EmbeddedBroker
-from tests.brokers import Mosquitto
+from tests.support.brokers import Mosquitto
 
 pytestmark = pytest.mark.integration
 FAST = Backoff(initial=0.05, cap=0.5)

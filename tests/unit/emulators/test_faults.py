@@ -24,7 +24,7 @@ from emulators.faults import (
 from emulators.fleet import FleetBuild
 from emulators.models import PendingImage
 from gbcs import ActivateFirmwareOutcome, MessageCode, ReadEsmeFirmwareVersionResponse
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.unit.emulators.helpers import (
     NEW,
     T0,

@@ -27,7 +27,7 @@ from hil.scenarios.model import (
     SwitchMp105,
 )
 from hil.scenarios.target import WRONG_HASH, choose_hub
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 from .scenario_bench import BUILD, HUBS, USERS, Bench, device, scenario, target
 

@@ -1,5 +1,6 @@
-"""A sans-IO bench for the DSP core: seed data, service requests, and device replies
-built as real GBCS from the commands the core sent (D8)."""
+"""A sans-IO bench for the DSP core (`CoreBench`): seed data, service requests, and device
+replies built as real GBCS from the commands the core sent (D8). The unit tests of the
+core drive it; the store parity tests replay the events it recorded."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ SEED: dict[str, Any] = {
 
 
 @dataclass
-class Lab:
+class CoreBench:
     config: CoreConfig = field(default_factory=CoreConfig)
     now: datetime = T0
     counter: int = 1000

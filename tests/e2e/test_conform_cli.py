@@ -25,8 +25,8 @@ from hil.lab.lab import Lab
 from smetslab.cli import app
 from tests.integration.test_conformance_over_bus import lab
 from tests.support.brokers import Mosquitto
+from tests.support.html_page import read_page
 from tests.support.paths import ROOT
-from tests.unit.hil.html_sections import read_page
 
 pytestmark = pytest.mark.e2e
 

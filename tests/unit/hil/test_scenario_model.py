@@ -28,8 +28,7 @@ from hil.scenarios.model import (
 )
 from hil.scenarios.target import WRONG_HASH, choose_hub
 from tests.support.paths import ROOT
-
-from .scenario_bench import BUILD, HUBS, USERS, Bench, device, scenario, target
+from tests.support.scenario_bench import BUILD, HUBS, USERS, Bench, device, scenario, target
 
 ESME = device(DeviceType.ESME)
 RUNNING, UPGRADE = "0123ABCD", "0123ABCE"

@@ -25,33 +25,18 @@ from dsp_core.model import JournalKind
 from dsp_core.service import ServiceLimits
 from dsp_core.store import MemoryStore
 from emulators.fleet import FleetBuild, build_fleet
-from emulators.fleetspec import FleetSpec
 from hil.lab.stack import Stack, StackConfig, seed_store
 from tests.support.brokers import Mosquitto
+from tests.support.fleets import TWO_ESMES
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
-SPEC = FleetSpec.model_validate(
-    {
-        "seed": 3,
-        "templates": [
-            {
-                "name": "e",
-                "count": 2,
-                "devices": [
-                    {"type": "CHF", "model": "CH-2", "firmware_versions": ["00010203"]},
-                    {"type": "ESME", "model": "E470", "firmware_versions": ["0123ABCD"]},
-                ],
-            }
-        ],
-    }
-)
 
 
 @asynccontextmanager
 async def lab(url: str, version: str) -> AsyncIterator[tuple[Stack, MqttAdapter]]:
-    build = build_fleet(SPEC)
+    build = build_fleet(TWO_ESMES)
     store = MemoryStore()
     await seed_store(store, build.seed)
     config = StackConfig(

@@ -4,7 +4,6 @@ with the service still serving afterwards (DESIGN §3)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -28,6 +27,7 @@ from emulators.fleet import FleetBuild, build_fleet
 from hil.lab.stack import Stack, StackConfig, seed_store
 from tests.support.brokers import Mosquitto
 from tests.support.fleets import TWO_ESMES
+from tests.support.service_user import receive_until
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -58,15 +58,7 @@ def request(user: str, target: str, counter: int) -> bytes:
 
 
 async def responses(user: MqttAdapter, count: int) -> list[dict[str, Any]]:
-    got: list[dict[str, Any]] = []
-    async with asyncio.timeout(15):
-        async for message in user.messages():
-            user.ack(message)
-            if message.topic.endswith("/responses"):
-                got.append(json.loads(message.payload))
-            if len(got) == count:
-                return got
-    return got
+    return await receive_until(user, "/responses", lambda got: len(got) == count, timeout=15)
 
 
 async def round_trip(url: str, version: str) -> None:

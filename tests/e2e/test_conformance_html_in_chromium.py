@@ -15,8 +15,8 @@ import pytest
 
 from emulators.faults import FaultKind, FaultRule
 from hil.conformance import write_html
+from tests.support.conformance import lab_build, run_conformance
 from tests.support.html_page import check_page
-from tests.unit.hil.conformance_loop import lab_build, run_conformance
 
 pytestmark = pytest.mark.e2e
 

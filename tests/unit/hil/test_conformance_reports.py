@@ -21,8 +21,8 @@ from hil.conformance import (
     write_html,
     write_junit,
 )
+from tests.support.conformance import lab_build, run_conformance
 from tests.support.html_page import check_page, read_page
-from tests.unit.hil.conformance_loop import lab_build, run_conformance
 
 
 @pytest.fixture(scope="module")

@@ -1,35 +1,24 @@
-"""Shared test fixtures: the DCC reference data in ../shared/testdata, read in place."""
+"""Shared test fixtures: the DCC reference data in ../shared/testdata, read in place
+(tests/support/paths.py), the tiers, and the brokers. What tests share beyond fixtures
+lives in tests/support/."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from bus.broker import EmbeddedBroker
-from tests.brokers import Mosquitto, mosquitto
+from tests.support.brokers import Mosquitto, mosquitto
+from tests.support.paths import DUIS_REQUESTS, RTDS_DIR
 
 # pytester: the smetslab pytest plugin (hil/pytest_plugin.py) is tested by running
 # small test files in their own pytest session (tests/integration/test_pytest_plugin.py)
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SMETSLAB_SHARED", ROOT.parent / "shared"))
-RTDS_DIR = SHARED / "testdata" / "gbcs" / "rtds-4.5.0"
-DUIS_REQUESTS = SHARED / "testdata" / "duis" / "requests"
-
 if not RTDS_DIR.is_dir():  # a missing checkout of shared/ is an error, never a skip
     raise pytest.UsageError(f"test data not found at {RTDS_DIR}; clone shared/ beside the project")
-
-
-def rtds_vectors() -> list[Path]:
-    return sorted(RTDS_DIR.rglob("*.HEX"))
-
-
-def read_hex(path: Path) -> bytes:
-    return bytes.fromhex(path.read_text().strip())
 
 
 TIERS = ("unit", "integration", "e2e")
@@ -58,7 +47,7 @@ def duis_requests() -> Path:
     return DUIS_REQUESTS
 
 
-# ---- real brokers (tests/brokers.py): a private mosquitto and the embedded amqtt ----
+# ---- real brokers (tests/support/brokers.py): a private mosquitto and the embedded amqtt ----
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The firmware campaign (hil.campaign) against the real sans-IO DSP core and the real
-emulated example fleet, joined in one process on a manual clock, as they are over MQTT:
-the campaign sees only response and alert JSON.
+emulated example fleet, joined in one process on a manual clock (tests/support's
+LabLoop), as they are over MQTT: the campaign sees only response and alert JSON.
 
 The old CPL entries of every upgraded model are removed first (R4: Suspended); the
 campaign distributes (R9), activates (immediately, or future-dated, R7), loses CS06
@@ -10,32 +10,16 @@ responses to a seeded drop fault (R8, R11), retries, reads the still-Suspended d
 
 from __future__ import annotations
 
-import json
-from collections import deque
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from contract.ids import to_compact
-from contract.requests import SendRequest
 from contract.vocabulary import CplStatus, Device, DeviceType, SmiStatus
-from dsp_core.core import DspCore
 from dsp_core.events import (
-    Action,
-    ClockTicked,
     CplChanged,
-    DeviceMessageReceived,
-    Event,
-    RequestReceived,
-    SendAlert,
-    SendCommand,
-    SendResponse,
 )
-from dsp_core.state import State
-from emulators.actions import Uplink
 from emulators.faults import FaultKind, FaultPlan, FaultRule
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import load_fleet_spec
@@ -43,124 +27,31 @@ from emulators.models import GpfModel
 from hil.campaign.model import CampaignModel
 from hil.campaign.plan import CampaignPlan, FirmwareTarget
 from hil.campaign.report import UPGRADED, CampaignReport
+from tests.support.lab_loop import LabLoop
 
 FLEET = Path(__file__).resolve().parents[2] / "configs" / "fleet.yaml"
-T0 = datetime(2031, 1, 1, tzinfo=UTC)
 CS06 = 0x0012
 LIMIT = timedelta(days=2)
-Delivery = tuple[str, Any]
 
 
-class CampaignLoop:
-    """Carries requests to the core, commands to the fleet, uplinks back to the core and
-    responses/alerts to the campaign, first in first out, on a manual clock."""
+def _run(loop: LabLoop, campaign: CampaignModel) -> CampaignReport:
+    """The campaign as the loop's service user, to the end (two days of device time at
+    most); its report."""
+    loop.run(campaign, limit=LIMIT, progress=lambda: campaign.report().to_json()["totals"])
+    return campaign.report()
 
-    def __init__(self, build: FleetBuild) -> None:
-        self.build = build
-        self.core = DspCore()
-        self.state = State()
-        seed = build.seed
-        self.state.load(
-            devices=seed.devices, users=seed.users, registrations=seed.registrations, cpl=seed.cpl
-        )
-        self.user = seed.users[0].user_id
-        self.now = T0
-        self.queue: deque[Delivery] = deque()
-        self.alerts: list[SendAlert] = []
-        self.campaign: CampaignModel | None = None
 
-    # ---- the wires ---------------------------------------------------------------
-
-    def core_event(self, event: Event) -> None:
-        self._take(self.core.handle_event(event, self.state))
-        self.state.take_changes()
-
-    def _take(self, actions: list[Action]) -> None:
-        for action in actions:
-            match action:
-                case SendCommand(ch_id=ch_id, data=data):
-                    self.queue.append(("down", (ch_id, data)))
-                case SendResponse(user_id=user, response=response) if user == self.user:
-                    self.queue.append(("response", response.to_json()))
-                case SendAlert(user_id=user, alert=alert):
-                    self.alerts.append(action)
-                    if user == self.user:
-                        self.queue.append(("alert", alert.to_json()))
-
-    def _uplinks(self, outputs: list[object]) -> None:
-        for output in outputs:
-            if isinstance(output, Uplink):
-                self.queue.append(("up", output))
-
-    def publish(self, sends: list[SendRequest]) -> None:
-        for send in sends:
-            assert send.user_id == self.user
-            self.core_event(RequestReceived(to_compact(send.user_id), send.to_bytes(), self.now))
-
-    def drain(self) -> None:
-        assert self.campaign is not None
-        while self.queue:
-            kind, item = self.queue.popleft()
-            match kind:
-                case "down":
-                    ch_id, data = item
-                    hub = bytes.fromhex(to_compact(ch_id))
-                    self._uplinks(list(self.build.fleet.handle_down(hub, data, self.now)))
-                case "up":
-                    self.core_event(DeviceMessageReceived(item.ch_id, item.data, self.now))
-                case "response":
-                    self.publish(self.campaign.on_response(json.loads(json.dumps(item)), self.now))
-                case "alert":
-                    self.publish(self.campaign.on_alert(json.loads(json.dumps(item)), self.now))
-
-    # ---- time ----------------------------------------------------------------------
-
-    def core_next_deadline(self) -> datetime | None:
-        open_deadlines = [t.deadline for t in self.state.requests.values() if t.is_open]
-        return min(open_deadlines, default=None)
-
-    def run(self, campaign: CampaignModel) -> CampaignReport:
-        self.campaign = campaign
-        self.publish(campaign.start(self.now))
-        self.drain()
-        while not campaign.finished:
-            candidates = (
-                self.build.fleet.next_due(),
-                campaign.next_due(),
-                self.core_next_deadline(),
-            )
-            due = min((c for c in candidates if c is not None), default=None)
-            assert due is not None, f"stuck: {campaign.report().to_json()['totals']}"
-            assert due - T0 < LIMIT, "the campaign did not finish in two days of device time"
-            self.step(max(self.now, due))
-        return campaign.report()
-
-    def step(self, now: datetime) -> None:
-        assert self.campaign is not None
-        self.now = now
-        self._uplinks(list(self.build.fleet.tick(now)))
-        self.drain()
-        self.core_event(ClockTicked(now))
-        self.drain()
-        self.publish(self.campaign.on_tick(now))
-        self.drain()
-
-    # ---- set-up --------------------------------------------------------------------
-
-    def remove_old_entries(self, targets: tuple[FirmwareTarget, ...]) -> list[Device]:
-        """R4: every CPL entry of an upgraded model but the target becomes Removed."""
-        models = {(t.manufacturer, t.model): t.version for t in targets}
-        for entry in self.build.seed.cpl:
-            target = models.get((entry.manufacturer, entry.model))
-            if target is not None and entry.firmware_version != target:
-                removed = replace(entry, status=CplStatus.REMOVED)
-                self.core_event(CplChanged(removed, self.now))
-        self.queue.clear()
-        return [d for d in self.state.devices.values() if d.status is SmiStatus.SUSPENDED]
-
-    def running(self, device_id: str) -> str:
-        model = self.build.fleet.device(bytes.fromhex(to_compact(device_id)))
-        return model.running_version.hex().upper()
+def _remove_old_entries(loop: LabLoop, targets: tuple[FirmwareTarget, ...]) -> list[Device]:
+    """R4: every CPL entry of an upgraded model but the target becomes Removed (before
+    the campaign starts: its N28 alerts reach no model)."""
+    models = {(t.manufacturer, t.model): t.version for t in targets}
+    for entry in loop.build.seed.cpl:
+        target = models.get((entry.manufacturer, entry.model))
+        if target is not None and entry.firmware_version != target:
+            removed = replace(entry, status=CplStatus.REMOVED)
+            loop.core_event(CplChanged(removed, loop.now))
+    loop.drain()
+    return [d for d in loop.state.devices.values() if d.status is SmiStatus.SUSPENDED]
 
 
 def _fault_plan(seed: int) -> FaultPlan:
@@ -200,7 +91,7 @@ def _gpfs_beside_gsmes(build: FleetBuild) -> tuple[str, ...]:
     )
 
 
-def _plan(loop: CampaignLoop, delay: timedelta | None) -> CampaignPlan:
+def _plan(loop: LabLoop, delay: timedelta | None) -> CampaignPlan:
     build = loop.build
     return CampaignPlan(
         user_id=loop.user,
@@ -218,19 +109,19 @@ def _plan(loop: CampaignLoop, delay: timedelta | None) -> CampaignPlan:
     )
 
 
-def _loop(seed: int) -> CampaignLoop:
+def _loop(seed: int) -> LabLoop:
     spec, _ = load_fleet_spec(FLEET)
-    return CampaignLoop(build_fleet(spec, _fault_plan(seed)))
+    return LabLoop(build_fleet(spec, _fault_plan(seed)))
 
 
-def _assert_smi_matches_fleet(loop: CampaignLoop) -> None:
+def _assert_smi_matches_fleet(loop: LabLoop) -> None:
     """The MP105 outcome: for every SMETS2 device the SMI holds what it really runs."""
     for device in loop.state.devices.values():
         if device.smets == 2:
             assert device.firmware_version == loop.running(device.device_id), device
 
 
-def _stale_mirrors(loop: CampaignLoop) -> int:
+def _stale_mirrors(loop: LabLoop) -> int:
     """GPFs whose mirror differs from their GSME's running version, seen in the fleet."""
     stale = 0
     for premises in loop.build.fleet.premises.values():
@@ -246,9 +137,9 @@ def test_campaign_recovers_lost_responses_on_the_example_fleet() -> None:
     SMI = running version for every SMETS2 device; N29 for each restored device."""
     loop = _loop(seed=11)
     plan = _plan(loop, delay=None)
-    suspended = loop.remove_old_entries(plan.targets)
+    suspended = _remove_old_entries(loop, plan.targets)
     assert suspended
-    report = loop.run(CampaignModel(plan))
+    report = _run(loop, CampaignModel(plan))
 
     totals = report.totals
     assert report.finished
@@ -272,8 +163,8 @@ def test_future_dated_campaign_confirms_by_alert() -> None:
     accepted-responses lost to the drop fault are retried (R8)."""
     loop = _loop(seed=5)
     plan = _plan(loop, delay=timedelta(hours=1))
-    loop.remove_old_entries(plan.targets)
-    report = loop.run(CampaignModel(plan))
+    _remove_old_entries(loop, plan.targets)
+    report = _run(loop, CampaignModel(plan))
 
     assert report.finished
     assert report.unexpected == ()
@@ -291,10 +182,10 @@ def test_campaign_on_the_shipped_fault_plan_reports_what_failed() -> None:
     campaign still finishes, nothing is unexpected, and every device it could not
     upgrade is reported with the reason, and is still Suspended in the SMI (R4)."""
     spec, faults = load_fleet_spec(FLEET)
-    loop = CampaignLoop(build_fleet(spec, faults))
+    loop = LabLoop(build_fleet(spec, faults))
     plan = _plan(loop, delay=None)
-    loop.remove_old_entries(plan.targets)
-    report = loop.run(CampaignModel(plan))
+    _remove_old_entries(loop, plan.targets)
+    report = _run(loop, CampaignModel(plan))
 
     assert report.finished
     assert report.unexpected == ()

@@ -23,10 +23,10 @@ from emulators.faults import FaultKind, FaultRule
 from hil.lab.env import load_lab_env
 from hil.lab.lab import Lab
 from smetslab.cli import app
-from tests.brokers import Mosquitto
-from tests.conftest import ROOT
-from tests.integration.test_conformance_over_bus import lab
-from tests.unit.hil.html_sections import read_page
+from tests.support.brokers import Mosquitto
+from tests.support.conformance import lab_on_broker
+from tests.support.html_page import read_page
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ async def test_conform_exits_2_and_writes_both_reports(
     mosquitto_broker: Mosquitto, tmp_path: Path
 ) -> None:
     rules = [FaultRule(FaultKind.ALERT_COUNTER_MISMATCH, count=1)]
-    async with lab(mosquitto_broker.url, rules) as conforming:
+    async with lab_on_broker(mosquitto_broker.url, rules) as conforming:
         first, second = conforming.firmware, conforming.second_firmware
         assert first.image is not None
         assert second.image is not None

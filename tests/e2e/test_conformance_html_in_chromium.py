@@ -15,8 +15,8 @@ import pytest
 
 from emulators.faults import FaultKind, FaultRule
 from hil.conformance import write_html
-from tests.unit.hil.conformance_loop import lab_build, run_conformance
-from tests.unit.hil.html_sections import check_page
+from tests.support.conformance import lab_build, run_conformance
+from tests.support.html_page import check_page
 
 pytestmark = pytest.mark.e2e
 

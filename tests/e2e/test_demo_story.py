@@ -21,7 +21,7 @@ from hil.demo import DemoOptions, DemoRun, DemoSummary
 from hil.errors import DemoError
 from hil.lab.stack import Stack
 from smetslab.cli import app
-from tests.brokers import Mosquitto, require_mosquitto
+from tests.support.brokers import Mosquitto, require_mosquitto
 from tests.support.demo import (
     RESPONSE_TIMEOUT,
     SCALE,

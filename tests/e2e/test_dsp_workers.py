@@ -24,7 +24,7 @@ from dsp_core.store import SqlStore
 from hil.campaign.model import CampaignModel
 from hil.demo import DemoOptions, DemoRun, DemoSummary
 from hil.lab.stack import Stack
-from tests.brokers import Mosquitto
+from tests.support.brokers import Mosquitto
 from tests.support.demo import (
     assert_e21_for_each_lost,
     assert_n52_only_for_mismatches,

@@ -15,8 +15,8 @@ from hil.lab.env import HubKind, load_lab_env
 from hil.lab.lab import Lab
 from hil.scenarios.file import load_scenario
 from hil.scenarios.runner import run_scenario
-from tests.conftest import ROOT
 from tests.support.labs import patient, sooner
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 MIXED = ROOT / "configs" / "lab-mixed.yaml"

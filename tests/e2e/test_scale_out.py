@@ -29,13 +29,13 @@ from emulators.fleet import build_fleet
 from emulators.fleetspec import FleetSpec
 from emulators.shards import shard_of
 from hil.demo import DemoRun
-from tests.brokers import Mosquitto, require_mosquitto
-from tests.conftest import ROOT
+from tests.support.brokers import Mosquitto, require_mosquitto
 from tests.support.demo import (
     assert_e21_for_each_lost,
     demo_options,
     journal_entries,
 )
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 SPEC = FleetSpec.model_validate(

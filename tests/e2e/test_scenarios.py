@@ -15,9 +15,9 @@ from hil.scenarios.file import ExpectResponseStep, Scenario, load_scenario
 from hil.scenarios.runner import run_scenario
 from hil.scenarios.transcript import load_transcript
 from smetslab.cli import app
-from tests.brokers import Mosquitto, require_mosquitto
-from tests.conftest import ROOT
+from tests.support.brokers import Mosquitto, require_mosquitto
 from tests.support.labs import patient
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 SCENARIOS = sorted((ROOT / "configs" / "scenarios").glob("*.yaml"))

@@ -18,8 +18,8 @@ from hil.scenarios.file import Scenario, load_scenario
 from hil.scenarios.runner import run_scenario
 from hil.scenarios.transcript import diff_transcripts, load_transcript, normalise
 from smetslab.cli import app
-from tests.conftest import ROOT
 from tests.support.labs import patient, sooner
+from tests.support.paths import ROOT
 
 pytestmark = pytest.mark.e2e
 SERIAL_SIM = ROOT / "configs" / "lab-serial-sim.yaml"

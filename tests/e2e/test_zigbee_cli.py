@@ -8,7 +8,6 @@ its hub is offline and requests for its devices get E20 (D-E5)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -24,9 +23,10 @@ from contract.vocabulary import DeviceType
 from dsp_core.store import SqlStore
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
-from tests.brokers import Mosquitto
-from tests.conftest import ROOT
-from tests.e2e.test_serial_cli import exited, smetslab, wait_for
+from tests.support.brokers import Mosquitto
+from tests.support.paths import ROOT
+from tests.support.processes import exited, smetslab
+from tests.support.service_user import receive_until, request_bytes
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -47,15 +47,8 @@ class ZigbeeLab:
     def read_each(self, first_counter: int = 1) -> None:
         topics = Topics()
         for counter, device_id in enumerate(self.targets, start=first_counter):
-            request = {
-                "request_id": f"{self.supplier}:{device_id}:{counter}",
-                "service_reference_variant": "11.2",
-                "command_variant": 1,
-                "body": {},
-            }
-            self.user.publish(
-                topics.request(to_compact(self.supplier)), json.dumps(request).encode()
-            )
+            request = request_bytes(self.supplier, "11.2", device_id, counter)
+            self.user.publish(topics.request(to_compact(self.supplier)), request)
 
 
 async def zigbee_lab(
@@ -81,10 +74,10 @@ async def zigbee_lab(
     )
     user = await enter(MqttAdapter(LinkConfig(url, "t-zigbee-cli-user", subscriptions)))
     await user.wait_connected()
-    await wait_for(user, "clock", lambda got: True)  # the DSP is up and subscribed
+    await receive_until(user, "clock", lambda got: True)  # the DSP is up and subscribed
     bridge_args = ("bridge", "zigbee", "--radio", "emulated", "--fleet", str(ZIGBEE))
     bridge = await enter(smetslab(*bridge_args, "--broker", url, exit_code=bridge_exit))
-    joined = await wait_for(
+    joined = await receive_until(
         user,
         "status",
         lambda got: got[-1]["online"] and all(d["joined"] for d in got[-1]["devices"]),
@@ -111,11 +104,13 @@ async def test_dsp_and_an_emulated_zigbee_bridge_as_commands(
     async with AsyncExitStack() as stack:
         lab = await zigbee_lab(stack, mosquitto_broker.url, tmp_path)
         lab.read_each()
-        answers = await wait_for(
+        answers = await receive_until(
             lab.user, "responses", lambda got: sum(r["response_code"] == "I0" for r in got) == 2
         )
         lab.bridge.send_signal(signal.SIGTERM)
-        stopped = await wait_for(lab.user, "status", lambda got: "stopped" in got[-1]["reason"])
+        stopped = await receive_until(
+            lab.user, "status", lambda got: "stopped" in got[-1]["reason"]
+        )
         await exited(lab.bridge)  # else the SIGTERM at the end may find it past its handler
     joined, targets = lab.joined, lab.targets
     assert {d["device_id"] for d in joined[-1]["devices"]} == {to_compact(d) for d in targets}
@@ -133,10 +128,10 @@ async def test_a_killed_bridge_leaves_its_hub_offline_and_requests_get_e20(
     async with AsyncExitStack() as stack:
         lab = await zigbee_lab(stack, mosquitto_broker.url, tmp_path, bridge_exit=-9)
         lab.bridge.kill()
-        lost = await wait_for(lab.user, "status", lambda got: "last will" in got[-1]["reason"])
+        lost = await receive_until(lab.user, "status", lambda got: "last will" in got[-1]["reason"])
         await offline_in_store(tmp_path)  # the DSP took it from its own subscription
         lab.read_each()
-        answers = await wait_for(
+        answers = await receive_until(
             lab.user, "responses", lambda got: sum(r["response_code"] != "I99" for r in got) == 2
         )
     assert lost[-1]["online"] is False

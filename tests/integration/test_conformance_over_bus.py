@@ -6,17 +6,12 @@ in its 0x8F66 alert (R7) fails the counter-echo check and no other."""
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
 
 from bus.broker import EmbeddedBroker
-from bus.clock import ClockSetting
-from dsp_core.store import MemoryStore
 from emulators.faults import FaultKind, FaultRule
 from hil.conformance import (
     CHECKS,
@@ -25,36 +20,19 @@ from hil.conformance import (
     ConformanceReport,
     ConformanceRunner,
     ConformanceStep,
-    ConformanceTarget,
     Source,
     Verdict,
 )
-from hil.lab.stack import Stack, StackConfig, seed_store
-from tests.unit.hil.conformance_loop import T0, lab_build, target
+from tests.support.conformance import lab_build, lab_on_broker, target
 
 pytestmark = pytest.mark.integration
-SCALE = 10.0  # device seconds per wall second
-# 2 s of wall time at SCALE to the future-dated execution: ample for the 11.3 to arrive
+# 2 s of wall time at the lab's SCALE (10) to the future-dated execution: ample for the
+# 11.3 to arrive
 OPTIONS = ConformanceOptions(future_delay=timedelta(seconds=20))
 
 
-@asynccontextmanager
-async def lab(url: str, rules: Sequence[FaultRule] = ()) -> AsyncIterator[ConformanceTarget]:
-    build = lab_build(rules=rules)
-    store = MemoryStore()
-    await seed_store(store, build.seed)
-    config = StackConfig(
-        url,
-        ClockSetting.starting_now(T0, SCALE, time.time()),
-        mqtt_version="3.1.1",
-        run_id=f"conform-{uuid.uuid4().hex[:6]}",
-    )
-    async with Stack(config, build, store):
-        yield target(build, broker=url, mqtt_version="3.1.1")
-
-
 async def conformance(url: str, rules: Sequence[FaultRule] = ()) -> ConformanceReport:
-    async with lab(url, rules) as conforming:
+    async with lab_on_broker(url, rules) as conforming:
         return await ConformanceRunner(conforming, OPTIONS).run()
 
 

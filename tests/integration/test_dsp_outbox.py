@@ -5,7 +5,6 @@ the broker acknowledged leaves the outbox."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import replace
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from bus.adapter import BusMessage, LinkConfig, MqttAdapter
+from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting
 from contract.cpl import cpl_change_json
 from contract.topics import Topics
@@ -29,8 +28,9 @@ from dsp_core.store.schema import outbox
 from dsp_core.store.sql import sync_url
 from emulators.fleet import build_fleet
 from hil.lab.stack import Stack, StackConfig, seed_store
-from tests.brokers import Mosquitto
-from tests.integration.test_dsp_over_bus import SPEC
+from tests.support.brokers import Mosquitto
+from tests.support.bus import take
+from tests.support.fleets import TWO_ESMES
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -63,22 +63,11 @@ def _rows(url: str) -> int:
         engine.dispose()
 
 
-async def _received(bus: MqttAdapter, count: int) -> list[BusMessage]:
-    got: list[BusMessage] = []
-    async with asyncio.timeout(20):
-        async for message in bus.messages():
-            bus.ack(message)
-            got.append(message)
-            if len(got) == count:
-                return got
-    return got
-
-
 async def test_a_worker_publishes_what_it_and_a_dead_worker_left_in_the_outbox(
     tmp_path: Path, mosquitto_broker: Mosquitto
 ) -> None:
     url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
-    build = build_fleet(SPEC)
+    build = build_fleet(TWO_ESMES)
     store = await SqlStore.open(url)
     await seed_store(store, build.seed)
     config = StackConfig(
@@ -103,7 +92,7 @@ async def test_a_worker_publishes_what_it_and_a_dead_worker_left_in_the_outbox(
         await watcher.wait_connected()
         try:
             async with Stack(config, build, store) as lab:
-                got = await _received(watcher, 3)
+                got = await take(watcher, 3, timeout=20)
                 assert sorted(json.loads(m.payload)["n"] for m in got) == [1, 2, 3]
                 await wait_until(  # deleted once the broker acknowledged them
                     lambda: _rows(url) == 1, 10, "the outbox rows the broker acknowledged gone"
@@ -111,7 +100,7 @@ async def test_a_worker_publishes_what_it_and_a_dead_worker_left_in_the_outbox(
                 removal = replace(build.seed.cpl[0], status=CplStatus.REMOVED)
                 user = await lab.user_bus(build.seed.users[0].user_id)
                 user.publish(TOPICS.cpl, cpl_change_json(removal))
-                alerts = [json.loads(m.payload) for m in await _received(watcher, 1)]
+                alerts = [json.loads(m.payload) for m in await take(watcher, 1, timeout=20)]
         finally:
             await store.close()
     assert alerts[0]["alert_code"] == "N28"

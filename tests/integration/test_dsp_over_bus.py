@@ -4,7 +4,6 @@ with the service still serving afterwards (DESIGN §3)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -25,33 +24,19 @@ from dsp_core.model import JournalKind
 from dsp_core.service import ServiceLimits
 from dsp_core.store import MemoryStore
 from emulators.fleet import FleetBuild, build_fleet
-from emulators.fleetspec import FleetSpec
 from hil.lab.stack import Stack, StackConfig, seed_store
-from tests.brokers import Mosquitto
+from tests.support.brokers import Mosquitto
+from tests.support.fleets import TWO_ESMES
+from tests.support.service_user import receive_until
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
-SPEC = FleetSpec.model_validate(
-    {
-        "seed": 3,
-        "templates": [
-            {
-                "name": "e",
-                "count": 2,
-                "devices": [
-                    {"type": "CHF", "model": "CH-2", "firmware_versions": ["00010203"]},
-                    {"type": "ESME", "model": "E470", "firmware_versions": ["0123ABCD"]},
-                ],
-            }
-        ],
-    }
-)
 
 
 @asynccontextmanager
 async def lab(url: str, version: str) -> AsyncIterator[tuple[Stack, MqttAdapter]]:
-    build = build_fleet(SPEC)
+    build = build_fleet(TWO_ESMES)
     store = MemoryStore()
     await seed_store(store, build.seed)
     config = StackConfig(
@@ -73,15 +58,7 @@ def request(user: str, target: str, counter: int) -> bytes:
 
 
 async def responses(user: MqttAdapter, count: int) -> list[dict[str, Any]]:
-    got: list[dict[str, Any]] = []
-    async with asyncio.timeout(15):
-        async for message in user.messages():
-            user.ack(message)
-            if message.topic.endswith("/responses"):
-                got.append(json.loads(message.payload))
-            if len(got) == count:
-                return got
-    return got
+    return await receive_until(user, "/responses", lambda got: len(got) == count, timeout=15)
 
 
 async def round_trip(url: str, version: str) -> None:

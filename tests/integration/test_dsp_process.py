@@ -19,7 +19,7 @@ from dsp_core.service import dsp_link
 from dsp_core.store import SqlStore
 from hil.errors import LabError
 from hil.lab.processes import DspCommand, DspProcess
-from tests.brokers import Mosquitto
+from tests.support.brokers import Mosquitto
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

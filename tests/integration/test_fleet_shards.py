@@ -29,7 +29,7 @@ from emulators.fleetspec import FleetSpec
 from emulators.shards import shard_of
 from hil.errors import LabError
 from hil.lab.stack import Stack, StackConfig, seed_store
-from tests.brokers import Mosquitto
+from tests.support.brokers import Mosquitto
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2031, 1, 1, tzinfo=UTC)

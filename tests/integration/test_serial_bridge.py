@@ -12,12 +12,11 @@ import base64
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -25,11 +24,11 @@ from bridge.serial_bridge import BridgeConfig, SerialBridge, bridge_link
 from bridge.serial_link import PortSettings
 from bridge.session import SessionConfig
 from bridge.simulators.rig import RigSimulator
-from bus.adapter import LinkConfig, MqttAdapter
+from bus.adapter import MqttAdapter
 from bus.backoff import Backoff
 from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting, ScaledClock
-from contract.ids import to_compact, to_duis
+from contract.ids import to_duis
 from contract.topics import Topics
 from contract.vocabulary import Device, DeviceType, SmiStatus
 from dsp_core.core import DspCore
@@ -40,8 +39,10 @@ from dsp_core.store import MemoryStore
 from dsp_core.turn import CoreConfig
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
-from tests.brokers import Mosquitto
-from tests.support.waiting import wait_until
+from tests.support.brokers import Mosquitto
+from tests.support.bus import connected
+from tests.support.service_user import ServiceUserClient, final, user_link
+from tests.support.waiting import hub_recorded, wait_until
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -83,13 +84,11 @@ class Lab:
     build: FleetBuild
     store: MemoryStore
     rig: RigSimulator
-    user: MqttAdapter
+    user: ServiceUserClient  # the supplier: responses, alerts, the hub's status
     topics: Topics
     url: str
     version: str
     tasks: asyncio.TaskGroup
-    got: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    counter: int = 0
     bridge_stop: asyncio.Event = field(default_factory=asyncio.Event)
     bridge_task: asyncio.Task[None] | None = None
     _bridge: SerialBridge | None = None
@@ -99,40 +98,8 @@ class Lab:
         assert self._bridge is not None
         return self._bridge
 
-    @property
-    def supplier(self) -> str:
-        return self.build.seed.users[0].user_id
-
     def device(self, device_type: DeviceType) -> Device:
         return next(d for d in self.build.seed.devices if d.device_type is device_type)
-
-    def request(self, srv: str, target: str, body: dict[str, Any], variant: int = 1) -> str:
-        self.counter += 1
-        request_id = f"{self.supplier}:{target}:{self.counter}"
-        message = {
-            "request_id": request_id,
-            "service_reference_variant": srv,
-            "command_variant": variant,
-            "body": body,
-        }
-        topic = self.topics.request(to_compact(self.supplier))
-        self.user.publish(topic, json.dumps(message).encode())
-        return request_id
-
-    def seen(self, kind: str, test: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
-        return [m for k, m in self.got if k == kind and test(m)]
-
-    async def wait_for(
-        self, kind: str, test: Callable[[dict[str, Any]], bool], timeout: float = 15
-    ) -> dict[str, Any]:
-        found = await wait_until(lambda: self.seen(kind, test), timeout, f"a {kind} message")
-        return found[0]
-
-    async def collect(self) -> None:
-        async for message in self.user.messages():
-            self.user.ack(message)
-            kind = message.topic.rsplit("/", 1)[-1]
-            self.got.append((kind, json.loads(message.payload)))
 
     def start_bridge(self) -> None:
         """The bridge process: its own MQTT connection (a persistent session) and port."""
@@ -175,23 +142,29 @@ async def rig_lab(
     setting = ClockSetting.starting_now(T0, SCALE, time.time())
     topics = Topics()
     async with AsyncExitStack() as stack:
-        dsp_bus = await connected(stack, dsp_link(url, topics, "t-serial-dsp", version))
+        enter = stack.enter_async_context
+        dsp_config = dsp_link(url, topics, "t-serial-dsp", version)
+        dsp_bus = await enter(connected(MqttAdapter(dsp_config)))
         dsp_bus.publish(topics.clock, setting.to_json(), retain=True)
         dsp = DspService(CoreDriver(DspCore(core), store), dsp_bus, topics, ScaledClock(setting))
         where = {"listen": ("127.0.0.1", 0)} if tcp else {"link": tmp_path / "rig"}
         rig = RigSimulator(build, ScaledClock(setting), session=FAST, **where)
-        await stack.enter_async_context(rig)
-        user = await connected(stack, user_link(url, topics, build, rig.ch_id, version))
+        await enter(rig)
+        supplier = build.seed.users[0].user_id
+        link = user_link(
+            url, topics, supplier, rig.ch_id, client_id="t-serial-user", version=version
+        )
+        user = ServiceUserClient(await enter(connected(MqttAdapter(link))), supplier, topics)
         stop = asyncio.Event()
-        tasks = await stack.enter_async_context(asyncio.TaskGroup())
+        tasks = await enter(asyncio.TaskGroup())
         stack.callback(stop.set)
         lab = Lab(build, store, rig, user, topics, url, version, tasks)
         stack.callback(lab.stop_bridge_soon)
         tasks.create_task(dsp.run(stop))
-        collector = tasks.create_task(lab.collect())
+        collector = tasks.create_task(user.collect())
         stack.callback(collector.cancel)
         lab.start_bridge()
-        await lab.wait_for("status", lambda s: s["online"])
+        await lab.user.wait_for("status", lambda s: s["online"])
         yield lab
 
 
@@ -210,30 +183,15 @@ async def seeded_store(build: FleetBuild, esme_status: SmiStatus) -> MemoryStore
     return store
 
 
-def user_link(url: str, topics: Topics, build: FleetBuild, ch_id: str, version: str) -> LinkConfig:
-    user = to_compact(build.seed.users[0].user_id)
-    subscriptions = (topics.responses(user), topics.alerts(user), topics.ch_status(ch_id))
-    return LinkConfig(url, "t-serial-user", subscriptions, mqtt_version=version)
-
-
-async def connected(stack: AsyncExitStack, link: LinkConfig) -> MqttAdapter:
-    bus = await stack.enter_async_context(MqttAdapter(link))
-    await bus.wait_connected()
-    return bus
-
-
-def final(request_id: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda r: r["request_id"] == request_id and r["response_code"] != "I99"
-
-
 async def nothing_more_on_the_way(lab: Lab) -> None:
     """An SR 11.2 to the ESME, answered I0: whatever an earlier request still had on its
     way (a command the broker or the bridge sent again, a response or alert the rig sent
     twice) has arrived by then, since the broker's queue for the hub, the rig link (its
     frames are sequenced) and the DSP each keep their order. One more command to the rig."""
-    await hub_recorded(lab, online=True)  # else the DSP answers E20 and sends nothing
-    read = lab.request("11.2", lab.device(DeviceType.ESME).device_id, {})
-    answer = await lab.wait_for("responses", final(read))
+    # the hub recorded online, else the DSP answers E20 and sends nothing
+    await hub_recorded(lab.store, lab.rig.ch_id, online=True)
+    read = lab.user.request("11.2", lab.device(DeviceType.ESME).device_id, {})
+    answer = await lab.user.wait_for("responses", final(read))
     assert answer["response_code"] == "I0", answer
 
 
@@ -255,12 +213,12 @@ async def smi(store: MemoryStore, device_id: str) -> Device:
 async def read_and_restore(lab: Lab) -> None:
     esme = lab.device(DeviceType.ESME)
     assert (await smi(lab.store, esme.device_id)).status is SmiStatus.SUSPENDED
-    request_id = lab.request("11.2", esme.device_id, {})
-    answer = await lab.wait_for("responses", final(request_id))
+    request_id = lab.user.request("11.2", esme.device_id, {})
+    answer = await lab.user.wait_for("responses", final(request_id))
     assert answer["response_code"] == "I0"
     assert answer["body"]["firmware_version"] == "0123ABCD"
     assert base64.b64decode(answer["body"]["gbcs_payload"])[0] == 0xDD  # the device's bytes
-    await lab.wait_for("alerts", lambda a: a["alert_code"] == "N29")
+    await lab.user.wait_for("alerts", lambda a: a["alert_code"] == "N29")
     record = await smi(lab.store, esme.device_id)
     assert (record.status, record.firmware_version) == (SmiStatus.COMMISSIONED, "0123ABCD")
     assert lab.rig.counts["commands"] == 1
@@ -297,24 +255,24 @@ async def test_the_cable_pulled_during_a_firmware_download_loses_and_repeats_not
         }
         events = lab.rig.journal.events
         lab.rig.drop_acks(2)  # the image reaches the rig; the bridge does not know it
-        lab.request("11.1", DCC, body, variant=8)
+        lab.user.request("11.1", DCC, body, variant=8)
         await wait_until(lambda: events["download_started"] == 1, 15, "the rig's download")
         lab.rig.unplug()
-        await lab.wait_for("status", lambda s: not s["online"] and s["link"] == "closed")
+        await lab.user.wait_for("status", lambda s: not s["online"] and s["link"] == "closed")
         await wait_until(lambda: events["download_complete"] == 1, 15, "the download's end")
-        assert lab.seen("alerts", lambda a: a["alert_code"] == "FirmwareReceipt") == []
+        assert lab.user.seen("alerts", lambda a: a["alert_code"] == "FirmwareReceipt") == []
         await port_missed(caplog)  # the bridge tries the missing port, backing off
         lab.rig.plug()
-        receipt = await lab.wait_for("alerts", lambda a: a["alert_code"] == "FirmwareReceipt")
+        receipt = await lab.user.wait_for("alerts", lambda a: a["alert_code"] == "FirmwareReceipt")
         await nothing_more_on_the_way(lab)  # a duplicate receipt would have come before
     assert receipt["body"]["hash_matches"] is True
-    assert len(lab.seen("alerts", lambda a: a["alert_code"] == "FirmwareReceipt")) == 1
+    assert len(lab.user.seen("alerts", lambda a: a["alert_code"] == "FirmwareReceipt")) == 1
     journal = [e async for e in lab.store.journal()]
     assert [e for e in journal if e.kind is JournalKind.DUPLICATE] == []
     assert lab.rig.journal.events["download_started"] == 1  # the image went down once
     assert lab.rig.session.stats.duplicates >= 1  # ... though it was sent twice
     assert lab.bridge.link.connections == 2
-    statuses = [s["online"] for s in lab.seen("status", lambda s: True)]
+    statuses = [s["online"] for s in lab.user.seen("status", lambda s: True)]
     assert statuses.count(True) >= 2
     assert False in statuses
 
@@ -330,19 +288,19 @@ async def test_a_hung_rig_ends_in_e21_and_the_late_response_arrives_once_it_is_b
         esme = lab.device(DeviceType.ESME)
         lab.rig.garbage(b"\x13\x37 noise \xff" * 10 + b"\x00")
         lab.rig.stop_answering()
-        request_id = lab.request("11.2", esme.device_id, {})
+        request_id = lab.user.request("11.2", esme.device_id, {})
         session = lab.bridge.session
         await wait_until(lambda: session.pending == 1, 15, "the command sent")  # hub still online
-        await lab.wait_for("status", lambda s: not s["online"] and s["link"] == "syncing")
-        await lab.wait_for("responses", lambda r: r["response_code"] == "E21")
+        await lab.user.wait_for("status", lambda s: not s["online"] and s["link"] == "syncing")
+        await lab.user.wait_for("responses", lambda r: r["response_code"] == "E21")
         assert lab.rig.counts["commands"] == 0
         assert lab.bridge.session.pending == 1
         lab.rig.resume()
-        late = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
+        late = await lab.user.wait_for("responses", lambda r: r["response_code"] == "I0")
         await nothing_more_on_the_way(lab)
     assert late["request_id"] == request_id
     assert late["body"]["late"] is True
-    assert len(lab.seen("responses", final(request_id))) == 2  # E21, then the late I0
+    assert len(lab.user.seen("responses", final(request_id))) == 2  # E21, then the late I0
     assert lab.rig.counts["commands"] == 2  # the command once, then the later read
     assert lab.bridge.session.stats.bad_frames.total() > 0  # the garbage, resynchronised
     assert lab.bridge.link.connections == 1  # the port never closed
@@ -355,35 +313,25 @@ async def offline_then_back(lab: Lab) -> None:
     I0 from the device."""
     esme = lab.device(DeviceType.ESME).device_id
     lab.rig.unplug()
-    await lab.wait_for("status", lambda s: not s["online"] and s["link"] == "closed")
-    await hub_recorded(lab, online=False)
-    refused = lab.request("11.2", esme, {})
-    answer = await lab.wait_for("responses", final(refused))
+    await lab.user.wait_for("status", lambda s: not s["online"] and s["link"] == "closed")
+    await hub_recorded(lab.store, lab.rig.ch_id, online=False)
+    refused = lab.user.request("11.2", esme, {})
+    answer = await lab.user.wait_for("responses", final(refused))
     assert answer["response_code"] == "E20"
     assert answer["body"]["ch_id"] == to_duis(lab.rig.ch_id)
     assert "offline" in answer["body"]["reason"]
     lab.rig.plug()
-    await hub_recorded(lab, online=True)
-    read = lab.request("11.2", esme, {})
-    again = await lab.wait_for("responses", final(read))
+    await hub_recorded(lab.store, lab.rig.ch_id, online=True)
+    read = lab.user.request("11.2", esme, {})
+    again = await lab.user.wait_for("responses", final(read))
     assert (again["response_code"], again["body"]["firmware_version"]) == ("I0", "0123ABCD")
-    assert [r["response_code"] for r in lab.seen("responses", final(refused))] == ["E20"]
+    assert [r["response_code"] for r in lab.user.seen("responses", final(refused))] == ["E20"]
     assert lab.rig.counts["commands"] == 1  # the refused request sent nothing
     journal = [e async for e in lab.store.journal()]
     hub = [e.code for e in journal if e.kind is JournalKind.HUB_STATUS]
     assert "offline" in hub
     assert hub[-1] == "online"
     assert [e for e in journal if e.kind is JournalKind.COMMAND and e.request_id == refused] == []
-
-
-async def hub_recorded(lab: Lab, *, online: bool) -> None:
-    """Until the DSP's store holds the hub's status as `online` (D-E1)."""
-    hub = to_duis(lab.rig.ch_id)
-
-    async def recorded() -> bool:
-        return (hub, online) in {(h.ch_id, h.online) for h in await lab.store.hub_statuses()}
-
-    await wait_until(recorded, 15, f"the DSP to record hub {hub} {'on' if online else 'off'}line")
 
 
 async def test_an_11_2_behind_an_offline_hub_is_e20_at_once_and_i0_once_it_is_back(
@@ -411,12 +359,12 @@ async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
     async with rig_lab(mosquitto_broker.url, "auto", tmp_path) as lab:
         esme = lab.device(DeviceType.ESME)
         lab.rig.stop_answering()
-        request_id = lab.request("11.2", esme.device_id, {})
+        request_id = lab.user.request("11.2", esme.device_id, {})
         await wait_until(lambda: lab.bridge.session.pending == 1, 15, "the command sent")
         await lab.stop_bridge()
         lab.rig.resume()
         lab.start_bridge()
-        answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
+        answer = await lab.user.wait_for("responses", lambda r: r["response_code"] == "I0")
         await nothing_more_on_the_way(lab)
     assert answer["request_id"] == request_id
     assert lab.rig.counts["commands"] == 2  # the command once, then the later read
@@ -432,11 +380,11 @@ async def test_a_rig_reboot_with_a_command_queued_delivers_it_once(
     async with rig_lab(embedded_broker.url, "3.1.1", tmp_path) as lab:
         esme = lab.device(DeviceType.ESME)
         lab.rig.stop_answering()
-        request_id = lab.request("11.2", esme.device_id, {})
+        request_id = lab.user.request("11.2", esme.device_id, {})
         await wait_until(lambda: lab.bridge.session.pending == 1, 15, "the command sent")
         lab.rig.restart()
         lab.rig.resume()
-        answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
+        answer = await lab.user.wait_for("responses", lambda r: r["response_code"] == "I0")
         await wait_until(lambda: lab.bridge.hub.status.online, 15, "the hub online again")
         await nothing_more_on_the_way(lab)
     assert answer["request_id"] == request_id
@@ -453,16 +401,16 @@ async def test_a_rig_exported_on_tcp_like_ser2net_over_socket_urls(
     async with rig_lab(embedded_broker.url, "3.1.1", tmp_path, tcp=True) as lab:
         assert lab.rig.path.startswith("socket://127.0.0.1:")
         esme = lab.device(DeviceType.ESME).device_id
-        first = lab.request("11.2", esme, {})
-        await lab.wait_for("responses", final(first))
+        first = lab.user.request("11.2", esme, {})
+        await lab.user.wait_for("responses", final(first))
         lab.rig.drop_connection()
         await wait_until(
             lambda: lab.bridge.link.connections == 2 and lab.bridge.hub.status.online,
             15,
             "the bridge connected again, the hub online",
         )
-        second = lab.request("11.2", esme, {})
-        answers = [await lab.wait_for("responses", final(r)) for r in (first, second)]
+        second = lab.user.request("11.2", esme, {})
+        answers = [await lab.user.wait_for("responses", final(r)) for r in (first, second)]
     assert [a["response_code"] for a in answers] == ["I0", "I0"]
     assert lab.rig.counts["commands"] == 2
 
@@ -471,17 +419,17 @@ async def test_power_control_and_the_status_topic(
     embedded_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     async with rig_lab(embedded_broker.url, "3.1.1", tmp_path) as lab:
-        status = lab.seen("status", lambda s: s["online"])[-1]
+        status = lab.user.seen("status", lambda s: s["online"])[-1]
         ids = {d.device_id.replace("-", "") for d in lab.build.seed.devices}
         assert {d["device_id"] for d in status["devices"]} == ids
         assert status["hub"] == "online"
         esme = lab.device(DeviceType.ESME).device_id
         topic = lab.topics.ch_power(lab.rig.ch_id)
-        lab.user.publish(topic, json.dumps({"device_id": esme, "action": "cycle"}).encode())
+        lab.user.bus.publish(topic, json.dumps({"device_id": esme, "action": "cycle"}).encode())
         await wait_until(lambda: lab.rig.journal.events["power_cycled"] == 1, 15, "a power cycle")
         lab.rig.set_hub_online(False)
-        await lab.wait_for("status", lambda s: s["hub"] == "offline" and not s["online"])
-        lab.user.publish(topic, b'{"device_id": "nobody"}')
+        await lab.user.wait_for("status", lambda s: s["hub"] == "offline" and not s["online"])
+        lab.user.bus.publish(topic, b'{"device_id": "nobody"}')
         await wait_until(lambda: lab.bridge.hub.counts["refused"] == 1, 15, "the request refused")
 
 

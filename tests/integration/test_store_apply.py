@@ -20,7 +20,7 @@ from dsp_core.state import Scope, State
 from dsp_core.store import MemoryStore, SqlStore, Store, sql
 from dsp_core.store.sql import sync_url
 from dsp_core.turn import CoreConfig
-from tests.unit.dsp_core.lab import ESME, NEW, SEED, T0, Lab
+from tests.support.core_bench import ESME, NEW, SEED, T0, CoreBench
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ async def test_events_from_several_tasks_at_once_are_serialised(kind: str, tmp_p
     """Twenty reads of one device, then their twenty responses, each from its own task
     and all at once: the answers, the SMI and the journal are those of the events one by
     one, in the order the tasks called."""
-    lab = Lab()
+    lab = CoreBench()
     for actions in [lab.read(ESME) for _ in range(20)]:
         lab.reply_read(actions, NEW)
     store = await _open(f"sqlite:///{tmp_path / 'smi.db'}" if kind == "file" else kind)
@@ -109,7 +109,7 @@ async def test_the_journal_is_read_page_by_page(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(sql, "_JOURNAL_PAGE", 7)
-    lab = Lab()
+    lab = CoreBench()
     for actions in [lab.read(ESME) for _ in range(5)]:
         lab.reply_read(actions, NEW)
     store = await SqlStore.open(f"sqlite:///{tmp_path / 'smi.db'}")
@@ -193,7 +193,7 @@ async def test_later_events_of_a_batch_see_what_earlier_ones_wrote(tmp_path: Pat
 async def test_the_driver_falls_back_to_one_event_at_a_time(tmp_path: Path) -> None:
     """A batch that fails is handled again event by event: the events before the bad one
     are committed, and the bad one's error is raised as `handle` raises it."""
-    lab = Lab()
+    lab = CoreBench()
     lab.read(ESME, counter=7000)
     lab.read(ESME, counter=7001)
     store = await SqlStore.open(f"sqlite:///{tmp_path / 'smi.db'}")

@@ -16,41 +16,40 @@ from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
 from dsp_core.model import HubStatus, JournalEntry
 from dsp_core.store import MemoryStore, SqlStore, Store
-from tests.support.postgres import pg_database
-from tests.unit.dsp_core import test_core_rules as rules
-from tests.unit.dsp_core import test_hub_status as hubs
-from tests.unit.dsp_core.lab import (
+from tests.support.core_bench import (
     ESME,
     GPF,
     GSME,
     NEW,
     OTHER,
     SEED,
-    Lab,
+    CoreBench,
     commands,
     cpl_for,
     hash_of,
     image_for,
     only,
 )
+from tests.support.core_scenarios import SOURCES, status, suspended
+from tests.support.postgres import pg_database
 
 
-def _source(name: str) -> Callable[[Lab], object]:
-    def run(lab: Lab) -> None:
-        rules.suspended(lab, ESME)
-        rules.SOURCES[name](lab, ESME, NEW)
+def _source(name: str) -> Callable[[CoreBench], object]:
+    def run(lab: CoreBench) -> None:
+        suspended(lab, ESME)
+        SOURCES[name](lab, ESME, NEW)
 
     return run
 
 
-def _gpf_and_gsme(lab: Lab) -> None:
-    rules.suspended(lab, GSME)
+def _gpf_and_gsme(lab: CoreBench) -> None:
+    suspended(lab, GSME)
     lab.reply_read(lab.read(GPF), NEW)  # N52, no restore (R6)
     lab.reply_read(lab.read(GSME), NEW)  # restore (R5)
     lab.cpl(cpl_for(ESME, OTHER, CplStatus.CURRENT))
 
 
-def _distribution_and_duplicates(lab: Lab) -> None:
+def _distribution_and_duplicates(lab: CoreBench) -> None:
     image = base64.b64encode(image_for(NEW)).decode()
     body = {"firmware_image": image, "firmware_version": NEW, "device_ids": [ESME.device_id]}
     command = only(commands(lab.request("11.1", "90-B3-D5-1F-30-00-00-02", body)))
@@ -63,22 +62,22 @@ def _distribution_and_duplicates(lab: Lab) -> None:
     lab.tick(timedelta(minutes=5))  # E21 for the read
 
 
-def _hub_offline_and_back(lab: Lab) -> None:
+def _hub_offline_and_back(lab: CoreBench) -> None:
     """D-E1: the status recorded and read back for a request (E20), overtaken and
     repeated statuses, an in-flight request's E21, the hub back online."""
     sent = lab.read(ESME)
-    hubs.status(lab, False, reported_after=1)
+    status(lab, False, reported_after=1)
     lab.read(GSME)  # E20
-    hubs.status(lab, False, reported_after=1)  # taken already
-    hubs.status(lab, True, reported_after=0)  # older: overtaken
+    status(lab, False, reported_after=1)  # taken already
+    status(lab, True, reported_after=0)  # older: overtaken
     lab.tick(timedelta(minutes=2))  # E21 for the read in flight (R8)
-    hubs.status(lab, True, "rig: hub online", reported_after=2)
+    status(lab, True, "rig: hub online", reported_after=2)
     lab.reply_read(sent, NEW)  # late
     lab.read(GSME)  # sent
 
 
-SCENARIOS: dict[str, Callable[[Lab], object]] = {
-    **{f"R5 {name}": _source(name) for name in rules.SOURCES},
+SCENARIOS: dict[str, Callable[[CoreBench], object]] = {
+    **{f"R5 {name}": _source(name) for name in SOURCES},
     "R6 GPF then GSME": _gpf_and_gsme,
     "R9 distribution, duplicates, replay, 8.2, E21": _distribution_and_duplicates,
     "E20 behind an offline hub, back online": _hub_offline_and_back,
@@ -86,7 +85,7 @@ SCENARIOS: dict[str, Callable[[Lab], object]] = {
 
 
 async def _replay(
-    store: Store, lab: Lab, batch: int = 1
+    store: Store, lab: CoreBench, batch: int = 1
 ) -> tuple[list[object], list[JournalEntry]]:
     """The lab's events through the driver, `batch` at a time in one transaction (D17)."""
     await store.seed(**SEED)
@@ -105,7 +104,7 @@ BATCHES = [1, 3, 1000]  # one event per transaction, a few, every event in one
 async def test_sqlite_file_store_matches_the_in_memory_state(
     name: str, batch: int, tmp_path: Path
 ) -> None:
-    lab = Lab()
+    lab = CoreBench()
     SCENARIOS[name](lab)
     store = await SqlStore.open(f"sqlite+aiosqlite:///{tmp_path / 'smi.db'}")
     try:
@@ -120,7 +119,7 @@ async def test_sqlite_file_store_matches_the_in_memory_state(
         await store.close()
 
 
-def _hub_statuses(lab: Lab) -> list[HubStatus]:
+def _hub_statuses(lab: CoreBench) -> list[HubStatus]:
     return [lab.state.hub_statuses[k] for k in sorted(lab.state.hub_statuses)]
 
 
@@ -128,9 +127,9 @@ def _hub_statuses(lab: Lab) -> list[HubStatus]:
     "scenario", [_distribution_and_duplicates, _hub_offline_and_back], ids=["R9", "E20"]
 )
 async def test_memory_store_through_the_driver_matches_too(
-    scenario: Callable[[Lab], object],
+    scenario: Callable[[CoreBench], object],
 ) -> None:
-    lab = Lab()
+    lab = CoreBench()
     scenario(lab)
     store = MemoryStore()
     outputs, journal = await _replay(store, lab)
@@ -141,8 +140,8 @@ async def test_memory_store_through_the_driver_matches_too(
 
 async def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
     """The file is the state: a DSP restarted on it answers the late response (R8)."""
-    lab = Lab()
-    rules.suspended(lab, ESME)
+    lab = CoreBench()
+    suspended(lab, ESME)
     sent = lab.activate(ESME, NEW)
     lab.tick(timedelta(minutes=2))
     late = lab.reply_activate(sent, NEW)
@@ -163,7 +162,7 @@ async def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
 @pytest.mark.parametrize("batch", [1, 1000])
 @pytest.mark.parametrize("name", SCENARIOS)
 async def test_postgresql_store_matches_the_in_memory_state(name: str, batch: int) -> None:
-    lab = Lab()
+    lab = CoreBench()
     SCENARIOS[name](lab)
     with pg_database("smetslab_parity") as url:
         store = await SqlStore.open(url)

@@ -25,20 +25,20 @@ from dsp_core.model import JournalEntry, JournalKind
 from dsp_core.outbox import Outgoing
 from dsp_core.state import Scope, State
 from dsp_core.store import MemoryStore, SqlStore, Store
+from tests.support.core_bench import ESME, GPF, GSME, NEW, OLD, SEED, CoreBench, cpl_for
+from tests.support.core_scenarios import suspended
 from tests.support.postgres import pg_database
-from tests.unit.dsp_core import test_core_rules as rules
-from tests.unit.dsp_core.lab import ESME, GPF, GSME, NEW, OLD, SEED, Lab, cpl_for
 
 ROUNDS = 8
 
 
-def _interleaved_reports() -> Lab:
+def _interleaved_reports() -> CoreBench:
     """R4 then, on one hub, reads of the ESME and the GSME answered with a version that
     changes every round (R5: N29 on restore, N50 for a Removed version), a GPF read
     (R6) and a late answer after E21 (R8): the final SMI depends on the order."""
-    lab = Lab()
-    rules.suspended(lab, ESME)
-    rules.suspended(lab, GSME)
+    lab = CoreBench()
+    suspended(lab, ESME)
+    suspended(lab, GSME)
     for round_ in range(ROUNDS):
         version = NEW if round_ % 2 else OLD
         lab.reply_read(lab.read(ESME), version)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -30,12 +29,12 @@ from bridge.simulators.zigbee_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.bridge import ZigbeeBridge, ZigbeeBridgeConfig, zigbee_bridge_link
 from bridge.zigbee.devicemap import DeviceMap, DeviceMapping
 from bridge.zigbee.translate import TranslatorConfig
-from bus.adapter import LinkConfig, MqttAdapter
+from bus.adapter import MqttAdapter
 from bus.backoff import Backoff
 from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting, ScaledClock
 from contract.cpl import cpl_change_json
-from contract.ids import to_compact, to_duis
+from contract.ids import to_compact
 from contract.topics import Topics
 from contract.vocabulary import CplStatus, Device, DeviceType, SmiStatus
 from dsp_core.core import DspCore
@@ -47,8 +46,10 @@ from dsp_core.turn import CoreConfig
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from gbcs.ota import OtaImage
-from tests.brokers import Mosquitto
-from tests.support.waiting import wait_until
+from tests.support.brokers import Mosquitto
+from tests.support.bus import connected
+from tests.support.service_user import ServiceUserClient, final, user_link
+from tests.support.waiting import hub_recorded, wait_until
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -98,14 +99,12 @@ class Lab:
     store: MemoryStore
     network: EmulatedNetwork
     config: ZigbeeBridgeConfig
-    user: MqttAdapter
+    user: ServiceUserClient  # the supplier: responses, alerts, the hub's status
     topics: Topics
     clock: ScaledClock
     url: str
     version: str
     tasks: asyncio.TaskGroup
-    got: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    counter: int = 0
     bridges: list[ZigbeeBridge] = field(default_factory=list)
     bridge_stop: asyncio.Event = field(default_factory=asyncio.Event)
     bridge_task: asyncio.Task[None] | None = None
@@ -145,10 +144,6 @@ class Lab:
             await bridge.run(stop)
 
     @property
-    def supplier(self) -> str:
-        return self.build.seed.users[0].user_id
-
-    @property
     def esme(self) -> Device:
         return next(d for d in self.build.seed.devices if d.device_type is DeviceType.ESME)
 
@@ -159,55 +154,19 @@ class Lab:
     def image(self, version: str) -> OtaImage:
         return self.build.images[("LANDIS", "E470", version)]
 
-    def request(self, srv: str, target: str, body: dict[str, Any], variant: int = 1) -> str:
-        self.counter += 1
-        request_id = f"{self.supplier}:{target}:{self.counter}"
-        message = {
-            "request_id": request_id,
-            "service_reference_variant": srv,
-            "command_variant": variant,
-            "body": body,
-        }
-        self.user.publish(
-            self.topics.request(to_compact(self.supplier)), json.dumps(message).encode()
-        )
-        return request_id
-
     def distribute(self, version: str) -> str:
         body = {
             "firmware_image": base64.b64encode(self.image(version).to_bytes()).decode(),
             "firmware_version": version,
             "device_ids": [self.esme.device_id],
         }
-        return self.request("11.1", DCC, body, variant=8)
+        return self.user.request("11.1", DCC, body, variant=8)
 
     def activate(self, version: str, execution: datetime | None = None) -> str:
         body: dict[str, Any] = {"firmware_hash": self.image(version).sha256.hex().upper()}
         if execution is not None:
             body["execution_datetime"] = execution.isoformat().replace("+00:00", "Z")
-        return self.request("11.3", self.esme.device_id, body, variant=4)
-
-    def seen(
-        self, kind: str, test: Callable[[dict[str, Any]], bool], since: int = 0
-    ) -> list[dict[str, Any]]:
-        return [m for k, m in self.got[since:] if k == kind and test(m)]
-
-    async def wait_for(
-        self,
-        kind: str,
-        test: Callable[[dict[str, Any]], bool],
-        timeout: float = 20,
-        since: int = 0,
-    ) -> dict[str, Any]:
-        """The first message of `kind` passing `test`, among those from `since` on."""
-        found = await wait_until(lambda: self.seen(kind, test, since), timeout, f"a {kind} message")
-        return found[0]
-
-    async def collect(self) -> None:
-        async for message in self.user.messages():
-            self.user.ack(message)
-            kind = message.topic.rsplit("/", 1)[-1]
-            self.got.append((kind, json.loads(message.payload)))
+        return self.user.request("11.3", self.esme.device_id, body, variant=4)
 
     async def smi(self) -> Device:
         return next(d for d in await self.store.devices() if d.device_id == self.esme.device_id)
@@ -236,40 +195,29 @@ async def zigbee_lab(url: str, version: str) -> AsyncIterator[Lab]:
         backoff=Backoff(initial=0.05, cap=0.3),
     )
     async with AsyncExitStack() as stack:
-        dsp_bus = await connected(stack, dsp_link(url, topics, "t-zigbee-dsp", version))
+        enter = stack.enter_async_context
+        dsp_config = dsp_link(url, topics, "t-zigbee-dsp", version)
+        dsp_bus = await enter(connected(MqttAdapter(dsp_config)))
         dsp_bus.publish(topics.clock, setting.to_json(), retain=True)
         dsp = DspService(CoreDriver(DspCore(CORE), store), dsp_bus, topics, ScaledClock(setting))
-        user = await connected(stack, user_link(url, topics, build, ch_id, version))
+        supplier = seed.users[0].user_id
+        link = user_link(url, topics, supplier, ch_id, client_id="t-zigbee-user", version=version)
+        bus = await enter(connected(MqttAdapter(link)))
+        user = ServiceUserClient(bus, supplier, topics, timeout=20)
         stop = asyncio.Event()
-        tasks = await stack.enter_async_context(asyncio.TaskGroup())
+        tasks = await enter(asyncio.TaskGroup())
         stack.callback(stop.set)
         lab = Lab(build, store, network, config, user, topics, clock, url, version, tasks)
         stack.callback(lab.stop_bridge_soon)
         for part in (dsp.run(stop), network.run(stop)):
             tasks.create_task(part)
-        collector = tasks.create_task(lab.collect())
+        collector = tasks.create_task(user.collect())
         stack.callback(collector.cancel)
         lab.start_bridge()
-        await lab.wait_for(
+        await lab.user.wait_for(
             "status", lambda s: s["online"] and all(d["joined"] for d in s["devices"])
         )
         yield lab
-
-
-def user_link(url: str, topics: Topics, build: FleetBuild, ch_id: str, version: str) -> LinkConfig:
-    user = to_compact(build.seed.users[0].user_id)
-    subscriptions = (topics.responses(user), topics.alerts(user), topics.ch_status(ch_id))
-    return LinkConfig(url, "t-zigbee-user", subscriptions, mqtt_version=version)
-
-
-async def connected(stack: AsyncExitStack, link: LinkConfig) -> MqttAdapter:
-    bus = await stack.enter_async_context(MqttAdapter(link))
-    await bus.wait_connected()
-    return bus
-
-
-def final(request_id: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda r: r["request_id"] == request_id and r["response_code"] != "I99"
 
 
 def alert(code: str) -> Callable[[dict[str, Any]], bool]:
@@ -281,9 +229,10 @@ async def nothing_more_on_the_way(lab: Lab) -> str:
     still had on its way (a command the broker sent again, an answer or alert the bridge
     published twice) has arrived by then, since the broker's queue for the hub, the
     bridge's queue for the device and the DSP each keep their order. One more command."""
-    await hub_recorded(lab, online=True)  # else the DSP answers E20 and sends nothing
-    read = lab.request("11.2", lab.esme.device_id, {})
-    answer = await lab.wait_for("responses", final(read))
+    # the hub recorded online, else the DSP answers E20 and sends nothing
+    await hub_recorded(lab.store, lab.config.ch_id, online=True)
+    read = lab.user.request("11.2", lab.esme.device_id, {})
+    answer = await lab.user.wait_for("responses", final(read))
     assert answer["response_code"] == "I0", answer
     return read
 
@@ -291,12 +240,12 @@ async def nothing_more_on_the_way(lab: Lab) -> str:
 async def distribute_and_check_receipt(lab: Lab, version: str) -> None:
     """R9: the receipt carries the SHA-256 of the image the device took, which the DSP
     finds equal to the image it distributed."""
-    receipts = len(lab.seen("alerts", alert("FirmwareReceipt")))
+    receipts = len(lab.user.seen("alerts", alert("FirmwareReceipt")))
     lab.distribute(version)
     await wait_until(
-        lambda: len(lab.seen("alerts", alert("FirmwareReceipt"))) > receipts, 20, "a receipt"
+        lambda: len(lab.user.seen("alerts", alert("FirmwareReceipt"))) > receipts, 20, "a receipt"
     )
-    receipt = lab.seen("alerts", alert("FirmwareReceipt"))[-1]
+    receipt = lab.user.seen("alerts", alert("FirmwareReceipt"))[-1]
     assert receipt["body"]["hash_matches"] is True
     assert receipt["body"]["image_hash"] == lab.image(version).sha256.hex().upper()
 
@@ -309,8 +258,10 @@ async def test_the_mp105_story_on_one_zigbee_device_ends_with_the_smi_equal_to_t
         entry = next(
             e for e in lab.build.seed.cpl if (e.model, e.firmware_version) == ("E470", RUNNING)
         )
-        lab.user.publish(lab.topics.cpl, cpl_change_json(replace(entry, status=CplStatus.REMOVED)))
-        await lab.wait_for("alerts", alert("N28"))
+        lab.user.bus.publish(
+            lab.topics.cpl, cpl_change_json(replace(entry, status=CplStatus.REMOVED))
+        )
+        await lab.user.wait_for("alerts", alert("N28"))
         assert (await lab.smi()).status is SmiStatus.SUSPENDED
 
         # R9 and R3: 11.1 reaches the Suspended device; the receipt's hash matches
@@ -319,11 +270,11 @@ async def test_the_mp105_story_on_one_zigbee_device_ends_with_the_smi_equal_to_t
 
         # 11.3 immediate: the CS06 outcome carries the new version; R5 restores (N29)
         immediate = lab.activate(FIRST)
-        answer = await lab.wait_for("responses", final(immediate))
+        answer = await lab.user.wait_for("responses", final(immediate))
         assert answer["response_code"] == "I0"
         assert answer["body"]["activate_image_response_code"] == 0
         assert answer["body"]["firmware_version"] == FIRST
-        await lab.wait_for("alerts", alert("N29"))
+        await lab.user.wait_for("alerts", alert("N29"))
         record = await lab.smi()
         assert (record.status, record.firmware_version) == (SmiStatus.COMMISSIONED, FIRST)
 
@@ -331,25 +282,25 @@ async def test_the_mp105_story_on_one_zigbee_device_ends_with_the_smi_equal_to_t
         await distribute_and_check_receipt(lab, SECOND)
         execution = lab.clock.now().replace(microsecond=0) + timedelta(seconds=40)
         future = lab.activate(SECOND, execution)
-        accepted = await lab.wait_for("responses", final(future))
+        accepted = await lab.user.wait_for("responses", final(future))
         assert accepted["response_code"] == "I0"
         assert "firmware_version" not in accepted["body"]
         assert lab.zigbee_esme.model.running_version.hex().upper() == FIRST  # not yet
-        executed = await lab.wait_for("alerts", alert("8F66"))
+        executed = await lab.user.wait_for("alerts", alert("8F66"))
         assert executed["body"]["firmware_version"] == SECOND
         assert executed["body"]["request_id"] == future
         assert lab.clock.now() >= execution
 
         # 11.2 reads what the device runs
-        read = lab.request("11.2", lab.esme.device_id, {})
-        answer = await lab.wait_for("responses", final(read))
+        read = lab.user.request("11.2", lab.esme.device_id, {})
+        answer = await lab.user.wait_for("responses", final(read))
         assert answer["body"]["firmware_version"] == SECOND
 
     record = await lab.smi()
     running = lab.zigbee_esme.model.running_version.hex().upper()
     assert (record.firmware_version, running) == (SECOND, SECOND)
     assert record.status is SmiStatus.COMMISSIONED
-    assert lab.seen("responses", lambda r: r["response_code"] in ("E21", "E30")) == []
+    assert lab.user.seen("responses", lambda r: r["response_code"] in ("E21", "E30")) == []
     assert lab.bridge.connections == 1
     journal = [e async for e in lab.store.journal()]
     assert [e for e in journal if e.kind is JournalKind.DUPLICATE] == []
@@ -365,18 +316,18 @@ async def test_the_radio_unplugged_mid_download_resumes_and_delivers_one_receipt
     async with zigbee_lab(embedded_broker.url, "3.1.1") as lab:
         device = lab.zigbee_esme
         lab.network.unplug_when(lambda: device.counts["block_requests"] == 20)
-        since = len(lab.got)
+        since = len(lab.user.got)
         lab.distribute(FIRST)
-        await lab.wait_for("status", lambda s: not s["online"], since=since)
+        await lab.user.wait_for("status", lambda s: not s["online"], since=since)
         assert device.file_offset == 19 * 50  # 19 blocks taken, the 20th asked for
-        await lab.wait_for(  # the bridge tries the missing radio, backing off
+        await lab.user.wait_for(  # the bridge tries the missing radio, backing off
             "status", lambda s: s["reason"].startswith("the radio did not start"), since=since
         )
         lab.network.plug()
-        receipt = await lab.wait_for("alerts", alert("FirmwareReceipt"))
+        receipt = await lab.user.wait_for("alerts", alert("FirmwareReceipt"))
         await nothing_more_on_the_way(lab)  # a duplicate receipt would have come before
     assert receipt["body"]["hash_matches"] is True
-    assert len(lab.seen("alerts", alert("FirmwareReceipt"))) == 1
+    assert len(lab.user.seen("alerts", alert("FirmwareReceipt"))) == 1
     events = lab.network.journal.events
     assert events["download_started"] == 1  # a restart from offset 0 would count 2
     assert events["download_resumed"] >= 1  # an offer may come twice: the interview's too
@@ -385,7 +336,7 @@ async def test_the_radio_unplugged_mid_download_resumes_and_delivers_one_receipt
     assert blocks < device.counts["block_requests"] < blocks + 19  # not the first 19 again
     assert lab.bridge.connections == 2
     assert lab.bridge.hub.ledger.in_flight == 0
-    statuses = [s["online"] for s in lab.seen("status", lambda s: True)]
+    statuses = [s["online"] for s in lab.user.seen("status", lambda s: True)]
     assert statuses.count(True) >= 2
     assert False in statuses
 
@@ -398,38 +349,28 @@ async def test_a_radio_that_stops_answering_ends_in_e21_and_the_late_answer_arri
     once (DESIGN §3, D-E1); the first waits at the bridge and reaches the device once the
     radio answers again; its late answer is processed once (D10)."""
     async with zigbee_lab(embedded_broker.url, "3.1.1") as lab:
-        since = len(lab.got)
+        since = len(lab.user.got)
         lab.network.stop_answering()
-        request_id = lab.request("11.2", lab.esme.device_id, {})
+        request_id = lab.user.request("11.2", lab.esme.device_id, {})
         await wait_until(  # before the hub is offline
             lambda: lab.bridge.translator.queued() == 1, 20, "the command queued at the bridge"
         )
-        await lab.wait_for("status", lambda s: not s["online"], since=since)
-        await lab.wait_for("responses", lambda r: r["response_code"] == "E21")
-        await hub_recorded(lab, online=False)
-        refused = lab.request("11.2", lab.esme.device_id, {})  # D-E1: E20 at once
-        assert (await lab.wait_for("responses", final(refused)))["response_code"] == "E20"
+        await lab.user.wait_for("status", lambda s: not s["online"], since=since)
+        await lab.user.wait_for("responses", lambda r: r["response_code"] == "E21")
+        await hub_recorded(lab.store, lab.config.ch_id, online=False)
+        refused = lab.user.request("11.2", lab.esme.device_id, {})  # D-E1: E20 at once
+        assert (await lab.user.wait_for("responses", final(refused)))["response_code"] == "E20"
         assert lab.bridge.translator.queued() == 1
         lab.network.resume()
-        late = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
+        late = await lab.user.wait_for("responses", lambda r: r["response_code"] == "I0")
         reads = lab.zigbee_esme.counts["read Ota"]
         await nothing_more_on_the_way(lab)
     assert late["request_id"] == request_id
     assert late["body"]["late"] is True
     assert late["body"]["firmware_version"] == RUNNING
-    assert len(lab.seen("responses", final(request_id))) == 2  # E21, then the late I0
+    assert len(lab.user.seen("responses", final(request_id))) == 2  # E21, then the late I0
     assert reads >= 1
     assert lab.bridge.connections == 2
-
-
-async def hub_recorded(lab: Lab, *, online: bool) -> None:
-    """Until the DSP's store holds the hub's status as `online` (D-E1)."""
-    hub = to_duis(lab.config.ch_id)
-
-    async def recorded() -> bool:
-        return (hub, online) in {(h.ch_id, h.online) for h in await lab.store.hub_statuses()}
-
-    await wait_until(recorded, 15, f"the DSP to record hub {hub} {'on' if online else 'off'}line")
 
 
 async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
@@ -439,24 +380,24 @@ async def test_a_bridge_restarted_while_a_command_waits_delivers_it_once(
     while its radio is silent leaves it with the broker, and the next bridge carries it
     (D-ZB5); the device is read once for it and the DSP gets one answer."""
     async with zigbee_lab(mosquitto_broker.url, "auto") as lab:
-        since = len(lab.got)
+        since = len(lab.user.got)
         lab.network.stop_answering()
-        request_id = lab.request("11.2", lab.esme.device_id, {})  # before the hub is offline
+        request_id = lab.user.request("11.2", lab.esme.device_id, {})  # before the hub is offline
         await wait_until(
             lambda: lab.bridge.translator.queued() == 1, 20, "the command queued at the bridge"
         )
-        await lab.wait_for("status", lambda s: not s["online"], since=since)
+        await lab.user.wait_for("status", lambda s: not s["online"], since=since)
         await lab.stop_bridge()
         lab.network.resume()
         lab.start_bridge()
-        answer = await lab.wait_for("responses", lambda r: r["response_code"] == "I0")
+        answer = await lab.user.wait_for("responses", lambda r: r["response_code"] == "I0")
         later = await nothing_more_on_the_way(lab)
     assert answer["request_id"] == request_id
     # the second bridge: the command once, then the later read
     assert [b.hub.counts["uplinks"] for b in lab.bridges] == [0, 2]
     assert [b.hub.counts["commands"] for b in lab.bridges] == [1, 2]
     answered = [
-        r["request_id"] for r in lab.seen("responses", lambda r: r["response_code"] == "I0")
+        r["request_id"] for r in lab.user.seen("responses", lambda r: r["response_code"] == "I0")
     ]
     assert answered == [request_id, later]
 
@@ -474,8 +415,8 @@ async def test_11_4_distributes_and_activates_a_zigbee_ppmid_in_one_step(
             "firmware_version": "03000002",
             "device_ids": [ppmid.device_id],
         }
-        lab.request("11.4", DCC, body, variant=8)
-        receipt = await lab.wait_for("alerts", alert("FirmwareReceipt"))
+        lab.user.request("11.4", DCC, body, variant=8)
+        receipt = await lab.user.wait_for("alerts", alert("FirmwareReceipt"))
         await wait_until(
             lambda: lab.bridge.translator.queued() == 0, 20, "the bridge's queue empty"
         )
@@ -489,8 +430,8 @@ async def test_11_4_distributes_and_activates_a_zigbee_ppmid_in_one_step(
 async def test_the_same_story_step_on_mosquitto(mosquitto_broker: Mosquitto) -> None:
     """The bridge on an MQTT 5 broker: an 11.2 round trip to the ZigBee ESME."""
     async with zigbee_lab(mosquitto_broker.url, "auto") as lab:
-        request_id = lab.request("11.2", lab.esme.device_id, {})
-        answer = await lab.wait_for("responses", final(request_id))
+        request_id = lab.user.request("11.2", lab.esme.device_id, {})
+        answer = await lab.user.wait_for("responses", final(request_id))
     assert answer["response_code"] == "I0"
     assert answer["body"]["firmware_version"] == RUNNING
     assert base64.b64decode(answer["body"]["gbcs_payload"])[0] == 0xDD  # General Ciphering

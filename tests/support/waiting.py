@@ -16,6 +16,9 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
+from contract.ids import to_duis
+from dsp_core.store import Store
+
 T = TypeVar("T")
 POLL = 0.02  # seconds between two looks at the condition
 
@@ -45,3 +48,15 @@ async def wait_until(predicate: Callable[[], Any], timeout: float, what: str) ->
         if len(seen) > 200:
             seen = seen[:200] + "..."
         raise TimeoutError(f"waited {timeout:g} s for {what}; last saw {seen}") from None
+
+
+async def hub_recorded(store: Store, ch_id: str, *, online: bool, timeout: float = 15) -> None:
+    """Until the DSP's store holds the status of hub `ch_id` as `online` (D-E1)."""
+    hub = to_duis(ch_id)
+
+    async def recorded() -> bool:
+        return (hub, online) in {(h.ch_id, h.online) for h in await store.hub_statuses()}
+
+    await wait_until(
+        recorded, timeout, f"the DSP to record hub {hub} {'on' if online else 'off'}line"
+    )

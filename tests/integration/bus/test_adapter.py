@@ -5,41 +5,14 @@ application acknowledgement, and reconnection after a broker restart."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 
-from bus.adapter import BusMessage, LinkConfig, MqttAdapter
-from bus.backoff import Backoff
 from bus.broker import EmbeddedBroker
-from tests.brokers import Mosquitto
+from tests.support.brokers import Mosquitto
+from tests.support.bus import connected, link, take
 
 pytestmark = pytest.mark.integration
-FAST = Backoff(initial=0.05, cap=0.5)
-
-
-def link(url: str, client_id: str, *subscriptions: str, timeout: float = 5.0) -> MqttAdapter:
-    config = LinkConfig(url, client_id, subscriptions, timeout=timeout, backoff=FAST)
-    return MqttAdapter(config)
-
-
-@asynccontextmanager
-async def connected(adapter: MqttAdapter) -> AsyncIterator[MqttAdapter]:
-    async with adapter:
-        await adapter.wait_connected()
-        yield adapter
-
-
-async def take(adapter: MqttAdapter, count: int, timeout: float = 10) -> list[BusMessage]:
-    got: list[BusMessage] = []
-    async with asyncio.timeout(timeout):
-        async for message in adapter.messages():
-            got.append(message)
-            adapter.ack(message)
-            if len(got) == count:
-                return got
-    return got
 
 
 async def test_mosquitto_speaks_mqtt5_and_delivers_in_order(mosquitto_broker: Mosquitto) -> None:

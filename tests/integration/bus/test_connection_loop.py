@@ -15,7 +15,7 @@ from bus.adapter import LinkConfig, MqttAdapter
 from bus.backoff import Backoff
 from bus.broker import EmbeddedBroker
 from bus.mosquitto import Mosquitto, free_port
-from tests.brokers import require_mosquitto
+from tests.support.brokers import require_mosquitto
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from bus.broker import EmbeddedBroker
 from bus.clock import ClockSetting
 from bus.shared_clock import fetch_clock
 from contract.topics import Topics
-from tests.brokers import Mosquitto
-from tests.integration.bus.test_adapter import connected, link, take
+from tests.support.brokers import Mosquitto
+from tests.support.bus import connected, link, take
 
 pytestmark = pytest.mark.integration
 TOPICS = Topics("clk")

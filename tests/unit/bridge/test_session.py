@@ -16,7 +16,7 @@ from bridge.framing import Frame, FrameCodec, FrameType
 from bridge.messages import GbcsFragment, Reassembler, RigStatus, Sync
 from bridge.session import LinkDown, LinkRole, LinkUp, RigSession, SessionConfig, Write
 from contract.errors import IllegalTransitionError
-from tests.unit.bridge.wire import CONFIG, Wire, drop_first, synced
+from tests.support.rig_wire import CONFIG, Wire, drop_first, synced
 
 
 def test_both_ends_sync_by_echoing_each_others_boot_id() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from smetslab.cli import app
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 runner = CliRunner()
 

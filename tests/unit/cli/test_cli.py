@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from smetslab.cli import app
-from tests.conftest import read_hex, rtds_vectors
+from tests.support.paths import read_hex, rtds_vectors
 
 runner = CliRunner()
 ALERT = next(path for path in rtds_vectors() if "8F66" in path.name)

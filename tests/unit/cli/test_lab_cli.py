@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from hil.errors import LabError
 from hil.lab.up import LabUpOptions
 from smetslab.cli import app
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 runner = CliRunner()
 FLEET = str(ROOT / "configs" / "fleet.yaml")

@@ -19,7 +19,7 @@ from contract.vocabulary import (
 )
 from dsp_core.authorisation import AccessRequest, Authorised, Refused, authorise
 from dsp_core.srv import SRVS
-from tests.conftest import SHARED
+from tests.support.paths import SHARED
 
 SUPPLIER = User("90-B3-D5-1F-30-01-00-00", frozenset({Role.IMPORT_SUPPLIER}))
 GAS_SUPPLIER = User("90-B3-D5-1F-30-01-00-01", frozenset({Role.GAS_SUPPLIER}))

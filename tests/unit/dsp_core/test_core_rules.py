@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -12,12 +11,11 @@ import pytest
 
 import gbcs
 from contract.ids import to_compact
-from contract.vocabulary import CplStatus, Device, SmiStatus
-from dsp_core.events import Action, RequestReceived
+from contract.vocabulary import CplStatus, SmiStatus
+from dsp_core.events import RequestReceived
 from dsp_core.model import JournalKind
 from dsp_core.turn import CoreConfig
-
-from .lab import (
+from tests.support.core_bench import (
     ESME,
     GPF,
     GSME,
@@ -27,7 +25,7 @@ from .lab import (
     OTHER,
     PPMID,
     SUPPLIER,
-    Lab,
+    CoreBench,
     alert_codes,
     alerts,
     codes,
@@ -38,21 +36,16 @@ from .lab import (
     only,
     responses,
 )
+from tests.support.core_scenarios import SOURCES, suspended, via_11_2, via_11_3_retry
 
 S, N = SUPPLIER.user_id, NETWORK.user_id
-
-
-def suspended(lab: Lab, dev: Device, version: str = OLD) -> None:
-    """R4: remove the CPL entry of the device's version, so that it is Suspended."""
-    lab.cpl(cpl_for(dev, version, CplStatus.REMOVED))
-    assert lab.smi(dev).status is SmiStatus.SUSPENDED
 
 
 # ---- R4 ---------------------------------------------------------------------------
 
 
 def test_r4_removal_suspends_matching_devices_and_tells_the_supplier() -> None:
-    lab = Lab()
+    lab = CoreBench()
     lab.state.load(
         devices=[
             replace(ESME, device_id="00-DB-12-34-56-78-90-B0", status=SmiStatus.DECOMMISSIONED)
@@ -66,45 +59,12 @@ def test_r4_removal_suspends_matching_devices_and_tells_the_supplier() -> None:
     assert alert_codes(actions) == [("N28", S)]
 
 
-# ---- R5: three CPL outcomes for each report source ----------------------------------
-
-
-def via_11_3(lab: Lab, dev: Device, version: str) -> list[Action]:
-    return lab.reply_activate(lab.activate(dev, version), version, code=0)
-
-
-def via_11_3_retry(lab: Lab, dev: Device, version: str) -> list[Action]:
-    """The MP105 story: the first 11.3 response is lost, the retry answers code 1."""
-    lab.activate(dev, version)
-    assert codes(lab.tick(timedelta(minutes=2))) == ["E21"]
-    return lab.reply_activate(lab.activate(dev, version), version, code=1)
-
-
-def via_11_2(lab: Lab, dev: Device, version: str) -> list[Action]:
-    return lab.reply_read(lab.read(dev), version)
-
-
-def via_8f66(lab: Lab, dev: Device, version: str) -> list[Action]:
-    sent = lab.activate(dev, version, execution="2030-01-01T10:00:00Z")
-    command = only(commands(sent))
-    assert codes(
-        lab.deliver(command.ch_id, lab.answer(command, gbcs.ActivateFirmwareAccepted()))
-    ) == ["I0"]
-    lab.now += timedelta(hours=1)
-    return lab.deliver(command.ch_id, lab.activation_alert(command, version))
-
-
-SOURCES: dict[str, Callable[[Lab, Device, str], list[Action]]] = {
-    "11.3 response": via_11_3,
-    "11.3 retry, code 1": via_11_3_retry,
-    "11.2 response": via_11_2,
-    "0x8F66 alert": via_8f66,
-}
+# ---- R5: three CPL outcomes for each report source (core_scenarios.SOURCES) -----
 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_r5_current_entry_updates_and_restores_with_n29(source: str) -> None:
-    lab = Lab()
+    lab = CoreBench()
     suspended(lab, ESME)
     actions = SOURCES[source](lab, ESME, NEW)
     assert lab.smi(ESME).firmware_version == NEW
@@ -115,7 +75,7 @@ def test_r5_current_entry_updates_and_restores_with_n29(source: str) -> None:
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_r5_removed_entry_updates_without_suspending_and_sends_n50(source: str) -> None:
-    lab = Lab()
+    lab = CoreBench()
     lab.cpl(cpl_for(ESME, NEW, CplStatus.REMOVED))
     actions = SOURCES[source](lab, ESME, NEW)
     assert lab.smi(ESME).firmware_version == NEW
@@ -125,7 +85,7 @@ def test_r5_removed_entry_updates_without_suspending_and_sends_n50(source: str) 
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_r5_unknown_version_leaves_the_smi_and_sends_n51(source: str) -> None:
-    lab = Lab()
+    lab = CoreBench()
     suspended(lab, ESME)
     before = lab.smi(ESME)
     actions = SOURCES[source](lab, ESME, OTHER)
@@ -134,7 +94,7 @@ def test_r5_unknown_version_leaves_the_smi_and_sends_n51(source: str) -> None:
 
 
 def test_r5_suspended_device_already_on_a_current_version_is_restored_by_any_report() -> None:
-    lab = Lab()
+    lab = CoreBench()
     suspended(lab, ESME)
     lab.cpl(cpl_for(ESME, OLD, CplStatus.CURRENT))  # reinstated: no restore by itself
     assert lab.smi(ESME).status is SmiStatus.SUSPENDED
@@ -144,7 +104,7 @@ def test_r5_suspended_device_already_on_a_current_version_is_restored_by_any_rep
 
 
 def test_r5_smets1_response_without_version_changes_nothing() -> None:
-    lab = Lab()
+    lab = CoreBench()
     smets1 = replace(ESME, device_id="00-DB-12-34-56-78-90-C0", smets=1)
     lab.state.load(devices=[smets1])
     suspended(lab, smets1)
@@ -162,7 +122,7 @@ def test_r5_smets1_response_without_version_changes_nothing() -> None:
 
 
 def test_r6_gpf_mismatch_sends_n52_to_the_requester_and_never_restores() -> None:
-    lab = Lab()
+    lab = CoreBench()
     suspended(lab, GSME)
     actions = lab.reply_read(lab.read(GPF), NEW)
     [(code, user)] = alert_codes(actions)
@@ -175,12 +135,12 @@ def test_r6_gpf_mismatch_sends_n52_to_the_requester_and_never_restores() -> None
 
 
 def test_r6_gpf_agreeing_with_the_smi_raises_nothing() -> None:
-    lab = Lab()
+    lab = CoreBench()
     assert not alerts(lab.reply_read(lab.read(GPF), OLD))
 
 
 def test_r6_the_gsme_itself_restores() -> None:
-    lab = Lab()
+    lab = CoreBench()
     suspended(lab, GSME)
     lab.reply_read(lab.read(GSME), NEW)
     assert lab.smi(GSME).status is SmiStatus.COMMISSIONED
@@ -190,7 +150,7 @@ def test_r6_the_gsme_itself_restores() -> None:
 
 
 def test_r7_future_dated_failure_alert_is_forwarded_without_smi_change() -> None:
-    lab = Lab()
+    lab = CoreBench()
     sent = lab.activate(ESME, NEW, execution="2030-01-01T10:00:00Z")
     command = only(commands(sent))
     lab.deliver(command.ch_id, lab.answer(command, gbcs.ActivateFirmwareAccepted()))
@@ -200,7 +160,7 @@ def test_r7_future_dated_failure_alert_is_forwarded_without_smi_change() -> None
 
 
 def test_r7_no_alert_by_execution_time_is_e30() -> None:
-    lab = Lab()
+    lab = CoreBench()
     command = only(commands(lab.activate(ESME, NEW, execution="2030-01-01T10:00:00Z")))
     lab.deliver(command.ch_id, lab.answer(command, gbcs.ActivateFirmwareAccepted()))
     assert codes(lab.tick(timedelta(minutes=30))) == []
@@ -208,7 +168,7 @@ def test_r7_no_alert_by_execution_time_is_e30() -> None:
 
 
 def test_r7_cancellation_cancels_the_pending_activation() -> None:
-    lab = Lab()
+    lab = CoreBench()
     first = only(commands(lab.activate(ESME, NEW, execution="2030-01-01T10:00:00Z")))
     lab.deliver(first.ch_id, lab.answer(first, gbcs.ActivateFirmwareAccepted()))
     cancel = only(commands(lab.activate(ESME, NEW, execution="3000-12-31T00:00:00Z")))
@@ -222,7 +182,7 @@ def test_r7_cancellation_cancels_the_pending_activation() -> None:
 
 
 def test_r7_execution_time_in_the_past_is_refused() -> None:
-    lab = Lab()
+    lab = CoreBench()
     assert codes(lab.activate(ESME, NEW, execution="2029-12-31T00:00:00Z")) == ["I99", "S4"]
 
 
@@ -230,7 +190,7 @@ def test_r7_execution_time_in_the_past_is_refused() -> None:
 
 
 def test_r8_late_response_after_e21_still_restores_and_is_forwarded_late() -> None:
-    lab = Lab()
+    lab = CoreBench()
     suspended(lab, ESME)
     sent = lab.activate(ESME, NEW)
     assert codes(lab.tick(timedelta(seconds=61))) == ["E21"]
@@ -241,7 +201,7 @@ def test_r8_late_response_after_e21_still_restores_and_is_forwarded_late() -> No
 
 
 def test_r8_duplicate_response_is_processed_once() -> None:
-    lab = Lab()
+    lab = CoreBench()
     suspended(lab, ESME)
     sent = lab.read(ESME)
     command = only(commands(sent))
@@ -255,7 +215,7 @@ def test_r8_duplicate_response_is_processed_once() -> None:
 
 
 def test_r8_gsme_gets_its_longer_time_out() -> None:
-    lab = Lab(
+    lab = CoreBench(
         CoreConfig(response_timeout=timedelta(seconds=60), gsme_response_timeout=timedelta(hours=1))
     )
     lab.read(GSME)
@@ -267,7 +227,7 @@ def test_r8_gsme_gets_its_longer_time_out() -> None:
 
 
 def test_replayed_counter_is_refused_with_s3() -> None:
-    lab = Lab()
+    lab = CoreBench()
     assert codes(lab.read(ESME, counter=2000)) == ["I99"]
     assert codes(lab.read(ESME, counter=2000)) == ["S3"]
     assert codes(lab.read(ESME, counter=1999)) == ["S3"]
@@ -275,7 +235,7 @@ def test_replayed_counter_is_refused_with_s3() -> None:
 
 
 def test_request_from_another_originator_is_e1() -> None:
-    lab = Lab()
+    lab = CoreBench()
     message = {
         "request_id": f"{NETWORK.user_id}:{ESME.device_id}:1",
         "service_reference_variant": "11.2",
@@ -304,7 +264,7 @@ def test_request_from_another_originator_is_e1() -> None:
     ],
 )
 def test_malformed_request_is_s4_naming_the_field(payload: bytes, words: str) -> None:
-    lab = Lab()
+    lab = CoreBench()
     [response] = responses(lab.run(RequestReceived(to_compact(S), payload, lab.now)))
     assert response.response.response_code == "S4"
     assert words in response.response.body["reason"]
@@ -312,13 +272,13 @@ def test_malformed_request_is_s4_naming_the_field(payload: bytes, words: str) ->
 
 
 def test_unsupported_and_uncarried_srvs() -> None:
-    lab = Lab()
+    lab = CoreBench()
     assert codes(lab.request("4.1.1", ESME)) == ["S1"]
     assert codes(lab.request("6.23", ESME)) == ["I99", "S2"]
 
 
 def test_undecodable_device_message_is_journalled_not_fatal() -> None:
-    lab = Lab()
+    lab = CoreBench()
     assert lab.deliver("00DB1234567890A2", b"\xdf\x09garbage") == []
     [entry] = lab.journal
     assert entry.kind is JournalKind.REJECTED
@@ -329,7 +289,7 @@ def test_undecodable_device_message_is_journalled_not_fatal() -> None:
 
 
 def test_r9_update_firmware_warns_per_device_and_distributes_to_the_rest() -> None:
-    lab = Lab()
+    lab = CoreBench()
     decommissioned = replace(
         ESME, device_id="00-DB-12-34-56-78-90-B1", status=SmiStatus.DECOMMISSIONED
     )
@@ -369,7 +329,7 @@ def test_r9_update_firmware_warns_per_device_and_distributes_to_the_rest() -> No
 
 
 def test_r9_receipt_with_a_wrong_hash_is_flagged() -> None:
-    lab = Lab()
+    lab = CoreBench()
     body = {
         "firmware_image": base64.b64encode(image_for(NEW)).decode(),
         "firmware_version": NEW,
@@ -381,7 +341,7 @@ def test_r9_receipt_with_a_wrong_hash_is_flagged() -> None:
 
 
 def test_r9_image_whose_version_differs_from_the_request_is_s4() -> None:
-    lab = Lab()
+    lab = CoreBench()
     body = {
         "firmware_image": base64.b64encode(image_for(OTHER)).decode(),
         "firmware_version": NEW,
@@ -391,7 +351,7 @@ def test_r9_image_whose_version_differs_from_the_request_is_s4() -> None:
 
 
 def test_11_4_ppmid_activates_in_one_step() -> None:
-    lab = Lab()
+    lab = CoreBench()
     body = {
         "firmware_image": base64.b64encode(image_for(NEW)).decode(),
         "firmware_version": NEW,
@@ -410,7 +370,7 @@ def test_11_4_ppmid_activates_in_one_step() -> None:
 
 
 def test_8_2_read_inventory_returns_smi_records() -> None:
-    lab = Lab()
+    lab = CoreBench()
     suspended(lab, ESME)
     actions = lab.request(
         "8.2", "90-B3-D5-1F-30-00-00-02", {"device_ids": [ESME.device_id, "00DB1234567890FF"]}
@@ -427,13 +387,13 @@ def test_8_2_read_inventory_returns_smi_records() -> None:
 
 
 def test_mp105_off_11_2_to_a_suspended_device_is_e5() -> None:
-    lab = Lab(CoreConfig(mp105=False))
+    lab = CoreBench(CoreConfig(mp105=False))
     suspended(lab, ESME)
     assert codes(lab.read(ESME)) == ["E5"]
 
 
 def test_mp105_off_retry_with_non_zero_code_does_not_update_the_smi() -> None:
-    lab = Lab(CoreConfig(mp105=False))
+    lab = CoreBench(CoreConfig(mp105=False))
     suspended(lab, ESME)
     actions = via_11_3_retry(lab, ESME, NEW)
     assert codes(actions) == ["I0"]
@@ -442,7 +402,7 @@ def test_mp105_off_retry_with_non_zero_code_does_not_update_the_smi() -> None:
 
 
 def test_every_alert_and_response_is_journalled() -> None:
-    lab = Lab()
+    lab = CoreBench()
     suspended(lab, ESME)
     actions = via_11_3_retry(lab, ESME, NEW)
     journalled = {(e.code, e.user_id) for e in lab.journal if e.kind is JournalKind.ALERT}

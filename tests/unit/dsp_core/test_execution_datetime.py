@@ -7,12 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import gbcs
-
-from .lab import ESME, NEW, Lab, codes, commands, responses
+from tests.support.core_bench import ESME, NEW, CoreBench, codes, commands, responses
 
 
 def test_r7_fractional_seconds_are_refused_with_s4_naming_the_field() -> None:
-    lab = Lab()
+    lab = CoreBench()
     actions = lab.activate(ESME, NEW, execution="2030-01-01T10:00:00.5Z")
     (refusal,) = responses(actions)
     assert codes(actions) == ["S4"]
@@ -20,7 +19,7 @@ def test_r7_fractional_seconds_are_refused_with_s4_naming_the_field() -> None:
 
 
 def test_r7_an_offset_is_sent_as_the_same_instant_in_utc() -> None:
-    lab = Lab()
+    lab = CoreBench()
     actions = lab.activate(ESME, NEW, execution="2030-01-01T11:00:00+01:00")
     assert codes(actions) == ["I99"]
     (command,) = commands(actions)

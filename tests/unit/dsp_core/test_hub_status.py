@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,46 +16,32 @@ from bridge.serial_bridge import RigHubStatus
 from bridge.session import LinkState
 from contract.errors import InvalidHubStatusError
 from contract.hub_status import WITHDRAWN
-from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_compact
+from contract.ids import DCC_ACCESS_CONTROL_BROKER
 from contract.vocabulary import Device, SmiStatus
-from dsp_core.events import Action, HubStatusChanged
+from dsp_core.events import HubStatusChanged
 from dsp_core.hubs import parse_hub_status
 from dsp_core.model import HubStatus, JournalKind
-
-from .lab import (
+from tests.support.core_bench import (
     ESME,
     GSME,
     HUB,
     NEW,
     PPMID,
     T0,
-    Lab,
+    CoreBench,
     codes,
     commands,
     image_for,
     only,
     responses,
 )
+from tests.support.core_scenarios import BRIDGE_T0, status
 
 OTHER_HUB = "00-DB-12-34-56-78-90-C2"
 ESME_ELSEWHERE = replace(ESME, device_id="00-DB-12-34-56-78-90-C0", comms_hub_id=OTHER_HUB)
-BRIDGE_T0 = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)  # the bridge's wall clock
 
 
-def status(
-    lab: Lab,
-    online: bool,
-    reason: str = "the port failed: EIO",
-    *,
-    reported_after: float | None = 0.0,
-    hub: str = HUB,
-) -> list[Action]:
-    """A status as the service turns it into an event (the ID in the topic's form)."""
-    reported = None if reported_after is None else BRIDGE_T0 + timedelta(seconds=reported_after)
-    return lab.run(HubStatusChanged(to_compact(hub), online, reason, lab.now, reported))
-
-
-def hub_journal(lab: Lab) -> list[tuple[str | None, str | None]]:
+def hub_journal(lab: CoreBench) -> list[tuple[str | None, str | None]]:
     return [(e.device_id, e.code) for e in lab.journal if e.kind is JournalKind.HUB_STATUS]
 
 
@@ -63,7 +49,7 @@ def hub_journal(lab: Lab) -> list[tuple[str | None, str | None]]:
 
 
 def test_a_status_event_is_recorded_in_the_hubs_table_and_journalled() -> None:
-    lab = Lab()
+    lab = CoreBench()
     assert status(lab, False) == []  # nothing is sent to anyone
     reported = BRIDGE_T0
     assert lab.state.hub_status(HUB) == HubStatus(HUB, False, "the port failed: EIO", T0, reported)
@@ -74,7 +60,7 @@ def test_a_status_event_is_recorded_in_the_hubs_table_and_journalled() -> None:
 
 
 def test_since_is_when_the_hub_went_offline_not_the_last_status() -> None:
-    lab = Lab()
+    lab = CoreBench()
     status(lab, False, "rig link up", reported_after=0)
     lab.now += timedelta(minutes=1)
     status(lab, False, "nothing from the peer for 1.0 s", reported_after=60)
@@ -92,7 +78,7 @@ def test_since_is_when_the_hub_went_offline_not_the_last_status() -> None:
 def test_a_status_taken_already_or_older_changes_nothing() -> None:
     """Every DSP worker gets every status and the broker may deliver one twice (D15): the
     publisher's `at` spots both; an older status never overwrites a newer one."""
-    lab = Lab()
+    lab = CoreBench()
     status(lab, True, "rig: hub online", reported_after=10)
     status(lab, True, "rig: hub online", reported_after=10)  # the same message again
     status(lab, False, "the port failed", reported_after=5)  # older: overtaken
@@ -104,7 +90,7 @@ def test_a_status_taken_already_or_older_changes_nothing() -> None:
 
 
 def test_without_the_publishers_time_a_repeated_status_changes_nothing() -> None:
-    lab = Lab()
+    lab = CoreBench()
     status(lab, False, "switched off", reported_after=None)
     status(lab, False, "switched off", reported_after=None)
     status(lab, False, "still off", reported_after=None)
@@ -116,7 +102,7 @@ def test_without_the_publishers_time_a_repeated_status_changes_nothing() -> None
 
 def test_an_unknown_hub_is_online_by_default() -> None:
     """Emulated hubs publish no status: their devices are reached as ever."""
-    lab = Lab()
+    lab = CoreBench()
     assert lab.state.hub_status(HUB) is None
     actions = lab.read(ESME)
     assert codes(actions) == ["I99"]
@@ -134,7 +120,7 @@ def test_a_device_sr_behind_an_offline_hub_is_e20_at_once_with_no_command(
     """DESIGN §3 E20: after I99 (the request is authorised, R2), then E20 in the same turn
     instead of E21 at the time-out (R8); no command, nothing tracked, the DSP's own
     counter (CS08, D8) untouched."""
-    lab = Lab()
+    lab = CoreBench()
     status(lab, False, "nothing from the peer for 1.0 s")
     actions = lab.read(device) if srv == "11.2" else lab.activate(device, NEW)
     assert codes(actions) == ["I99", "E20"]
@@ -153,7 +139,7 @@ def test_a_device_sr_behind_an_offline_hub_is_e20_at_once_with_no_command(
 
 
 def test_back_online_the_command_is_sent_again() -> None:
-    lab = Lab()
+    lab = CoreBench()
     status(lab, False, reported_after=0)
     assert codes(lab.read(ESME)) == ["I99", "E20"]
     status(lab, True, "rig: hub online", reported_after=1)
@@ -163,7 +149,7 @@ def test_back_online_the_command_is_sent_again() -> None:
 
 
 def test_only_the_offline_hubs_devices_get_e20() -> None:
-    lab = Lab()
+    lab = CoreBench()
     lab.state.load(devices=[ESME_ELSEWHERE])
     status(lab, False, hub=OTHER_HUB)
     assert codes(lab.read(ESME_ELSEWHERE)) == ["I99", "E20"]
@@ -172,14 +158,14 @@ def test_only_the_offline_hubs_devices_get_e20() -> None:
 
 def test_authorisation_answers_before_the_hub_is_looked_at() -> None:
     """R2/R3 first: a device in Recovery behind an offline hub is E5, not E20."""
-    lab = Lab()
+    lab = CoreBench()
     lab.state.load(devices=[replace(ESME, status=SmiStatus.RECOVERY)])
     status(lab, False)
     assert codes(lab.read(ESME)) == ["E5"]
 
 
 def test_an_11_3_with_a_past_execution_time_is_s4_whatever_the_hub() -> None:
-    lab = Lab()
+    lab = CoreBench()
     status(lab, False)
     actions = lab.activate(ESME, NEW, execution=(T0 - timedelta(hours=1)).isoformat())
     assert codes(actions) == ["I99", "S4"]
@@ -188,7 +174,7 @@ def test_an_11_3_with_a_past_execution_time_is_s4_whatever_the_hub() -> None:
 def test_a_request_in_flight_when_the_hub_goes_offline_keeps_its_e21_path() -> None:
     """R8: the command may still reach the device (the bridge keeps it queued), so it is
     answered E21 at its time-out and a late response is processed (D10)."""
-    lab = Lab()
+    lab = CoreBench()
     sent = lab.read(ESME)
     status(lab, False)
     assert codes(lab.tick(timedelta(seconds=59))) == []
@@ -202,7 +188,7 @@ def test_a_request_in_flight_when_the_hub_goes_offline_keeps_its_e21_path() -> N
 
 def test_11_1_warns_for_a_device_behind_an_offline_hub_and_distributes_to_the_rest() -> None:
     """R9 per device: the DSPUpdateFirmwareWarning list `unable_to_communicate` (E20)."""
-    lab = Lab()
+    lab = CoreBench()
     lab.state.load(devices=[ESME_ELSEWHERE])
     status(lab, False, hub=OTHER_HUB)
     body = {
@@ -255,7 +241,7 @@ def test_a_malformed_status_names_what_is_wrong(payload: bytes, says: str) -> No
 
 
 def test_a_cleared_retained_status_puts_the_hub_back_online() -> None:
-    lab = Lab()
+    lab = CoreBench()
     status(lab, False)
     event = parse_hub_status("00DB1234567890A2", b"", lab.now)
     assert (event.online, event.reason, event.reported_at) == (True, WITHDRAWN, None)

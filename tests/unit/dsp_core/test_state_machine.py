@@ -23,8 +23,20 @@ import gbcs
 from contract.vocabulary import CplStatus, Device, SmiStatus
 from dsp_core.events import Action, SendCommand
 from dsp_core.model import JournalKind
-
-from .lab import ESME, GPF, GSME, NEW, OLD, OTHER, Lab, alerts, commands, cpl_for, only, responses
+from tests.support.core_bench import (
+    ESME,
+    GPF,
+    GSME,
+    NEW,
+    OLD,
+    OTHER,
+    CoreBench,
+    alerts,
+    commands,
+    cpl_for,
+    only,
+    responses,
+)
 
 DEVICES = st.sampled_from([ESME, GSME])
 VERSIONS = st.sampled_from([OLD, NEW, OTHER])
@@ -33,7 +45,7 @@ VERSIONS = st.sampled_from([OLD, NEW, OTHER])
 class DspMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.lab = Lab()
+        self.lab = CoreBench()
         self.running = {ESME.device_id: OLD, GSME.device_id: OLD}  # what devices really run
         self.lost: list[tuple[str, bytes]] = []
         self.delivered: list[tuple[str, bytes]] = []

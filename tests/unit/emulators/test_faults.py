@@ -24,8 +24,7 @@ from emulators.faults import (
 from emulators.fleet import FleetBuild
 from emulators.models import PendingImage
 from gbcs import ActivateFirmwareOutcome, MessageCode, ReadEsmeFirmwareVersionResponse
-from tests.conftest import ROOT
-from tests.unit.emulators.helpers import (
+from tests.support.emulators import (
     NEW,
     T0,
     cs06,
@@ -38,6 +37,7 @@ from tests.unit.emulators.helpers import (
     uplink_times,
     uplinks,
 )
+from tests.support.paths import ROOT
 
 ECS52 = MessageCode.ECS52_READ_ESME_CH_FIRMWARE_VERSION
 CS06 = MessageCode.CS06_ACTIVATE_FIRMWARE

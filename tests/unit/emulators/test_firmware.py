@@ -24,7 +24,7 @@ from gbcs import (
     FirmwareReceiptAlert,
     MessageCode,
 )
-from tests.unit.emulators.helpers import (
+from tests.support.emulators import (
     ACB,
     NEW,
     OLD,

@@ -17,7 +17,7 @@ from emulators.fleet import FleetBuild, _mpan, build_fleet
 from emulators.fleetspec import FleetSpec, load_fleet_spec
 from emulators.models import GpfModel, GsmeModel, Smets1EsmeModel
 from gbcs import format_entity_id
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 FLEET_FILE = ROOT / "configs" / "fleet.yaml"
 

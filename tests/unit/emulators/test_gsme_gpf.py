@@ -22,7 +22,7 @@ from gbcs import (
     ReadGsmeFirmwareVersionResponse,
     ZclStatus,
 )
-from tests.unit.emulators.helpers import (
+from tests.support.emulators import (
     NEW,
     OLD,
     T0,

@@ -11,7 +11,7 @@ from emulators.actions import EventKind
 from emulators.errors import UnsupportedCommandError
 from emulators.models.firmware import SlotEvent, SlotState, next_slot_state
 from gbcs import decode
-from tests.unit.emulators.helpers import (
+from tests.support.emulators import (
     T0,
     cs06,
     device,

@@ -18,7 +18,7 @@ from gbcs import (
     ReadEsmeFirmwareVersionResponse,
     ReadFirmwareResponseCode,
 )
-from tests.unit.emulators.helpers import (
+from tests.support.emulators import (
     ACB,
     OLD,
     SUPPLIER,

@@ -22,7 +22,7 @@ from emulators.models import (
     PpmidModel,
 )
 from emulators.models.base import DeviceProfile
-from tests.conftest import RTDS_DIR, read_hex
+from tests.support.paths import RTDS_DIR, read_hex
 
 RTDS_NOW = datetime(2015, 1, 1, tzinfo=UTC)  # the date-time in the RTDS CS06 responses
 RTDS_HASH = bytes.fromhex("AA758690730934FF0685AA758690730934FF0685657788990011223344556677")

@@ -17,9 +17,9 @@ from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import load_fleet_spec
 from emulators.journal import FleetJournal
 from emulators.shards import FleetShard, ShardState, shard_of
-from tests.conftest import ROOT
-from tests.unit.emulators.helpers import OLD, T0, device, down, ecs52, one_premises
-from tests.unit.emulators.helpers import premises_of as only_premises
+from tests.support.emulators import OLD, T0, device, down, ecs52, one_premises
+from tests.support.emulators import premises_of as only_premises
+from tests.support.paths import ROOT
 
 DEMO_FLEET = ROOT / "configs" / "demo-fleet.yaml"
 

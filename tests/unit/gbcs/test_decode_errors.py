@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import gbcs
-from tests.conftest import RTDS_DIR, read_hex
+from tests.support.paths import RTDS_DIR, read_hex
 
 ALERT = read_hex(RTDS_DIR / "11.3_CS06" / "CS06_11.3_8F66_FUTURE_DATED_SUCCESS_ALERT_GBCS.HEX")
 ECS52 = read_hex(RTDS_DIR / "11.2_ECS52" / "ECS52_11.2_SUCCESS_RESPONSE_GBCS.HEX")

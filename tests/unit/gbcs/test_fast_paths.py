@@ -11,7 +11,7 @@ from gbcs import envelope
 from gbcs.errors import GbcsDecodeError
 from gbcs.payloads import ecs52
 from gbcs.reader import ByteReader
-from tests.conftest import RTDS_DIR, read_hex
+from tests.support.paths import RTDS_DIR, read_hex
 
 ECS52 = read_hex(RTDS_DIR / "11.2_ECS52" / "ECS52_11.2_SUCCESS_RESPONSE_GBCS.HEX")
 SIGNING_START = ECS52.index(b"\xdf\x09")  # inside the General Ciphering wrapper

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gbcs
-from tests.conftest import read_hex, rtds_vectors
+from tests.support.paths import read_hex, rtds_vectors
 
 VECTORS = [read_hex(path) for path in rtds_vectors()]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import gbcs
-from tests.conftest import read_hex, rtds_vectors
+from tests.support.paths import read_hex, rtds_vectors
 
 SUPPLIER = "90-B3-D5-1F-30-01-00-00"
 ACB = "90-B3-D5-1F-30-00-00-02"

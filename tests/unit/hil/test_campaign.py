@@ -16,8 +16,7 @@ from contract.requests import SendRequest
 from hil.campaign.model import CampaignModel
 from hil.campaign.report import Recovery
 from hil.campaign.state import CampaignPhase
-
-from .bench import (
+from tests.support.campaign_bench import (
     GPF,
     NEW,
     OLD,

@@ -15,8 +15,7 @@ from hil.campaign.plan import FirmwareTarget
 from hil.campaign.timers import Timers
 from hil.campaign.tracking import Job, JobEvent, Purpose
 from hil.errors import PlanError
-
-from .bench import IMAGE, NEW, T0, USER, Bench, device_ids, make_plan, target
+from tests.support.campaign_bench import IMAGE, NEW, T0, USER, Bench, device_ids, make_plan, target
 
 # ---- the plan ---------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """The conformance checks (hil.conformance) over real exchanges: the sequence against the
-sans-IO DSP core and an emulated device in one process (conformance_loop). A conforming
+sans-IO DSP core and an emulated device in one process (tests/support: LabLoop). A conforming
 device passes every check; each device defect injected by the fault plan (R11) fails
 exactly the checks of the rules it breaks, and no other."""
 
@@ -21,7 +21,7 @@ from hil.conformance import (
     Source,
     Verdict,
 )
-from tests.unit.hil.conformance_loop import (
+from tests.support.conformance import (
     FIRST,
     SECOND,
     device_under_test,

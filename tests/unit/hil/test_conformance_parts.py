@@ -19,7 +19,7 @@ from hil.conformance import (
     Source,
     TargetError,
 )
-from tests.unit.hil.conformance_loop import (
+from tests.support.conformance import (
     BROKER,
     FIRST,
     device_under_test,

@@ -21,8 +21,8 @@ from hil.conformance import (
     write_html,
     write_junit,
 )
-from tests.unit.hil.conformance_loop import lab_build, run_conformance
-from tests.unit.hil.html_sections import check_page, read_page
+from tests.support.conformance import lab_build, run_conformance
+from tests.support.html_page import check_page, read_page
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
 from hil.errors import LabError
 from hil.lab.env import HubKind, LabEnv, load_lab_env, plan_hubs
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 CONFIGS = ROOT / "configs"
 

@@ -10,7 +10,7 @@ import pytest
 from emulators.faults import FaultKind
 from hil.errors import ScenarioError
 from hil.scenarios.file import InjectFaultStep, SendStep, WaitStep, load_scenario
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 SCENARIOS = sorted((ROOT / "configs" / "scenarios").glob("*.yaml"))
 MP105_CASES = {

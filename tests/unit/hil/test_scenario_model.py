@@ -27,9 +27,8 @@ from hil.scenarios.model import (
     SwitchMp105,
 )
 from hil.scenarios.target import WRONG_HASH, choose_hub
-from tests.conftest import ROOT
-
-from .scenario_bench import BUILD, HUBS, USERS, Bench, device, scenario, target
+from tests.support.paths import ROOT
+from tests.support.scenario_bench import BUILD, HUBS, USERS, Bench, device, scenario, target
 
 ESME = device(DeviceType.ESME)
 RUNNING, UPGRADE = "0123ABCD", "0123ABCE"

@@ -1,10 +1,10 @@
-"""A sans-IO bench for the DSP core: seed data, service requests, and device replies
-built as real GBCS from the commands the core sent (D8)."""
+"""A sans-IO bench for the DSP core (`CoreBench`): seed data, service requests, and device
+replies built as real GBCS from the commands the core sent (D8). The unit tests of the
+core drive it; the store parity tests replay the events it recorded."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +37,7 @@ from dsp_core.model import JournalEntry
 from dsp_core.state import AddJournal, State
 from dsp_core.turn import CoreConfig
 from gbcs.ota import OtaHeader, build_ota_image
+from tests.support.service_user import request_bytes
 
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
 SUPPLIER = User("90-B3-D5-1F-30-01-00-00", frozenset({Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER}))
@@ -99,7 +100,7 @@ SEED: dict[str, Any] = {
 
 
 @dataclass
-class Lab:
+class CoreBench:
     config: CoreConfig = field(default_factory=CoreConfig)
     now: datetime = T0
     counter: int = 1000
@@ -138,15 +139,8 @@ class Lab:
         target_id = target.device_id if isinstance(target, Device) else target
         if cv is None:
             cv = {"11.3": 4, "11.1": 8, "11.4": 8, "8.2": 8, "12.1": 8}.get(srv, 1)
-        message = {
-            "request_id": f"{user.user_id}:{target_id}:{counter}",
-            "service_reference_variant": srv,
-            "command_variant": cv,
-            "body": body or {},
-        }
-        return self.run(
-            RequestReceived(to_compact(user.user_id), json.dumps(message).encode(), self.now)
-        )
+        message = request_bytes(user.user_id, srv, target_id, counter, body, variant=cv)
+        return self.run(RequestReceived(to_compact(user.user_id), message, self.now))
 
     def read(self, target: Device, **kw: Any) -> list[Action]:
         return self.request("11.2", target, **kw)

@@ -14,7 +14,7 @@ from hil.lab.observations import Observation, ObservationKind
 from hil.scenarios.file import Scenario
 from hil.scenarios.model import Instruction, Publish, RunState, ScenarioModel
 from hil.scenarios.target import ScenarioTarget
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
 ENV: LabEnv = load_lab_env(ROOT / "configs" / "lab-emulated.yaml")

@@ -114,8 +114,8 @@ class LabUp:
         result has each process's exit code."""
         self.options.workdir.mkdir(parents=True, exist_ok=True)
         async with AsyncExitStack() as stack:
+            store = await stack.enter_async_context(self._seeded_store())  # a bad URL: no broker
             url = stack.enter_context(self._broker())
-            store = await stack.enter_async_context(self._seeded_store())
             lab = await stack.enter_async_context(Stack(self._config(url), self.build, store))
             show(self._info(url, lab))
             await stop.wait()

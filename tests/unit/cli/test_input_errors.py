@@ -45,7 +45,10 @@ def _cases(tmp: Path, bad_fleet: Path, busy_port: int) -> list[tuple[list[str], 
         (["demo", "--broker", BAD_BROKER, "--premises", "2"], "broker URL 'http://broker'"),
         # a store URL of no known kind
         (["dsp", "--store", "mysql://db/x"], "store URL mysql://db/x"),
-        (["lab", "up", "--store", "mysql://db/x", "--fleet", FLEET], "store URL mysql://db/x"),
+        (
+            ["lab", "up", "--store", "mysql://db/x", "--fleet", FLEET, "--workdir", str(tmp)],
+            "store URL mysql://db/x",
+        ),
         # a fleet file missing
         (["dsp", "--fleet", missing, "--store", store], f"{missing}: cannot read YAML"),
         (["campaign", "--fleet", missing], f"{missing}: cannot read YAML"),
@@ -79,3 +82,4 @@ def test_each_input_error_is_one_line_naming_it(
         elif "Traceback" in result.output:
             failures.append(f"smetslab {' '.join(argv)}: a traceback\n{result.output}")
     assert not failures, "\n\n".join(failures)
+    assert not (tmp_path / "mosquitto").exists()  # refused before anything started

@@ -174,14 +174,21 @@ class MqttAdapter:
             assert self._tasks is not None
             await self._tasks.__aexit__(None, None, None)
 
-    async def wait_connected(self, timeout: float = 10.0) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                await self.connected.wait()
-        except TimeoutError as exc:
-            raise BrokerUnavailableError(
-                f"{self.config.client_id}: no connection to {self.address.url} in {timeout} s"
-            ) from exc
+    async def wait_connected(
+        self, timeout: float = 10.0, stop: asyncio.Event | None = None
+    ) -> bool:
+        """Until connected (True), or `stop` is set first (False);
+        `BrokerUnavailableError` after `timeout` seconds."""
+        if stop is None:
+            stop = asyncio.Event()
+        await first_of(self.connected.wait(), stop.wait(), timeout=timeout)
+        if self.connected.is_set():
+            return True
+        if stop.is_set():
+            return False
+        raise BrokerUnavailableError(
+            f"{self.config.client_id}: no connection to {self.address.url} in {timeout} s"
+        )
 
     async def drain(self, timeout: float | None = 30.0) -> None:
         """Wait until every queued message has been PUBACKed."""

@@ -1,3 +1,3 @@
-from .cli import main
+from smetslab.entry import main
 
 main()

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -33,7 +34,8 @@ from emulators.errors import ConfigError
 from emulators.journal import FleetJournal
 
 from .logs import setup_logging
-from .processes import load_build, stop_on_signals
+from .processes import load_build
+from .signals import run_command
 
 bridge_app = typer.Typer(no_args_is_help=True, help="Put physical comms-hub rigs on the bus.")
 rig_app = typer.Typer(no_args_is_help=True, help="A simulated rig, to try the bridge without one.")
@@ -71,13 +73,15 @@ def serial(
     setup_logging(logging.INFO)
     config = BridgeConfig(ch_id, PortSettings(port, baudrate))
     client = client_id or f"smetslab-bridge-{ch_id}"
-    asyncio.run(run_serial_bridge(config, broker, Topics(topic_root), client))
+    run_command(partial(run_serial_bridge, config, broker, Topics(topic_root), client))
 
 
-async def run_serial_bridge(config: BridgeConfig, broker: str, topics: Topics, client: str) -> None:
+async def run_serial_bridge(
+    config: BridgeConfig, broker: str, topics: Topics, client: str, stop: asyncio.Event
+) -> None:
     async with MqttAdapter(bridge_link(broker, topics, config.ch_id, client)) as bus:
-        await bus.wait_connected(30)
-        await SerialBridge(config, bus, topics).run(stop_on_signals())
+        if await bus.wait_connected(30, stop):
+            await SerialBridge(config, bus, topics).run(stop)
 
 
 @bridge_app.command("zigbee")
@@ -134,7 +138,8 @@ def zigbee(
             factory = radio_factory(radio, config)
         settings = ZigbeeBridgeConfig(device_map, radio=str(radio), permit_join=permit_join)
         client = client_id or f"smetslab-zigbee-{device_map.ch_id}"
-        run = run_zigbee_bridge(
+        run = partial(
+            run_zigbee_bridge,
             settings,
             factory,
             network=network,
@@ -143,7 +148,7 @@ def zigbee(
             topics=Topics(topic_root),
             client=client,
         )
-        asyncio.run(run)
+        run_command(run)
     finally:
         record.close()
 
@@ -190,6 +195,7 @@ def _emulated(
 async def run_zigbee_bridge(
     config: ZigbeeBridgeConfig,
     factory: AppFactory,
+    stop: asyncio.Event,
     *,
     network: EmulatedNetwork | None,
     clock: ScaledClock,
@@ -197,9 +203,9 @@ async def run_zigbee_bridge(
     topics: Topics,
     client: str,
 ) -> None:
-    stop = stop_on_signals()
     async with MqttAdapter(zigbee_bridge_link(broker, topics, config.ch_id, client)) as bus:
-        await bus.wait_connected(30)
+        if not await bus.wait_connected(30, stop):
+            return
         bridge = ZigbeeBridge(config, bus, topics, factory, clock=clock)
         async with asyncio.TaskGroup() as tasks:
             if network is not None:
@@ -250,13 +256,14 @@ def simulate(
             listen=None if listen is None else _address(listen),
             journal=record,
         )
-        asyncio.run(run_rig(rig, broker, Topics(topic_root)))
+        run_command(partial(run_rig, rig, broker, Topics(topic_root)))
     finally:
         record.close()
 
 
-async def run_rig(rig: RigSimulator, broker: str | None, topics: Topics) -> None:
-    stop = stop_on_signals()
+async def run_rig(
+    rig: RigSimulator, broker: str | None, topics: Topics, stop: asyncio.Event
+) -> None:
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(rig)
         typer.echo(f"{rig.path} {rig.ch_id}")

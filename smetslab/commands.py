@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
 import time
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +31,7 @@ from .processes import (
     run_dsp,
     run_fleet,
 )
+from .signals import run_command
 
 Broker = Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")]
 Root = Annotated[str, typer.Option("--topic-root", help="topic root of the contract")]
@@ -111,7 +112,7 @@ def demo(
             console.log(f"[{time.monotonic() - started:6.1f} s] {line}")
 
     setup_logging(logging.WARNING)
-    summary = asyncio.run(DemoRun(options, say).run())
+    summary = run_command(lambda _stop: DemoRun(options, say).run())
     if as_json:
         typer.echo(json.dumps(summary.to_json()))
     else:
@@ -209,7 +210,7 @@ def dsp(
     bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version))
     limits = ServiceLimits(batch=batch)
     how = DspOptions(store, fleet_file, core, scale, limits, ready_file, _switch(requests))
-    asyncio.run(run_dsp(bus, how))
+    run_command(partial(run_dsp, bus, how))
 
 
 def fleet(
@@ -242,7 +243,7 @@ def fleet(
         raise typer.BadParameter(str(exc), param_hint="--shard") from exc
     bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version))
     how = FleetOptions(fleet_file, journal, partition, ready_file, state_file)
-    asyncio.run(run_fleet(bus, how))
+    run_command(partial(run_fleet, bus, how))
 
 
 def campaign(
@@ -268,5 +269,7 @@ def campaign(
         first_counter=first_counter or int(time.time() * 1000),
         read_gpfs=read_gpfs,
     )
-    report = asyncio.run(run_campaign(_bus(broker, topic_root, client_id), fleet_file, how))
-    typer.echo(json.dumps(report.to_json(), indent=2))
+    bus = _bus(broker, topic_root, client_id)
+    report = run_command(partial(run_campaign, bus, fleet_file, how))
+    if report is not None:  # None: stopped while connecting (run_command exits first)
+        typer.echo(json.dumps(report.to_json(), indent=2))

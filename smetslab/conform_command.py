@@ -9,7 +9,6 @@ in, one run, the reports written.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Coroutine
@@ -39,6 +38,7 @@ from hil.lab.env import load_lab_env
 
 from .inputs import ota_bytes
 from .logs import setup_logging
+from .signals import run_command
 
 EXIT_FAILED = 2  # a check failed
 STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.SKIPPED: "dim"}
@@ -144,7 +144,7 @@ def run_conform(
 
 def _report(run: Coroutine[Any, Any, ConformanceReport]) -> ConformanceReport:
     setup_logging(logging.WARNING)
-    return asyncio.run(run)
+    return run_command(lambda _stop: run)
 
 
 def _conclude(report: ConformanceReport, paths: ReportPaths, as_json: bool) -> ConformanceReport:

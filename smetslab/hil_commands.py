@@ -5,7 +5,6 @@ The `hil` sub-app lives here so that other `hil` commands (`hil conform`) join i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from hil.scenarios.transcript import diff_transcripts, format_diff, load_transcr
 
 from .conform_command import register_conform
 from .logs import setup_logging
+from .signals import run_command
 
 hil_app = typer.Typer(no_args_is_help=True, help="Scenarios on a lab, emulated or bridged.")
 
@@ -50,7 +50,7 @@ def run(
     lab_env = load_lab_env(env)
     loaded = [load_scenario(path) for path in scenarios]
     run = run_scenarios(lab_env, loaded, hub=hub, transcripts=transcripts, journal_dir=journal)
-    results = asyncio.run(run)
+    results = run_command(lambda _stop: run)
     _console().print(results_table(results))
     for result in results:
         if result.failure is not None:

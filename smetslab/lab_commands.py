@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +17,11 @@ from hil.lab.up import LabUp, LabUpInfo, LabUpOptions
 from hil.shipped import shipped
 
 from .logs import setup_logging
-from .processes import stop_on_signals
+from .signals import run_command
 
 lab_app = typer.Typer(no_args_is_help=True, help="A whole lab on this machine.")
+# lab up stops its processes one after the other, each within its own 2 s
+LAB_GRACE = 15.0
 DEFAULT_FLEET = shipped("fleet.yaml")
 
 
@@ -58,15 +61,19 @@ def up(
     options = LabUpOptions(
         fleet_file, workdir.resolve(), workers, shards, broker, store, scale, topic_root, name
     )
-    result = asyncio.run(_run(LabUp(options)))
-    if not result.clean:
+    clean: list[bool] = []
+    try:
+        run_command(partial(_run, LabUp(options), clean), grace=LAB_GRACE)
+    except typer.Exit as stopped:  # a signal: its code, or 1 if a part did not stop cleanly
+        raise typer.Exit(code=1 if clean == [False] else stopped.exit_code) from None
+    if clean == [False]:
         raise typer.Exit(code=1)
 
 
-async def _run(up: LabUp) -> LabUpInfo:
-    result = await up.run(stop_on_signals(), _show)
+async def _run(up: LabUp, clean: list[bool], stop: asyncio.Event) -> None:
+    result = await up.run(stop, _show)
     _show(result)
-    return result
+    clean.append(result.clean)
 
 
 def _show(info: LabUpInfo) -> None:

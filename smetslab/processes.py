@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import time
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -48,18 +47,12 @@ class BusOptions:
     mqtt_version: str = "auto"
 
 
-def stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
-
-
-async def _connected(stack: AsyncExitStack, link: LinkConfig) -> MqttAdapter:
+async def _connected(
+    stack: AsyncExitStack, link: LinkConfig, stop: asyncio.Event
+) -> MqttAdapter | None:
+    """The link, once connected; None if `stop` came first (a signal while connecting)."""
     bus = await stack.enter_async_context(MqttAdapter(link))
-    await bus.wait_connected(30)
-    return bus
+    return bus if await bus.wait_connected(30, stop) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +66,7 @@ class DspOptions:
     requests: bool = True  # off: device messages only (D-W3)
 
 
-async def run_dsp(options: BusOptions, how: DspOptions) -> None:
+async def run_dsp(options: BusOptions, how: DspOptions, stop: asyncio.Event) -> None:
     topics = Topics(options.topic_root)
     store = await SqlStore.open(how.store_url)
     try:
@@ -87,7 +80,9 @@ async def run_dsp(options: BusOptions, how: DspOptions) -> None:
                 options.mqtt_version,
                 requests=how.requests,
             )
-            bus = await _connected(stack, link)
+            bus = await _connected(stack, link, stop)
+            if bus is None:
+                return
             if how.scale is None:
                 clock = await _shared_clock(options, topics, bus.version)
             else:  # this process publishes the lab's clock
@@ -98,7 +93,7 @@ async def run_dsp(options: BusOptions, how: DspOptions) -> None:
             driver = CoreDriver(DspCore(how.core), store)
             service = DspService(driver, bus, topics, clock, how.limits)
             _write_ready(how.ready_file)
-            await service.run(stop_on_signals())
+            await service.run(stop)
     finally:
         await store.close()
 
@@ -112,7 +107,7 @@ class FleetOptions:
     state_file: Path | None = None  # the shard's final state (ShardState), written at the end
 
 
-async def run_fleet(options: BusOptions, how: FleetOptions) -> FleetJournal:
+async def run_fleet(options: BusOptions, how: FleetOptions, stop: asyncio.Event) -> FleetJournal:
     build = load_build(how.fleet)
     fleet = how.shard.keep(build.fleet)
     record = FleetJournal(how.journal)
@@ -120,11 +115,13 @@ async def run_fleet(options: BusOptions, how: FleetOptions) -> FleetJournal:
     try:
         async with AsyncExitStack() as stack:
             link = fleet_link(options.broker, topics, options.client_id, options.mqtt_version)
-            bus = await _connected(stack, link)
+            bus = await _connected(stack, link, stop)
+            if bus is None:
+                return record
             clock = await _shared_clock(options, topics, bus.version)
             runner = FleetRunner(fleet, bus, topics, clock, record, shard=how.shard)
             _write_ready(how.ready_file)
-            await runner.run(stop_on_signals())
+            await runner.run(stop)
     finally:
         record.close()
         if how.state_file is not None:
@@ -154,7 +151,9 @@ class CampaignOptions:
     read_gpfs: bool
 
 
-async def run_campaign(options: BusOptions, fleet: Path, how: CampaignOptions) -> CampaignReport:
+async def run_campaign(
+    options: BusOptions, fleet: Path, how: CampaignOptions, stop: asyncio.Event
+) -> CampaignReport | None:
     build = load_build(fleet)
     supplier = build.seed.users[0].user_id
     topics = Topics(options.topic_root)
@@ -174,10 +173,12 @@ async def run_campaign(options: BusOptions, fleet: Path, how: CampaignOptions) -
         mqtt_version=options.mqtt_version,
     )
     async with AsyncExitStack() as stack:
-        bus = await _connected(stack, link)
+        bus = await _connected(stack, link, stop)
+        if bus is None:
+            return None
         clock = ScaledClock.real_time()
         runner = CampaignRunner(CampaignModel(plan), bus, topics, clock)
-        return await runner.run(stop_on_signals())
+        return await runner.run(stop)
 
 
 def load_build(fleet: Path) -> FleetBuild:

@@ -92,6 +92,7 @@ class LabProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_out,
                 stderr=log_out,
+                start_new_session=True,  # a terminal's Ctrl-C is for the lab, which stops it
             )
         async with self._lives:  # the process, its generation and its flag change together
             self._process, self.asked_to_end = process, False

@@ -308,5 +308,5 @@ class _Processes(Generic[P]):
         await asyncio.gather(*self._supervisors, return_exceptions=True)
         for process in self.processes:
             code = self.exit_codes[process.name] = await process.stop()
-            if code not in (0, -signal.SIGTERM):
+            if code not in (0, -signal.SIGTERM, 128 + signal.SIGTERM):
                 log.warning("%s %s ended with code %d", process.role, process.name, code)

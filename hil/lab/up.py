@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
@@ -32,6 +33,8 @@ from hil.errors import LabError
 from .stack import Stack, StackConfig, seed_store
 
 log = logging.getLogger(__name__)
+
+STOPPED_CLEANLY = frozenset({0, 128 + signal.SIGTERM, None})
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +99,9 @@ class LabUpInfo:
 
     @property
     def clean(self) -> bool:
-        return all(part.exit_code in (0, None) for part in self.parts)
+        """Every part stopped as asked: exit 0, or 143 for the SIGTERM the lab sent it
+        (`smetslab` commands exit 128 + the signal), or still running (None)."""
+        return all(part.exit_code in STOPPED_CLEANLY for part in self.parts)
 
 
 Show = Callable[[LabUpInfo], None]

@@ -25,7 +25,7 @@ from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
 from tests.support.brokers import Mosquitto
 from tests.support.paths import ROOT
-from tests.support.processes import exited, smetslab
+from tests.support.processes import STOPPED, exited, smetslab
 from tests.support.service_user import receive_until, request_bytes
 from tests.support.waiting import wait_until
 
@@ -52,7 +52,7 @@ class ZigbeeLab:
 
 
 async def zigbee_lab(
-    stack: AsyncExitStack, url: str, tmp_path: Path, bridge_exit: int = 0
+    stack: AsyncExitStack, url: str, tmp_path: Path, bridge_exit: int = STOPPED
 ) -> ZigbeeLab:
     topics = Topics()
     build = build_fleet(*load_fleet_spec(ZIGBEE))

@@ -14,11 +14,15 @@ from contextlib import asynccontextmanager
 
 from tests.support.paths import ROOT
 
+STOPPED = 128 + signal.SIGTERM  # what a smetslab command ended by SIGTERM exits with
+
 
 @asynccontextmanager
-async def smetslab(*args: str, exit_code: int = 0) -> AsyncIterator[asyncio.subprocess.Process]:
+async def smetslab(
+    *args: str, exit_code: int = STOPPED
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """`smetslab ARGS` in its own process; SIGTERM at the end, and it must exit with
-    `exit_code` (0; -9 for one the test kills)."""
+    `exit_code` (143, 128 + SIGTERM, for one stopped by it; -9 for one the test kills)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "smetslab", *args, stdout=asyncio.subprocess.PIPE, cwd=ROOT
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,9 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
+LOCAL_ONLY = shutil.ignore_patterns(
+    ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "smetslab-lab"
+)
 
 
 def run(*argv: str | Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -34,9 +38,10 @@ def run(*argv: str | Path, cwd: Path, timeout: float = 300) -> subprocess.Comple
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with the wheel built from this checkout and `smetslab[pytest]`."""
     root = tmp_path_factory.mktemp("installed")
-    wheels, venv = root / "wheels", root / "venv"
+    wheels, venv, source = root / "wheels", root / "venv", root / "source"
+    shutil.copytree(REPO, source, ignore=LOCAL_ONLY)  # setuptools builds in the tree it gets
     built = run(
-        sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, REPO, cwd=root
+        sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", wheels, source, cwd=root
     )
     assert built.returncode == 0, built.stderr
     wheel = next(wheels.glob("smetslab-*.whl"))

@@ -15,6 +15,7 @@ import gbcs
 from gbcs.ota import parse_ota_image
 
 from .bridge_commands import register_bridge
+from .check_command import check
 from .commands import register_processes
 from .errors import RootErrorGroup, fail
 from .hil_commands import register_hil
@@ -22,6 +23,7 @@ from .init_command import init
 from .inputs import InputError, gbcs_bytes, ota_bytes
 from .lab_commands import register_lab
 from .logs import LogFormat, LogLevel, LogOptions, set_options
+from .request_command import request
 from .version import describe
 from .views import ota_fields, summary_row
 
@@ -126,6 +128,8 @@ def _console() -> Console:
 
 register_processes(app)
 app.command("init")(init)
+app.command("request")(request)
+app.command("check")(check)
 register_bridge(app)
 register_hil(app)
 register_lab(app)

@@ -13,6 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from emulators.fleet import build_fleet
+from emulators.fleetspec import load_fleet_spec
+from hil.lab.env import load_lab_env, plan_hubs
 from hil.lab.up import LabUp, LabUpInfo, LabUpOptions
 from hil.shipped import shipped
 
@@ -87,3 +90,40 @@ def _show(info: LabUpInfo) -> None:
         pid, restarts, log = str(part.pid), str(part.restarts), str(part.log or "")
         table.add_row(part.role, part.name, pid, restarts, exit_code, log)
     console.print(table)
+
+
+@lab_app.command("devices")
+def devices(
+    env: Annotated[Path, typer.Option(help="the lab environment file")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a device")] = False,
+) -> None:
+    """List a lab's devices: ID, type, SMETS, firmware, SMI status, and the hub each is
+    behind (its name, kind and ID), as the lab of ENV would run them."""
+    lab_env = load_lab_env(env)
+    spec, plan = load_fleet_spec(lab_env.fleet)
+    rows = [
+        {
+            "device_id": device.device_id,
+            "device_type": str(device.device_type),
+            "smets": device.smets,
+            "firmware_version": device.firmware_version,
+            "status": str(device.status),
+            "hub": hub.name,
+            "hub_kind": str(hub.kind),
+            "ch_id": hub.ch_id,
+        }
+        for hub in plan_hubs(lab_env, spec, build_fleet(spec, plan))
+        for device in hub.devices
+    ]
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row))
+        return
+    table = Table(title=f"lab {lab_env.name}: {len(rows)} devices")
+    for column in ("device_id", "device_type", "smets", "firmware_version", "status", "hub"):
+        table.add_column(column)
+    for row in rows:
+        hub = f"{row['hub']} ({row['hub_kind']}, {row['ch_id']})"
+        cells = [str(row[key]) for key in ("device_id", "device_type", "smets")]
+        table.add_row(*cells, str(row["firmware_version"]), str(row["status"]), hub)
+    Console().print(table)

@@ -1,7 +1,7 @@
 """The serial rig from the command line, three processes on mosquitto (issue 6):
 `smetslab dsp --fleet configs/rig.yaml`, `smetslab rig simulate` (prints its pty) and
 `smetslab bridge serial` on that pty; a service user's SR 11.2 reaches the rig's ESME and
-comes back I0; on SIGTERM every process exits 0 and the hub's status says it stopped."""
+comes back I0; on SIGTERM every process exits 143 and the hub's status says it stopped."""
 
 from __future__ import annotations
 

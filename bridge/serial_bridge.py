@@ -112,8 +112,10 @@ class SerialBridge:
         self.driver = SessionDriver(self.session, self._on_action)
         self.link = SerialLink(config.port, self.driver, rng)
         self._reassembler = Reassembler()
+        self._stopping = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stopping = stop  # a link that goes down once asked to stop is no news
         self.hub.publish_status()
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -164,7 +166,8 @@ class SerialBridge:
                 log.info("hub %s: rig link up (rig boot %08X)", self.ch_id, boot)
                 self._link_up(restarted)
             case LinkDown(reason):
-                log.warning("hub %s offline: %s", self.ch_id, reason)
+                level = logging.INFO if self._stopping.is_set() else logging.WARNING
+                log.log(level, "hub %s offline: %s", self.ch_id, reason)
                 self.hub.set_status(link=self.session.state, reason=reason)
 
     def _link_up(self, rig_restarted: bool) -> None:

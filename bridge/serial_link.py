@@ -111,7 +111,8 @@ class SerialLink:
             if not port.lost.is_set():
                 transport.close()
                 await self._closed(port)
-        log.warning("serial port %s closed: %s", self._where, port.reason)
+        level = logging.INFO if stop.is_set() else logging.WARNING  # asked, or not
+        log.log(level, "serial port %s closed: %s", self._where, port.reason)
 
     async def _closed(self, port: _Port) -> None:
         """Wait for serialx to report the port closed; tell the session if it does not."""

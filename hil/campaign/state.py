@@ -184,7 +184,8 @@ class CampaignState:
         self.timers.cancel((CampaignTimer.RETRY, job.key))
 
     def give_up_job(self, job: Job) -> None:
-        log.warning("%s: every answer lost after %d attempts", job.key, job.attempts)
+        # a path the campaign plans for (what is still Suspended is read with 11.2 next)
+        log.info("%s: every answer lost after %d attempts", job.key, job.attempts)
         job.step(JobEvent.GIVE_UP)
         job.outcome = GIVEN_UP
         self.phase_jobs.discard(job.key)

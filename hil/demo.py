@@ -218,10 +218,15 @@ class DemoRun:
     """One run of the story; `run` returns the summary."""
 
     def __init__(
-        self, options: DemoOptions, say: Say | None = None, interlude: Interlude | None = None
+        self,
+        options: DemoOptions,
+        say: Say | None = None,
+        interlude: Interlude | None = None,
+        progress: Callable[[CampaignModel], None] | None = None,
     ) -> None:
         self.options = options
         self.say = say or (lambda _: None)
+        self.progress = progress  # a progress display, told after each campaign step
         self.interlude = interlude  # runs beside the campaign: a restart, a fault
         self.spec = demo_fleet_spec(options)
         self.build = build_fleet(self.spec, self.spec.plan())
@@ -384,6 +389,8 @@ class DemoRun:
         return campaign.result()
 
     def _progress(self, model: CampaignModel) -> None:
+        if self.progress is not None:
+            self.progress(model)
         phase = str(model.phase)
         if phase != self._phase:
             self._phase = phase

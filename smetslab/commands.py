@@ -31,6 +31,7 @@ from .processes import (
     run_dsp,
     run_fleet,
 )
+from .progress import ProgressView, wanted
 from .signals import run_command
 
 Broker = Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")]
@@ -112,7 +113,9 @@ def demo(
             console.log(f"[{time.monotonic() - started:6.1f} s] {line}")
 
     setup_logging(logging.WARNING)
-    summary = run_command(lambda _stop: DemoRun(options, say).run())
+    with ProgressView(wanted(as_json), "demo", console=console) as view:
+        run = DemoRun(options, say, progress=view.campaign)
+        summary = run_command(lambda _stop: run.run())
     if as_json:
         typer.echo(json.dumps(summary.to_json()))
     else:
@@ -270,6 +273,7 @@ def campaign(
         read_gpfs=read_gpfs,
     )
     bus = _bus(broker, topic_root, client_id)
-    report = run_command(partial(run_campaign, bus, fleet_file, how))
+    with ProgressView(wanted(), "campaign") as view:
+        report = run_command(partial(run_campaign, bus, fleet_file, how, on_progress=view.campaign))
     if report is not None:  # None: stopped while connecting (run_command exits first)
         typer.echo(json.dumps(report.to_json(), indent=2))

@@ -21,6 +21,7 @@ from hil.scenarios.transcript import diff_transcripts, format_diff, load_transcr
 
 from .conform_command import register_conform
 from .logs import setup_logging
+from .progress import ProgressView, wanted
 from .signals import run_command
 
 hil_app = typer.Typer(no_args_is_help=True, help="Scenarios on a lab, emulated or bridged.")
@@ -49,8 +50,18 @@ def run(
     setup_logging(logging.WARNING)
     lab_env = load_lab_env(env)
     loaded = [load_scenario(path) for path in scenarios]
-    run = run_scenarios(lab_env, loaded, hub=hub, transcripts=transcripts, journal_dir=journal)
-    results = run_command(lambda _stop: run)
+    finished: list[ScenarioResult] = []
+    with ProgressView(wanted(), "scenarios", len(loaded)) as view:
+
+        def ended(result: ScenarioResult) -> None:
+            finished.append(result)
+            outcome = "passed" if result.passed else "failed"
+            view.update(len(finished), len(loaded), f"scenarios: {result.scenario} {outcome}")
+
+        run = run_scenarios(
+            lab_env, loaded, hub=hub, transcripts=transcripts, journal_dir=journal, on_result=ended
+        )
+        results = run_command(lambda _stop: run)
     _console().print(results_table(results))
     for result in results:
         if result.failure is not None:

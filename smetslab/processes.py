@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -152,7 +153,11 @@ class CampaignOptions:
 
 
 async def run_campaign(
-    options: BusOptions, fleet: Path, how: CampaignOptions, stop: asyncio.Event
+    options: BusOptions,
+    fleet: Path,
+    how: CampaignOptions,
+    stop: asyncio.Event,
+    on_progress: Callable[[CampaignModel], None] | None = None,
 ) -> CampaignReport | None:
     build = load_build(fleet)
     supplier = build.seed.users[0].user_id
@@ -177,7 +182,7 @@ async def run_campaign(
         if bus is None:
             return None
         clock = ScaledClock.real_time()
-        runner = CampaignRunner(CampaignModel(plan), bus, topics, clock)
+        runner = CampaignRunner(CampaignModel(plan), bus, topics, clock, on_progress)
         return await runner.run(stop)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +70,15 @@ __all__ = ["CampaignModel", "CampaignPhase"]
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class CampaignProgress:
+    """A campaign's progress, for a progress display."""
+
+    phase: str
+    settled: int  # devices whose upgrade has come to an end, either way
+    devices: int
+
+
 class CampaignModel:
     """The campaign; see the module docstring for the phases."""
 
@@ -95,6 +105,12 @@ class CampaignModel:
     def last_counter(self) -> int:
         """The highest originator counter used so far (first_counter - 1 before start)."""
         return self._state.counter - 1
+
+    def progress(self) -> CampaignProgress:
+        """Where the campaign stands: its phase and how many devices have settled."""
+        devices = self._state.devices.values()
+        settled = sum(1 for progress in devices if progress.settled)
+        return CampaignProgress(str(self.phase), settled, len(self._state.devices))
 
     def count_in(self, state: UpgradeState) -> int:
         """How many devices are in `state` now (progress displays, tests)."""

@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -99,14 +100,18 @@ async def run_scenarios(
     hub: str | None = None,
     transcripts: Path | None = None,
     journal_dir: Path | None = None,
+    on_result: Callable[[ScenarioResult], None] | None = None,
 ) -> list[ScenarioResult]:
     """Each scenario on a fresh lab of `env` (D-HIL2), one after the other; transcripts
-    written to `transcripts/{name}.jsonl` when a folder is given."""
+    written to `transcripts/{name}.jsonl` when a folder is given; `on_result` hears of
+    each as it ends (a progress display)."""
     results = []
     for scenario in scenarios:
         path = None if transcripts is None else transcripts / f"{scenario.name}.jsonl"
         async with Lab(env, journal_dir=journal_dir) as lab:
             results.append(await run_scenario(lab, scenario, hub=hub, transcript=path))
+        if on_result is not None:
+            on_result(results[-1])
     return results
 
 

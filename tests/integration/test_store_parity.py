@@ -106,17 +106,7 @@ async def test_sqlite_file_store_matches_the_in_memory_state(
 ) -> None:
     lab = CoreBench()
     SCENARIOS[name](lab)
-    store = await SqlStore.open(f"sqlite+aiosqlite:///{tmp_path / 'smi.db'}")
-    try:
-        outputs, journal = await _replay(store, lab, batch)
-        assert outputs == lab.outputs
-        assert await store.devices() == sorted(
-            lab.state.devices.values(), key=lambda d: d.device_id
-        )
-        assert journal == lab.journal
-        assert await store.hub_statuses() == _hub_statuses(lab)
-    finally:
-        await store.close()
+    await _assert_parity(f"sqlite+aiosqlite:///{tmp_path / 'smi.db'}", lab, batch)
 
 
 def _hub_statuses(lab: CoreBench) -> list[HubStatus]:
@@ -165,14 +155,20 @@ async def test_postgresql_store_matches_the_in_memory_state(name: str, batch: in
     lab = CoreBench()
     SCENARIOS[name](lab)
     with pg_database("smetslab_parity") as url:
-        store = await SqlStore.open(url)
-        try:
-            outputs, journal = await _replay(store, lab, batch)
-            assert outputs == lab.outputs
-            assert await store.devices() == sorted(
-                lab.state.devices.values(), key=lambda d: d.device_id
-            )
-            assert journal == lab.journal
-            assert await store.hub_statuses() == _hub_statuses(lab)
-        finally:
-            await store.close()
+        await _assert_parity(url, lab, batch)
+
+
+async def _assert_parity(url: str, lab: CoreBench, batch: int) -> None:
+    """The scenario `lab` ran in memory, replayed through the store at `url` in batches
+    of `batch`: the same actions, SMI, journal and hub statuses."""
+    store = await SqlStore.open(url)
+    try:
+        outputs, journal = await _replay(store, lab, batch)
+        assert outputs == lab.outputs
+        assert await store.devices() == sorted(
+            lab.state.devices.values(), key=lambda d: d.device_id
+        )
+        assert journal == lab.journal
+        assert await store.hub_statuses() == _hub_statuses(lab)
+    finally:
+        await store.close()

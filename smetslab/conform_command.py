@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +22,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from contract.ids import to_duis
+from emulators.fleet import build_fleet
+from emulators.fleetspec import load_fleet_spec
 from hil.conformance import (
     ConformanceOptions,
     ConformanceReport,
@@ -34,11 +37,13 @@ from hil.conformance import (
     write_junit,
 )
 from hil.conformance.on_lab import conform_on_lab
-from hil.lab.env import load_lab_env
+from hil.conformance.report import RunInfo
+from hil.lab.env import LabEnv, load_lab_env, plan_hubs
 
 from .inputs import ota_bytes
 from .logs import setup_logging
 from .signals import run_command
+from .version import describe
 
 EXIT_FAILED = 2  # a check failed
 STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.SKIPPED: "dim"}
@@ -115,7 +120,8 @@ def conform(
         if user or image or held or second_image or second_held:
             raise TargetError("--env gives the user and the images: leave those out")
         lab_env = load_lab_env(env)
-        _conclude(_report(conform_on_lab(lab_env, device, options)), paths, as_json)
+        where = (str(env), _hub_kind(lab_env, device))
+        _conclude(_report(conform_on_lab(lab_env, device, options), where), paths, as_json)
         return
     if user is None:
         raise TargetError("give --env, or --user with --image or --held")
@@ -139,12 +145,31 @@ def run_conform(
 ) -> ConformanceReport:
     """One run on a lab already running, its reports written and its verdict as the
     exit code."""
-    return _conclude(_report(ConformanceRunner(target, options).run()), paths, as_json)
+    where = (target.broker, "unknown: a lab already running")
+    return _conclude(_report(ConformanceRunner(target, options).run(), where), paths, as_json)
 
 
-def _report(run: Coroutine[Any, Any, ConformanceReport]) -> ConformanceReport:
+def _report(
+    run: Coroutine[Any, Any, ConformanceReport], where: tuple[str, str]
+) -> ConformanceReport:
+    """The run, with what a test lead files beside it: wall-clock times, this smetslab,
+    the lab and the kind of hub the device is behind."""
     setup_logging(logging.WARNING)
-    return run_command(lambda _stop: run)
+    started = datetime.now(UTC)
+    report = run_command(lambda _stop: run)
+    lab, hub = where
+    info = RunInfo(started, datetime.now(UTC), describe(), lab, hub)
+    return report.with_info(info)
+
+
+def _hub_kind(lab_env: LabEnv, device: str) -> str:
+    """emulated, serial or zigbee: the kind of the hub `device` is behind in the lab."""
+    spec, plan = load_fleet_spec(lab_env.fleet)
+    wanted = to_duis(device)
+    for hub in plan_hubs(lab_env, spec, build_fleet(spec, plan)):
+        if any(d.device_id == wanted for d in hub.devices):
+            return f"{hub.kind} ({hub.name})"
+    return "not in the lab's fleet"
 
 
 def _conclude(report: ConformanceReport, paths: ReportPaths, as_json: bool) -> ConformanceReport:
@@ -152,6 +177,10 @@ def _conclude(report: ConformanceReport, paths: ReportPaths, as_json: bool) -> C
         write_junit(report, paths.junit)
     if paths.html is not None:
         write_html(report, paths.html)
+    reports = (("JUnit XML", paths.junit), ("HTML", paths.html))
+    written = [f"{kind} {path}" for kind, path in reports if path is not None]
+    if written:
+        typer.echo(f"reports: {'; '.join(written)}", err=True)
     if as_json:
         typer.echo(json.dumps(report.summary()))
     else:

@@ -51,10 +51,22 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Mismatch:
+    """A field a check found wrong, pointed at: in which message, which field, what it
+    should have been and what it was (the reports show the two side by side)."""
+
+    where: str  # "0x00CA alert", "8.2 after activation"
+    field: str  # "command originator counter"
+    expected: str
+    found: str
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     verdict: Verdict
     reason: str
     evidence: tuple[Entry, ...] = ()
+    mismatches: tuple[Mismatch, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +94,20 @@ class Findings:
     recording: Recording
     problems: list[str] = field(default_factory=list)
     evidence: list[Entry] = field(default_factory=list)
+    mismatches: list[Mismatch] = field(default_factory=list)
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
+
+    def expect_equal(
+        self, where: str, name: str, found: object, expected: object, text: str
+    ) -> bool:
+        """`found == expected`, or a problem (`text`) and the mismatch pointed at."""
+        if found == expected:
+            return True
+        self.problems.append(text)
+        self.mismatches.append(Mismatch(where, name, _shown(expected), _shown(found)))
+        return False
 
     def expect(self, ok: bool, text: str) -> bool:
         if not ok:
@@ -99,7 +122,8 @@ class Findings:
     def outcome(self, success: str) -> Outcome:
         evidence = tuple(sorted(self.evidence, key=lambda e: e.index))
         if self.problems:
-            return Outcome(Verdict.FAIL, "; ".join(self.problems), evidence)
+            reason = "; ".join(self.problems)
+            return Outcome(Verdict.FAIL, reason, evidence, tuple(self.mismatches))
         return Outcome(Verdict.PASS, success, evidence)
 
     # ---- reading the recording ------------------------------------------------------
@@ -150,13 +174,18 @@ class Findings:
         originator = gbcs.format_entity_id(header.originator_id)
         to = gbcs.format_entity_id(header.recipient_id)
         wanted = recipient or self.recording.user_id
-        self.expect(header.cra_flag is cra, f"{what}: CRA flag {header.cra_flag}, not {cra}")
-        self.expect(
-            header.message_code == code,
+        cra_text = f"{what}: CRA flag {header.cra_flag}, not {cra}"
+        self.expect_equal(what, "CRA flag", header.cra_flag, cra, cra_text)
+        self.expect_equal(
+            what,
+            "message code",
+            f"0x{header.message_code:04X}",
+            f"0x{code:04X}",
             f"{what}: message code 0x{header.message_code:04X}, not 0x{code:04X}",
         )
-        self.expect(originator == device, f"{what}: from {originator}, not the device {device}")
-        self.expect(to == wanted, f"{what}: to {to}, not {wanted}")
+        from_text = f"{what}: from {originator}, not the device {device}"
+        self.expect_equal(what, "originator ID", originator, device, from_text)
+        self.expect_equal(what, "recipient ID", to, wanted, f"{what}: to {to}, not {wanted}")
         if signed:
             self.expect(
                 message.ciphering is None, f"{what}: General Ciphering, not General Signing"
@@ -228,7 +257,8 @@ def _receipt_of(found: Findings, step: ConformanceStep, what: str, expected: str
     if found.expect(isinstance(payload, FirmwareReceiptAlert), f"{what}: not a receipt payload"):
         assert isinstance(payload, FirmwareReceiptAlert)
         reported = payload.image_hash.hex().upper()
-        found.expect(reported == expected, f"{what}: receipt hash {reported}, not {expected}")
+        text = f"{what}: receipt hash {reported}, not {expected}"
+        found.expect_equal(what, "image hash", reported, expected, text)
 
 
 def check_cs06_response(recording: Recording) -> Outcome:
@@ -277,8 +307,11 @@ def _alert_counter(found: Findings) -> None:
     if not isinstance(payload, FirmwareActivationAlert):
         found.problem(f"0x00CA alert: payload {type(payload).__name__}, not an activation alert")
         return
-    found.expect(
-        payload.originator_counter == run.counter,
+    found.expect_equal(
+        "0x00CA alert",
+        "command originator counter",
+        payload.originator_counter,
+        run.counter,
         f"0x00CA alert: command originator counter {payload.originator_counter}, "
         f"the future-dated command's is {run.counter}",
     )
@@ -310,7 +343,8 @@ def _expect_version(found: Findings, payload: Any, expected: str, what: str) -> 
     if version is None:
         found.problem(f"{what}: no firmware version in it")
         return
-    found.expect(version == expected, f"{what}: firmware version {version}, not {expected}")
+    text = f"{what}: firmware version {version}, not {expected}"
+    found.expect_equal(what, "firmware version", version, expected, text)
 
 
 def check_future_dated(recording: Recording) -> Outcome:
@@ -345,8 +379,11 @@ def _judge_alert(found: Findings, entry: Entry, message: GbcsMessage) -> None:
         f"0x00CA alert: alert code 0x{int(payload.alert_code):04X} with response code "
         f"{int(payload.response_code)} {payload.response_code.name}, not 0x8F66 ResponseCode.I0",
     )
-    found.expect(
-        payload.execution_datetime == run.execution,
+    found.expect_equal(
+        "0x00CA alert",
+        "execution date-time",
+        payload.execution_datetime.isoformat(),
+        run.execution.isoformat(),
         f"0x00CA alert: execution time {payload.execution_datetime.isoformat()}, "
         f"the command's is {run.execution.isoformat()}",
     )
@@ -415,7 +452,8 @@ def check_smi(recording: Recording) -> Outcome:
         found.problem("8.2 after activation: no SMI record for the device")
         return found.outcome("")
     version, status = record.get("firmware_version"), record.get("status")
-    found.expect(version == expected, f"SMI firmware version {version}, not {expected}")
+    text = f"SMI firmware version {version}, not {expected}"
+    found.expect_equal("8.2 after activation", "firmware_version", version, expected, text)
     found.expect(status != SmiStatus.SUSPENDED, f"SMI status {status}: still Suspended")
     return found.outcome(f"the SMI holds {expected}, status {status}")
 
@@ -475,3 +513,9 @@ CHECKS: tuple[Check, ...] = (
 def evaluate(recording: Recording, checks: tuple[Check, ...] = CHECKS) -> tuple[CheckResult, ...]:
     """Every check over the recording; one that fails does not stop the others."""
     return tuple(CheckResult(check, check.evaluate(recording)) for check in checks)
+
+
+def _shown(value: object) -> str:
+    """A value as the reports show it: enums by name, the rest as text."""
+    name = getattr(value, "name", None)
+    return str(name) if isinstance(name, str) else str(value)

@@ -109,3 +109,32 @@ def device_type_of(record: Mapping[str, Any] | None) -> DeviceType | None:
         return None if found is None else DeviceType(str(found))
     except ValueError:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFacts:
+    """What the reports say of the device under test, from the SMI before and after
+    (R1's fields); None where the SMI did not say. The SMI holds no hardware version."""
+
+    device_type: str | None
+    manufacturer: str | None
+    model: str | None
+    firmware_before: str | None
+    firmware_after: str | None
+
+
+def device_facts(recording: Recording) -> DeviceFacts:
+    before = smi_record(recording, ConformanceStep.INVENTORY_BEFORE) or {}
+    after = smi_record(recording, ConformanceStep.INVENTORY_AFTER) or {}
+
+    def text(record: Mapping[str, Any], key: str) -> str | None:
+        value = record.get(key)
+        return value if isinstance(value, str) else None
+
+    return DeviceFacts(
+        text(before, "device_type") or text(after, "device_type"),
+        text(before, "manufacturer") or text(after, "manufacturer"),
+        text(before, "model") or text(after, "model"),
+        text(before, "firmware_version"),
+        text(after, "firmware_version"),
+    )

@@ -34,6 +34,7 @@ article.check.FAIL { border-left-color: #b00020; }
 article.check.SKIPPED { border-left-color: #777; }
 pre { background: #f4f4f4; padding: .4rem; overflow-x: auto; font-size: .85rem; }
 .reason { font-style: italic; }
+table.mismatches td.found { background: #fde7ea; color: #b00020; font-weight: bold; }
 """
 
 
@@ -65,9 +66,19 @@ def _summary(report: ConformanceReport) -> str:
     recording = report.recording
     verdict = "PASS" if report.passed else "FAIL"
     counts = ", ".join(f"{n} {v}" for v, n in report.counts.items())
+    device, info = report.device, report.info
+    unknown = "not in the SMI"
+    started = "not recorded" if info.started is None else iso(info.started)
     rows = [
         ("verdict", f'<span class="verdict {verdict}">{verdict}</span>'),
         ("device", _e(recording.device_id)),
+        ("device type", _e(device.device_type or unknown)),
+        ("manufacturer, model", _e(f"{device.manufacturer or unknown}, {device.model or unknown}")),
+        ("hardware version", _e("not held by the SMI (R1)")),
+        ("firmware before, after", _e(f"{device.firmware_before}, {device.firmware_after}")),
+        ("run (wall clock)", _e(f"{started}, {_seconds(info.wall_seconds)}")),
+        ("lab", _e(f"{info.lab} ({info.hub})")),
+        ("smetslab", _e(info.smetslab)),
         ("service user", _e(recording.user_id)),
         ("firmware (activated at once)", _e(_firmware(report, first=True))),
         ("firmware (future-dated, repeated)", _e(_firmware(report, first=False))),
@@ -77,6 +88,10 @@ def _summary(report: ConformanceReport) -> str:
     ]
     body = "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<section id="summary"><h2>Summary</h2><table>{body}</table></section>'
+
+
+def _seconds(value: float | None) -> str:
+    return "duration not recorded" if value is None else f"{value:.1f} s"
 
 
 def _firmware(report: ConformanceReport, *, first: bool) -> str:
@@ -108,8 +123,23 @@ def _check(result: CheckResult) -> str:
         f"{_e(check.title)}</h3>"
         f'<p class="rules">Rules: {_e(", ".join(check.rules))}</p>'
         f'<p class="reason">{_e(outcome.reason)}</p>'
+        f"{_mismatches(result)}"
         f'<div class="evidence">{evidence}</div></article>'
     )
+
+
+def _mismatches(result: CheckResult) -> str:
+    """The fields the check found wrong, each beside what it should have been."""
+    mismatches = result.outcome.mismatches
+    if not mismatches:
+        return ""
+    head = "<tr><th>message</th><th>field</th><th>expected</th><th>found</th></tr>"
+    rows = "".join(
+        f"<tr><td>{_e(m.where)}</td><td>{_e(m.field)}</td><td>{_e(m.expected)}</td>"
+        f'<td class="found">{_e(m.found)}</td></tr>'
+        for m in mismatches
+    )
+    return f'<table class="mismatches">{head}{rows}</table>'
 
 
 def _evidence(entry: Entry) -> str:

@@ -34,12 +34,12 @@ def junit_xml(report: ConformanceReport) -> bytes:
         failures=str(counts[Verdict.FAIL]),
         errors="0",
         skipped=str(counts[Verdict.SKIPPED]),
-        timestamp=iso(recording.started),
-        time=f"{(recording.finished - recording.started).total_seconds():.3f}",
+        timestamp=iso(report.info.started or recording.started),  # wall clock when recorded
+        time=f"{_wall_seconds(report):.3f}",
     )
     _properties(suite, report)
     for result in report.results:
-        _testcase(suite, recording.device_id, result)
+        _testcase(suite, recording.device_id, result, _case_seconds(report, result))
     timeline = "\n".join(_line(entry) for entry in recording.entries)
     ET.SubElement(suite, "system-out").text = _x(timeline)
     ET.indent(suites)
@@ -52,29 +52,62 @@ def write_junit(report: ConformanceReport, path: Path) -> None:
 
 
 def _properties(suite: ET.Element, report: ConformanceReport) -> None:
-    recording = report.recording
+    recording, device, info = report.recording, report.device, report.info
     properties = ET.SubElement(suite, "properties")
     for name, value in (
         ("device_id", recording.device_id),
+        ("device_type", device.device_type or ""),
+        ("manufacturer", device.manufacturer or ""),
+        ("model", device.model or ""),
+        ("hardware_version", "not held by the SMI"),
+        ("firmware_before", device.firmware_before or ""),
+        ("firmware_after", device.firmware_after or ""),
         ("user_id", recording.user_id),
         ("firmware", recording.firmware.version),
         ("second_firmware", recording.second_firmware.version),
         ("tolerance_s", f"{recording.tolerance.total_seconds():g}"),
+        ("device_time", f"{iso(recording.started)} to {iso(recording.finished)}"),
+        ("smetslab", info.smetslab),
+        ("lab", info.lab),
+        ("hub", info.hub),
     ):
         ET.SubElement(properties, "property", name=name, value=_x(value))
 
 
-def _testcase(suite: ET.Element, device_id: str, result: CheckResult) -> None:
+def _wall_seconds(report: ConformanceReport) -> float:
+    """The run's wall time when recorded, else its device time."""
+    recording = report.recording
+    device = (recording.finished - recording.started).total_seconds()
+    wall = report.info.wall_seconds
+    return device if wall is None else wall
+
+
+def _case_seconds(report: ConformanceReport, result: CheckResult) -> float:
+    """A check's share of the run: the device time between the first and the last
+    message it judged, in the run's wall seconds."""
+    evidence = result.outcome.evidence
+    recording = report.recording
+    device = (recording.finished - recording.started).total_seconds()
+    if len(evidence) < 2 or device <= 0:
+        return 0.0
+    span = (max(e.at for e in evidence) - min(e.at for e in evidence)).total_seconds()
+    return span * _wall_seconds(report) / device
+
+
+def _testcase(suite: ET.Element, device_id: str, result: CheckResult, seconds: float) -> None:
     check, outcome = result.check, result.outcome
     case = ET.SubElement(
         suite,
         "testcase",
         classname=f"smetslab.conformance.{device_id.replace('-', '')}",
         name=f"{check.id}: {check.title}",
-        time="0",
+        time=f"{seconds:.3f}",
     )
+    pointed = [
+        f"{m.where}: {m.field}: expected {m.expected}, found {m.found}" for m in outcome.mismatches
+    ]
     details = "\n\n".join(
-        [f"rules: {', '.join(check.rules)}", outcome.reason]
+        [f"rules: {', '.join(check.rules)}", outcome.reason, *pointed]
         + [_evidence(entry) for entry in outcome.evidence]
     )
     match outcome.verdict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ from hil.conformance import (
     write_html,
     write_junit,
 )
-from tests.support.conformance import lab_build, run_conformance
+from hil.conformance.report import RunInfo
+from tests.support.conformance import RUNNING, lab_build, run_conformance
 from tests.support.html_page import check_page, read_page
 
 
@@ -105,3 +107,68 @@ def test_the_summary_is_json(defective: ConformanceReport) -> None:
     assert summary["passed"] is False
     assert summary["counts"] == {"PASS": 7, "FAIL": 1, "SKIPPED": 0}
     assert list(summary["failed"]) == ["counter-echo"]
+
+
+# ---- what a test lead files (issue: operations) ---------------------------------------
+
+RUN = RunInfo(
+    datetime(2026, 12, 4, 9, 0, tzinfo=UTC),
+    datetime(2026, 12, 4, 9, 0, 40, tzinfo=UTC),
+    "smetslab 9.9 (commit abc)",
+    "configs/lab-emulated.yaml",
+    "emulated (smets2)",
+)
+
+
+def test_the_failing_field_is_pointed_at_beside_what_it_should_be(
+    defective: ConformanceReport,
+) -> None:
+    (failed,) = [r for r in defective.results if r.check.id == "counter-echo"]
+    (mismatch,) = failed.outcome.mismatches
+    assert (mismatch.where, mismatch.field) == ("0x00CA alert", "command originator counter")
+    assert (mismatch.expected, mismatch.found) == ("1005", "1006")
+    assert all(not r.outcome.mismatches for r in defective.results if r.passed)
+    page = report_html(defective)
+    assert '<td class="found">1006</td>' in page
+    failure = ET.fromstring(junit_xml(defective)).find(".//failure")
+    assert failure is not None
+    assert "command originator counter: expected 1005, found 1006" in (failure.text or "")
+    assert json.loads(json.dumps(defective.summary()))["mismatches"] == {
+        "counter-echo": [
+            {
+                "where": "0x00CA alert",
+                "field": "command originator counter",
+                "expected": "1005",
+                "found": "1006",
+            }
+        ]
+    }
+
+
+def test_the_reports_say_which_device_which_run_and_which_smetslab(
+    defective: ConformanceReport,
+) -> None:
+    report = defective.with_info(RUN)
+    device = report.device
+    assert (device.device_type, device.firmware_before) == ("ESME", RUNNING)
+    assert device.firmware_after == report.recording.second_firmware.version
+    assert device.manufacturer
+    assert device.model
+    suite = ET.fromstring(junit_xml(report)).find("testsuite")
+    assert suite is not None
+    assert suite.get("timestamp") == "2026-12-04T09:00:00Z"  # the wall clock, not device time
+    assert suite.get("time") == "40.000"
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["smetslab"] == "smetslab 9.9 (commit abc)"
+    assert properties["lab"] == "configs/lab-emulated.yaml"
+    assert properties["hub"] == "emulated (smets2)"
+    assert properties["device_type"] == "ESME"
+    cases = {c.get("name", "").split(":")[0]: float(c.get("time") or 0) for c in suite}
+    assert any(seconds > 0 for seconds in cases.values())  # a case's share of the 40 s
+    assert sum(cases.values()) <= 40 * len(cases)
+    page = report_html(report)
+    for shown in ("smetslab 9.9 (commit abc)", "emulated (smets2)", "2026-12-04T09:00:00Z"):
+        assert shown in page
+    summary = report.summary()
+    assert summary["run"]["smetslab"] == "smetslab 9.9 (commit abc)"
+    assert summary["device"]["device_type"] == "ESME"

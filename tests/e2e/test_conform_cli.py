@@ -103,6 +103,11 @@ def test_conform_on_a_lab_started_from_its_environment_file(tmp_path: Path) -> N
     assert summary["counts"]["FAIL"] == 0
     assert summary["counts"]["PASS"] >= 7
     assert (tmp_path / "c.html").stat().st_size > 0
+    assert summary["run"]["hub"] == "emulated (smets2)"  # what the lead files beside it
+    assert summary["run"]["lab"].endswith("lab-emulated.yaml")
+    assert summary["run"]["smetslab"].startswith("smetslab ")
+    assert summary["device"]["device_type"] == "ESME"
+    assert f"reports: JUnit XML {tmp_path / 'c.xml'}; HTML {tmp_path / 'c.html'}" in result.output
 
 
 def test_conform_with_env_refuses_the_options_the_env_gives() -> None:

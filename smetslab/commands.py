@@ -165,8 +165,9 @@ def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 120)
 
 
-def _bus(broker: str, root: str, client_id: str) -> BusOptions:
-    return BusOptions(broker, root, client_id)
+ConnectTimeout = Annotated[
+    float, typer.Option(min=0.1, help="seconds to wait for the broker before giving up")
+]
 
 
 def dsp(
@@ -196,6 +197,7 @@ def dsp(
         str, typer.Option(help="MQTT client ID (one per worker)")
     ] = "smetslab-dsp",
     mqtt_version: Annotated[str, typer.Option(help="auto, 5 or 3.1.1")] = "auto",
+    connect_timeout: ConnectTimeout = 30.0,
     ready_file: Annotated[
         Path | None, typer.Option(help="written once the DSP is connected and subscribed")
     ] = None,
@@ -210,7 +212,7 @@ def dsp(
         response_timeout=timedelta(seconds=response_timeout),
         gsme_response_timeout=timedelta(seconds=gsme_response_timeout),
     )
-    bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version))
+    bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version), connect_timeout)
     limits = ServiceLimits(batch=batch)
     how = DspOptions(store, fleet_file, core, scale, limits, ready_file, _switch(requests))
     run_command(partial(run_dsp, bus, how))
@@ -229,6 +231,7 @@ def fleet(
         str, typer.Option(help="MQTT client ID (one per shard)")
     ] = "smetslab-fleet",
     mqtt_version: Annotated[str, typer.Option(help="auto, 5 or 3.1.1")] = "auto",
+    connect_timeout: ConnectTimeout = 30.0,
     ready_file: Annotated[
         Path | None, typer.Option(help="written once the fleet is connected and subscribed")
     ] = None,
@@ -244,7 +247,7 @@ def fleet(
         partition = FleetShard.parse(shard)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--shard") from exc
-    bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version))
+    bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version), connect_timeout)
     how = FleetOptions(fleet_file, journal, partition, ready_file, state_file)
     run_command(partial(run_fleet, bus, how))
 
@@ -263,6 +266,7 @@ def campaign(
     read_gpfs: Annotated[bool, typer.Option(help="read the GPFs at the end (N52)")] = True,
     topic_root: Root = "smetslab",
     client_id: Annotated[str, typer.Option(help="MQTT client ID")] = "smetslab-campaign",
+    connect_timeout: ConnectTimeout = 30.0,
 ) -> None:
     """A supplier's firmware campaign over a fleet; prints, per device, what happened."""
     setup_logging(logging.INFO)
@@ -272,7 +276,7 @@ def campaign(
         first_counter=first_counter or int(time.time() * 1000),
         read_gpfs=read_gpfs,
     )
-    bus = _bus(broker, topic_root, client_id)
+    bus = BusOptions(broker, topic_root, client_id, connect_timeout=connect_timeout)
     with ProgressView(wanted(), "campaign") as view:
         report = run_command(partial(run_campaign, bus, fleet_file, how, on_progress=view.campaign))
     if report is not None:  # None: stopped while connecting (run_command exits first)

@@ -46,14 +46,15 @@ class BusOptions:
     topic_root: str
     client_id: str
     mqtt_version: str = "auto"
+    connect_timeout: float = 30.0  # seconds for the broker before `BrokerUnavailableError`
 
 
 async def _connected(
-    stack: AsyncExitStack, link: LinkConfig, stop: asyncio.Event
+    stack: AsyncExitStack, link: LinkConfig, stop: asyncio.Event, timeout: float = 30.0
 ) -> MqttAdapter | None:
     """The link, once connected; None if `stop` came first (a signal while connecting)."""
     bus = await stack.enter_async_context(MqttAdapter(link))
-    return bus if await bus.wait_connected(30, stop) else None
+    return bus if await bus.wait_connected(timeout, stop) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,7 @@ async def run_dsp(options: BusOptions, how: DspOptions, stop: asyncio.Event) -> 
                 options.mqtt_version,
                 requests=how.requests,
             )
-            bus = await _connected(stack, link, stop)
+            bus = await _connected(stack, link, stop, options.connect_timeout)
             if bus is None:
                 return
             if how.scale is None:
@@ -116,7 +117,7 @@ async def run_fleet(options: BusOptions, how: FleetOptions, stop: asyncio.Event)
     try:
         async with AsyncExitStack() as stack:
             link = fleet_link(options.broker, topics, options.client_id, options.mqtt_version)
-            bus = await _connected(stack, link, stop)
+            bus = await _connected(stack, link, stop, options.connect_timeout)
             if bus is None:
                 return record
             clock = await _shared_clock(options, topics, bus.version)
@@ -178,7 +179,7 @@ async def run_campaign(
         mqtt_version=options.mqtt_version,
     )
     async with AsyncExitStack() as stack:
-        bus = await _connected(stack, link, stop)
+        bus = await _connected(stack, link, stop, options.connect_timeout)
         if bus is None:
             return None
         clock = ScaledClock.real_time()

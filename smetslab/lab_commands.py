@@ -20,6 +20,7 @@ from hil.lab.up import LabUp, LabUpInfo, LabUpOptions
 from hil.shipped import shipped
 
 from .logs import setup_logging
+from .progress import ProgressView, wanted
 from .signals import run_command
 
 lab_app = typer.Typer(no_args_is_help=True, help="A whole lab on this machine.")
@@ -65,8 +66,19 @@ def up(
         fleet_file, workdir.resolve(), workers, shards, broker, store, scale, topic_root, name
     )
     clean: list[bool] = []
+    total = workers + shards
+    started: list[str] = []
+    view = ProgressView(wanted(), "lab up: starting", total)
+
+    def ready(name: str) -> None:
+        started.append(name)
+        view.update(len(started), total, f"lab up: {name} ready")
+        if len(started) == total:
+            view.close()
+
     try:
-        run_command(partial(_run, LabUp(options), clean), grace=LAB_GRACE)
+        with view:
+            run_command(partial(_run, LabUp(options, on_started=ready), clean), grace=LAB_GRACE)
     except typer.Exit as stopped:  # a signal: its code, or 1 if a part did not stop cleanly
         raise typer.Exit(code=1 if clean == [False] else stopped.exit_code) from None
     if clean == [False]:

@@ -68,6 +68,10 @@ class ProgressView:
             self._task, completed=done, total=total, description=description, rate=rate
         )
 
+    def close(self) -> None:
+        """Take the bar away now (what follows is not progress)."""
+        self._progress.stop()
+
     def campaign(self, model: CampaignModel) -> None:
         """`CampaignRunner`'s progress hook: the phase, devices settled of all."""
         progress = model.progress()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,10 +78,12 @@ class Stack:
         build: FleetBuild,
         store: Store,
         journal: FleetJournal | None = None,
+        on_started: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config
         self.build = build
         self.store = store
+        self.on_started = on_started  # told each process's name once it is ready
         self.journal = journal or FleetJournal()
         self.dsp: DspService | None = None
         self.fleet: FleetRunner | None = None
@@ -184,9 +186,9 @@ class Stack:
                 config.mqtt_version,
                 requests=index == 0,  # one worker takes the requests, in order (D-W3)
             )
-            await part.start(
-                DspProcess(command, config.workdir), config.restart, self._tasks_or_fail()
-            )
+            worker = DspProcess(command, config.workdir)
+            await part.start(worker, config.restart, self._tasks_or_fail())
+            self._started(worker.name)
 
     @property
     def shards(self) -> list[FleetProcess]:
@@ -214,7 +216,13 @@ class Stack:
                 config.mqtt_version,
             )
             policy = None if config.restart is None else NO_RESTART
-            await part.start(FleetProcess(command, config.workdir), policy, self._tasks_or_fail())
+            shard = FleetProcess(command, config.workdir)
+            await part.start(shard, policy, self._tasks_or_fail())
+            self._started(shard.name)
+
+    def _started(self, name: str) -> None:
+        if self.on_started is not None:
+            self.on_started(name)
 
     def _control_link(self) -> LinkConfig:
         return LinkConfig(

@@ -108,7 +108,10 @@ Show = Callable[[LabUpInfo], None]
 
 
 class LabUp:
-    def __init__(self, options: LabUpOptions) -> None:
+    def __init__(
+        self, options: LabUpOptions, on_started: Callable[[str], None] | None = None
+    ) -> None:
+        self.on_started = on_started  # a progress display: each process once it is ready
         self.options = options
         self.build: FleetBuild = build_fleet(*load_fleet_spec(options.fleet_file))
         self.store_url = options.store_url or f"sqlite:///{options.workdir / 'dsp.sqlite'}"
@@ -121,7 +124,8 @@ class LabUp:
         async with AsyncExitStack() as stack:
             store = await stack.enter_async_context(self._seeded_store())  # a bad URL: no broker
             url = stack.enter_context(self._broker())
-            lab = await stack.enter_async_context(Stack(self._config(url), self.build, store))
+            parts = Stack(self._config(url), self.build, store, on_started=self.on_started)
+            lab = await stack.enter_async_context(parts)
             show(self._info(url, lab))
             await stop.wait()
             log.info("lab up: stopping")

@@ -19,6 +19,7 @@ from dsp_core.service import ServiceLimits
 from dsp_core.turn import CoreConfig
 from emulators.errors import ConfigError
 from emulators.shards import FleetShard
+from hil.campaign.report import CampaignReport
 from hil.demo import DEMO_FLEET, DemoOptions, DemoRun, DemoSummary
 
 from .logs import setup_logging
@@ -32,7 +33,7 @@ from .processes import (
     run_fleet,
 )
 from .progress import ProgressView, wanted
-from .signals import run_command
+from .signals import Stopped, run_command
 
 Broker = Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")]
 Root = Annotated[str, typer.Option("--topic-root", help="topic root of the contract")]
@@ -277,7 +278,13 @@ def campaign(
         read_gpfs=read_gpfs,
     )
     bus = BusOptions(broker, topic_root, client_id, connect_timeout=connect_timeout)
-    with ProgressView(wanted(), "campaign") as view:
-        report = run_command(partial(run_campaign, bus, fleet_file, how, on_progress=view.campaign))
+    try:
+        with ProgressView(wanted(), "campaign") as view:
+            run = partial(run_campaign, bus, fleet_file, how, on_progress=view.campaign)
+            report = run_command(run)
+    except Stopped as stopped:  # the report so far, then 128 + the signal
+        if isinstance(stopped.result, CampaignReport):
+            typer.echo(json.dumps(stopped.result.to_json(), indent=2))
+        raise
     if report is not None:  # None: stopped while connecting (run_command exits first)
         typer.echo(json.dumps(report.to_json(), indent=2))

@@ -31,24 +31,33 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 Main = Callable[[asyncio.Event], Coroutine[Any, Any, T]]
 
 
+class Stopped(typer.Exit):
+    """A command ended by a signal: exit 128 + the signal; `result` is what `main`
+    returned when it stopped in time (a campaign's report so far), else None."""
+
+    def __init__(self, code: int, result: object = None) -> None:
+        super().__init__(code=code)
+        self.result = result
+
+
 def run_command(main: Main[T], grace: float = GRACE) -> T:
-    """Run `main(stop)`; its result, or `typer.Exit(128 + signal)` after a signal."""
+    """Run `main(stop)`; its result, or `Stopped(128 + signal)` after a signal."""
     received: list[int] = []
     before = set(threading.enumerate())
     result = asyncio.run(_supervised(main, received, grace))
     if received:
-        _leave(128 + received[0], before)
+        _leave(128 + received[0], before, None if result is None else result[0])
     assert result is not None  # no signal: main ran to its end
     return result[0]
 
 
-def _leave(code: int, before: set[threading.Thread]) -> None:
+def _leave(code: int, before: set[threading.Thread], result: object) -> None:
     """Exit with `code`; without waiting for threads a library started during the
     command and left running when it was cancelled (zigpy's database connection on a
     radio that never started), which would keep the process alive for ever."""
     left = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
     if not left:
-        raise typer.Exit(code=code)
+        raise Stopped(code, result)
     names = ", ".join(thread.name for thread in left)
     log.warning("leaving %d thread(s) the command left running: %s", len(left), names)
     logging.shutdown()

@@ -6,16 +6,22 @@ port or a radio that is not there (issue: operations)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
 from bus.mosquitto import Mosquitto, free_port
+from dsp_core.model import JournalKind
+from dsp_core.store import SqlStore
 from hil.shipped import shipped
 from tests.support.paths import ROOT
+from tests.support.processes import smetslab
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 LIMIT = 6.0  # seconds from the signal: the 4 s of the grace and a loaded machine's slack
@@ -81,3 +87,52 @@ async def test_a_zigbee_bridge_on_a_missing_radio_ends_on_sigterm(
     )
     assert code == 143
     assert took < LIMIT
+
+
+async def test_a_campaign_stopped_midway_prints_its_report_so_far_and_exits_130(
+    mosquitto_broker: Mosquitto, tmp_path: Path
+) -> None:
+    """The DSP and the fleet of the example fleet running; the campaign's Ctrl-C comes
+    while devices are upgrading: it stops within the grace, with the report so far."""
+    url, fleet = mosquitto_broker.url, str(shipped("fleet.yaml"))
+    store = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
+    ready = tmp_path / "dsp.ready"
+    dsp = ("dsp", "--fleet", fleet, "--store", store, "--broker", url, "--scale", "60")
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(smetslab(*dsp, "--ready-file", str(ready)))
+        await stack.enter_async_context(smetslab("fleet", "--fleet", fleet, "--broker", url))
+        await wait_until(ready.exists, 30, "the DSP subscribed")
+        campaign = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "smetslab",
+            "campaign",
+            "--fleet",
+            fleet,
+            "--broker",
+            url,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        await wait_until(lambda: _requests_taken(store), 30, "the DSP taking the campaign's work")
+        assert campaign.returncode is None, "the campaign ended before its Ctrl-C"
+        campaign.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        async with asyncio.timeout(30):
+            out, _ = await campaign.communicate()
+        took = time.monotonic() - sent
+    assert campaign.returncode == 130
+    assert took < LIMIT
+    report = json.loads(out)
+    assert report["finished"] is False  # stopped, and says how far it got
+    assert report["totals"]["devices"] > 0
+
+
+async def _requests_taken(store_url: str) -> bool:
+    """Whether the DSP has journalled a request of the campaign: it is under way."""
+    store = await SqlStore.open(store_url)
+    try:
+        return any([e async for e in store.journal() if e.kind is JournalKind.REQUEST])
+    finally:
+        await store.close()

@@ -76,6 +76,9 @@ class DemoOptions:
     # R8: device seconds the DSP waits for a response before E21 (a GSME: 15 minutes);
     # a longer one keeps a starved process's late answer from looking lost
     response_timeout: timedelta = timedelta(seconds=60)
+    # clean MQTT sessions for the parts in this process unless asked (D-O3): a demo leaves
+    # nothing on a broker; a story that restarts its DSP or the broker needs them kept
+    persistent_sessions: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +276,7 @@ class DemoRun:
             store_url=store_url,
             workdir=workdir,
             fleet_processes=options.fleet_processes,
+            persistent=options.persistent_sessions,
             fleet_file=write_fleet_file(self.spec, workdir / "fleet.yaml"),
         )
 

@@ -89,6 +89,9 @@ def demo(
     topic_root: Annotated[
         str | None, typer.Option(help="the topic root (default: one of this run's own)")
     ] = None,
+    persistent_sessions: Annotated[
+        bool, typer.Option(help="keep the MQTT sessions across disconnections (D-O3)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """The MP105 story end to end: CPL removal, suspension, a campaign with lost 11.3
@@ -105,6 +108,7 @@ def demo(
         dsp_processes=dsp_workers,
         response_timeout=timedelta(seconds=response_timeout),
         topic_root=topic_root,
+        persistent_sessions=persistent_sessions,
     )
     console = Console(stderr=True, log_path=False)
     started = time.monotonic()

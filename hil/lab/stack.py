@@ -14,7 +14,7 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -62,6 +62,9 @@ class StackConfig:
     # a worker process that dies unasked is started again under its name; a shard
     # process that dies ends the lab (D-S6); None: neither is watched
     restart: RestartPolicy | None = field(default_factory=RestartPolicy)
+    # the in-process parts' MQTT sessions outlive a disconnection (the broker keeps what
+    # they had not taken); False: clean sessions, gone at disconnect (the demo's default)
+    persistent: bool = True
 
 
 async def seed_store(store: Store, seed: DspSeed) -> None:
@@ -125,6 +128,7 @@ class Stack:
             await self._start_dsp_processes()
             return None
         link = dsp_link(config.url, config.topics, self._client("dsp"), config.mqtt_version)
+        link = replace(link, persistent=config.persistent)
         part = await self._start_part("dsp", link)
         part.bus.publish(config.topics.clock, config.clock.to_json(), retain=True)
         driver = CoreDriver(DspCore(config.core), self.store)
@@ -140,6 +144,7 @@ class Stack:
             await self._start_fleet_processes()
             return None
         link = fleet_link(config.url, config.topics, self._client("fleet"), config.mqtt_version)
+        link = replace(link, persistent=config.persistent)
         part = await self._start_part("fleet", link)
         self.fleet = FleetRunner(
             self.build.fleet, part.bus, config.topics, self.clock(), self.journal
@@ -237,6 +242,7 @@ class Stack:
             self._client(f"{name}-{user}"),
             (topics.responses(user), topics.alerts(user), topics.cpl_results),
             mqtt_version=self.config.mqtt_version,
+            persistent=self.config.persistent,
         )
 
     async def user_bus(self, user_id: str, name: str = "user") -> MqttAdapter:

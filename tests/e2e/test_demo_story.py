@@ -130,7 +130,9 @@ async def test_a_dsp_restart_in_the_middle_of_the_campaign_loses_nothing(
         await device_answers_piled_up(lab)
         await lab.start_dsp(await SqlStore.open(store_url))
 
-    run = DemoRun(options(tmp_path, broker=mosquitto_broker.url), interlude=restart_dsp)
+    # the broker must keep what the DSP had not taken while it restarts (D-O3)
+    kept = options(tmp_path, broker=mosquitto_broker.url, persistent_sessions=True)
+    run = DemoRun(kept, interlude=restart_dsp)
     summary = await run.run()
     assert_recovered(summary)
     await assert_alerted_once(tmp_path, summary)
@@ -145,7 +147,8 @@ async def test_after_a_broker_restart_every_process_reconnects_and_the_campaign_
         await settled(model, 5)
         await asyncio.to_thread(mosquitto_broker.restart)
 
-    run = DemoRun(options(tmp_path, broker=mosquitto_broker.url), interlude=restart_broker)
+    kept = options(tmp_path, broker=mosquitto_broker.url, persistent_sessions=True)
+    run = DemoRun(kept, interlude=restart_broker)
     summary = await run.run()
     assert_recovered(summary)
     await assert_alerted_once(tmp_path, summary)

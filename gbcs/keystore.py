@@ -22,7 +22,9 @@ pair first.
 
 Certificates are not checked for validity when used (the Z1 test certificates
 expired in 2025 and stay usable); `certificate_valid_at` says it for a caller who
-wants to. Files are read here, never in `gbcs.security`; nothing reads a clock.
+wants to. `emulated_store` makes a reproducible test PKI for emulated devices, and
+`save` writes any store in the RTDS layout. Files are read and written here, never
+in `gbcs.security`; nothing reads a clock.
 """
 
 from __future__ import annotations
@@ -30,21 +32,24 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509.oid import NameOID
 
 from .errors import KeyStoreError
 from .messages import format_entity_id
 from .security import KeyUse
 
-__all__ = ["KeyEntry", "KeyStore"]
+__all__ = ["KeyEntry", "KeyStore", "emulated_authority", "emulated_store"]
 
 ENTITY_SIZE = 8
 _P256 = ec.SECP256R1.name
@@ -55,7 +60,15 @@ _EUI = re.compile(r"[0-9a-f]{16}")
 _RTDS_FILE = re.compile(
     r"(?P<eui>[0-9a-fA-F]{16})-(?:(?P<tag>[a-z0-9]+)-)?(?P<use>ds|ka|xmlsign)\.(?P<ext>pem|key)"
 )
+_TAG = re.compile(r"[^a-z0-9]+")
 _LATEST = datetime.max.replace(tzinfo=UTC)
+
+# the emulated PKI: a fixed validity, keys derived from the seed
+_EMULATED_FROM = datetime(2020, 1, 1, tzinfo=UTC)
+_EMULATED_UNTIL = datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)
+_EMULATED_DOMAIN = b"smetslab emulated GBCS PKI"
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_CA_ENTITY = b"test CA"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +157,7 @@ class KeyStore:
             )
         return found[0]
 
-    # changing
+    # changing and writing
 
     def add(
         self,
@@ -159,6 +172,74 @@ class KeyStore:
         what = f"the {_use_name(use)} key of {format_entity_id(entity)}"
         entry = _entry(what, private, certificate, None, label="added")
         self._entries.setdefault((_entity(entity), KeyUse(use)), []).insert(0, entry)
+
+    def save(self, folder: Path) -> None:
+        """Write every key pair in the RTDS layout, so that `KeyStore.load(folder)` reads
+        the same store back: the first pair of an entity and use as `{eui}-{use}`, the
+        others as `{eui}-{tag}-{use}`; certificates (or bare public keys) in `.pem`,
+        private keys in `.key` (PKCS#8, unencrypted: these are test keys)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for (entity, use), entries in sorted(self._entries.items()):
+            tags: set[str] = set()
+            for index, entry in enumerate(entries):
+                stem = f"{entity.hex()}-{use.value}"
+                if index:
+                    tag = _tag(entry.label, stem)
+                    if not tag or tag in tags:
+                        tag = f"{tag or 'alt'}{index}"
+                    tags.add(tag)
+                    stem = f"{entity.hex()}-{tag}-{use.value}"
+                _save_entry(folder, stem, entry)
+
+
+def emulated_authority(seed: int) -> x509.Certificate:
+    """The self-signed certificate of `emulated_store(seed)`'s test CA."""
+    key = _derived_key(seed, _CA_ENTITY, "ca")
+    name = _ca_name(seed)
+    builder = (
+        _builder(seed, _CA_ENTITY, "ca", subject=name, issuer=name, public=key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+    )
+    return builder.sign(key, hashes.SHA256())
+
+
+def emulated_store(seed: int, entities: Iterable[tuple[bytes, Iterable[KeyUse]]]) -> KeyStore:
+    """A test PKI: one key pair per (entity, use), each private key derived from `seed`,
+    the entity and the use, each with a certificate issued by the seed's test CA
+    (`emulated_authority`; subject CN = the EUI-64 in DUIS form; valid 2020 to 2099).
+    Two calls with one seed give the same keys and the same to-be-signed
+    certificates; ECDSA's random nonce makes the CA's signature bytes differ."""
+    ca_key = _derived_key(seed, _CA_ENTITY, "ca")
+    ca_name = _ca_name(seed)
+    ca_id = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    store = KeyStore(f"the emulated key store (seed {seed})")
+    for entity, uses in entities:
+        _entity(entity)
+        for use in uses:
+            key = _derived_key(seed, entity, KeyUse(use).value)
+            subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, format_entity_id(entity))])
+            usage = _key_usage(agreement=KeyUse(use) is KeyUse.KEY_AGREEMENT)
+            certificate = (
+                _builder(
+                    seed,
+                    entity,
+                    KeyUse(use).value,
+                    subject=subject,
+                    issuer=ca_name,
+                    public=key.public_key(),
+                )
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(usage, critical=True)
+                .add_extension(
+                    x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_id),
+                    critical=False,
+                )
+                .sign(ca_key, hashes.SHA256())
+            )
+            store.add(entity, use, private=key, certificate=certificate)
+    return store
 
 
 # keystore.json
@@ -276,6 +357,34 @@ def _read_pem(path: Path, what: str) -> tuple[str, Any]:
     raise KeyStoreError(f"{what}: neither a certificate, a public key nor a private key")
 
 
+def _tag(label: str, stem: str) -> str:
+    """The tag of an extra key pair's files: its own from the RTDS layout (`pp` of
+    `90b3d51f30010000-pp-ka`), else its label in lower-case letters and digits."""
+    eui, _, use = stem.partition("-")
+    prefix, suffix = f"{eui}-", f"-{use}"
+    if label.startswith(prefix) and label.endswith(suffix):
+        return _TAG.sub("", label[len(prefix) : -len(suffix)])
+    return _TAG.sub("", label.lower())
+
+
+def _save_entry(folder: Path, stem: str, entry: KeyEntry) -> None:
+    if entry.certificate is not None:
+        pem = entry.certificate.public_bytes(serialization.Encoding.PEM)
+        (folder / f"{stem}.pem").write_bytes(pem)
+    elif entry.private is None:
+        pem = entry.public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        (folder / f"{stem}.pem").write_bytes(pem)
+    if entry.private is not None:
+        pem = entry.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        (folder / f"{stem}.key").write_bytes(pem)
+
+
 # one key pair
 
 
@@ -349,3 +458,62 @@ def _entity(entity: bytes) -> bytes:
 
 def _use_name(use: KeyUse) -> str:
     return KeyUse(use).long_name
+
+
+# the emulated PKI
+
+
+def _derived_key(seed: int, entity: bytes, use: str) -> ec.EllipticCurvePrivateKey:
+    digest = _digest(seed, entity, use, b"key")
+    scalar = int.from_bytes(digest, "big") % (_P256_ORDER - 1) + 1
+    return ec.derive_private_key(scalar, ec.SECP256R1())
+
+
+def _digest(seed: int, entity: bytes, use: str, what: bytes) -> bytes:
+    parts = (_EMULATED_DOMAIN, str(seed).encode(), entity, use.encode(), what)
+    return sha256(b"|".join(parts)).digest()
+
+
+def _ca_name(seed: int) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "07"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"smetslab test CA {seed}"),
+        ]
+    )
+
+
+def _builder(
+    seed: int,
+    entity: bytes,
+    use: str,
+    *,
+    subject: x509.Name,
+    issuer: x509.Name,
+    public: ec.EllipticCurvePublicKey,
+) -> x509.CertificateBuilder:
+    serial = int.from_bytes(_digest(seed, entity, use, b"serial")[:16], "big") >> 1 or 1
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public)
+        .serial_number(serial)
+        .not_valid_before(_EMULATED_FROM)
+        .not_valid_after(_EMULATED_UNTIL)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+    )
+
+
+def _key_usage(*, agreement: bool = False, cert_sign: bool = False) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not (agreement or cert_sign),
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=agreement,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )

@@ -1,5 +1,6 @@
 """Key stores: DCC Boxed's ZAZ1 keystore.json and the RTDS PEM folder, found by EUI-64 and
-use; one clear error for a missing key and for a malformed store."""
+use; one clear error for a missing key and for a malformed store; the emulated PKI,
+reproducible from its seed, and the RTDS layout written and read back."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from gbcs import GbcsSecurityError, KeyStoreError
-from gbcs.keystore import KeyStore
-from gbcs.security import KeyUse
-from tests.support.paths import RTDS_KEYS, ZAZ1_KEYSTORE
+from gbcs.keystore import KeyEntry, KeyStore, emulated_authority, emulated_store
+from gbcs.security import KeyUse, protect, protections
+from tests.support.paths import RTDS_KEYS, ZAZ1_KEYSTORE, read_vector
 
 DS, KA, XML = KeyUse.DIGITAL_SIGNING, KeyUse.KEY_AGREEMENT, KeyUse.XML_SIGNING
 SUPPLIER = bytes.fromhex("90B3D51F30010000")
@@ -214,3 +217,103 @@ def test_add_puts_a_key_pair_first_and_keeps_the_earlier_ones(rtds: KeyStore) ->
         store.add(ESME, KA)
     with pytest.raises(KeyStoreError, match="8-byte EUI-64"):
         store.add(ESME[:4], KA, private=device_key)
+
+
+EMULATED = [(ESME, [DS, KA]), (SUPPLIER, [DS, KA, XML]), (ACB, [KA])]
+
+
+def _private_value(key: ec.EllipticCurvePrivateKey) -> int:
+    return key.private_numbers().private_value
+
+
+def test_emulated_store_is_reproducible_from_its_seed() -> None:
+    first, second = emulated_store(7, EMULATED), emulated_store(7, EMULATED)
+    other = emulated_store(8, EMULATED)
+    assert first.entities() == {ESME, SUPPLIER, ACB}
+    for entity, uses in EMULATED:
+        for use in uses:
+            key = first.private_key(entity, use)
+            assert _private_value(key) == _private_value(second.private_key(entity, use))
+            assert _private_value(key) != _private_value(other.private_key(entity, use))
+            same = first.certificate(entity, use).tbs_certificate_bytes
+            assert same == second.certificate(entity, use).tbs_certificate_bytes
+    # one entity's keys do not depend on which others are in the store
+    alone = emulated_store(7, [(ESME, [KA])])
+    assert _private_value(alone.private_key(ESME, KA)) == _private_value(
+        first.private_key(ESME, KA)
+    )
+
+
+def test_emulated_certificates_are_issued_by_the_test_ca_for_2020_to_2099() -> None:
+    store = emulated_store(7, EMULATED)
+    authority = emulated_authority(7)
+    assert authority.tbs_certificate_bytes == emulated_authority(7).tbs_certificate_bytes
+    authority.verify_directly_issued_by(authority)
+    for entity, uses in EMULATED:
+        for use in uses:
+            certificate = store.certificate(entity, use)
+            certificate.verify_directly_issued_by(authority)
+            names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            assert [name.value for name in names] == [entity.hex("-").upper()]
+            assert certificate.not_valid_before_utc == datetime(2020, 1, 1, tzinfo=UTC)
+            assert certificate.not_valid_after_utc == datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)
+            usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+            assert usage.key_agreement == (use is KA)
+            assert usage.digital_signature == (use is not KA)
+            assert store.certificate_valid_at(entity, use, datetime(2030, 1, 1, tzinfo=UTC))
+
+
+def test_emulated_keys_sign_and_mac_a_cs06_precommand_a_device_store_accepts() -> None:
+    lab = emulated_store(11, EMULATED)
+    command = protect(
+        read_vector("CS06_11.3_IMMEDIATE_SUCCESS_PRECOMMAND"),
+        signer=lab.private_key(SUPPLIER, DS),
+        mac_own=lab.private_key(ACB, KA),
+        mac_peer=lab.public_key(ESME, KA),
+    )
+    found = protections(command, lab)
+    assert [(p.kind, p.by, p.valid) for p in found] == [
+        ("signature", "90-B3-D5-1F-30-01-00-00", True),
+        ("mac", "90-B3-D5-1F-30-00-00-02", True),
+    ]
+    other_lab = emulated_store(12, EMULATED)
+    assert [p.valid for p in protections(command, other_lab)] == [False, False]
+
+
+def _same_store(left: KeyStore, right: KeyStore) -> None:
+    """The same key pairs, the same first; the others may come in another order."""
+    assert left.entities() == right.entities()
+    for entity in left.entities():
+        for use in KeyUse:
+            mine, theirs = left.entries(entity, use), right.entries(entity, use)
+            assert [_pair(e) for e in mine[:1]] == [_pair(e) for e in theirs[:1]]
+            assert sorted(map(_pair, mine)) == sorted(map(_pair, theirs)), (entity.hex(), use)
+
+
+def _pair(entry: KeyEntry) -> tuple[bytes, bytes, int]:
+    certificate = b"" if entry.certificate is None else entry.certificate.tbs_certificate_bytes
+    private = -1 if entry.private is None else _private_value(entry.private)
+    return _point(entry.public), certificate, private
+
+
+def test_an_emulated_store_saved_in_the_rtds_layout_loads_back(tmp_path: Path) -> None:
+    store = emulated_store(7, EMULATED)
+    store.save(tmp_path / "keys")
+    names = sorted(path.name for path in (tmp_path / "keys").iterdir())
+    assert "00db1234567890a0-ds.pem" in names
+    assert "90b3d51f30010000-xmlsign.key" in names
+    assert len(names) == 12  # six key pairs, a certificate and a private key each
+    _same_store(store, KeyStore.load(tmp_path / "keys"))
+
+
+def test_the_rtds_and_zaz1_stores_round_trip_through_the_rtds_layout(
+    tmp_path: Path, rtds: KeyStore, zaz1: KeyStore
+) -> None:
+    rtds.save(tmp_path / "rtds")
+    assert sorted(path.name for path in (tmp_path / "rtds").iterdir()) == sorted(
+        path.name for path in RTDS_KEYS.iterdir() if path.suffix in (".pem", ".key")
+    )
+    _same_store(rtds, KeyStore.load(tmp_path / "rtds"))
+    zaz1.save(tmp_path / "zaz1")
+    assert (tmp_path / "zaz1" / "90b3d51f30010000-z1bsupplierds-ds.pem").is_file()
+    _same_store(zaz1, KeyStore.load(tmp_path / "zaz1"))

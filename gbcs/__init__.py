@@ -2,6 +2,8 @@
 
 `decode(bytes)` gives a typed `GbcsMessage`; `encode(message)` gives the bytes back.
 Every GBCS header decodes; payloads outside the firmware use cases stay raw bytes.
+Signatures and MACs are `gbcs.security`'s, keys and certificates `gbcs.keystore`'s
+(imported from there, so that `import gbcs` does not load `cryptography`).
 """
 
 from .codes import (
@@ -16,7 +18,7 @@ from .codes import (
 )
 from .datetimes import DlmsDateTime
 from .envelope import GbcsHeader, GeneralCiphering
-from .errors import GbcsDecodeError, GbcsEncodeError, GbcsError
+from .errors import GbcsDecodeError, GbcsEncodeError, GbcsError, GbcsSecurityError, KeyStoreError
 from .messages import (
     GbcsMessage,
     decode,
@@ -62,9 +64,11 @@ __all__ = [
     "GbcsDecodeError",
     "GbcsEncodeError",
     "GbcsError",
+    "GbcsSecurityError",
     "GbcsHeader",
     "GbcsMessage",
     "GeneralCiphering",
+    "KeyStoreError",
     "MessageCode",
     "Payload",
     "RawPayload",

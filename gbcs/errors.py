@@ -24,3 +24,15 @@ class GbcsDecodeError(GbcsError, ValueError):
 
 class GbcsEncodeError(GbcsError, ValueError):
     """A message object that cannot be written as GBCS bytes."""
+
+
+class GbcsSecurityError(GbcsError):
+    """A signature or MAC that is absent, malformed or wrong, or a key that cannot be used.
+
+    The text names what failed: which signature or MAC, whose key (EUI-64 in the DUIS
+    form) and for which use, and the message's originator, recipient and counter."""
+
+
+class KeyStoreError(GbcsSecurityError):
+    """A key store that cannot be read, or a key it does not hold; names the entity
+    (DUIS form) and the use, and the file for a malformed store."""

@@ -24,13 +24,14 @@ from .inputs import InputError, gbcs_bytes, ota_bytes
 from .lab_commands import register_lab
 from .logs import LogFormat, LogLevel, LogOptions, set_options
 from .request_command import request
+from .security_commands import register_security
 from .version import describe
 from .views import ota_fields, summary_row
 
 app = typer.Typer(
     cls=RootErrorGroup, no_args_is_help=True, help="smetslab: GB smart-metering firmware lab."
 )
-gbcs_app = typer.Typer(no_args_is_help=True, help="Decode GBCS messages.")
+gbcs_app = typer.Typer(no_args_is_help=True, help="Decode, verify and sign GBCS messages.")
 ota_app = typer.Typer(no_args_is_help=True, help="Inspect ZigBee OTA firmware images.")
 app.add_typer(gbcs_app, name="gbcs")
 app.add_typer(ota_app, name="ota")
@@ -126,6 +127,7 @@ def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 200)
 
 
+register_security(gbcs_app)
 register_processes(app)
 app.command("init")(init)
 app.command("request")(request)

@@ -102,7 +102,9 @@ LAYOUT: dict[str, Row] = {
 # third-party libraries the foundation packages may use (anything else there is a slip)
 THIRD_PARTY: dict[str, frozenset[str]] = {
     "contract": frozenset({"pydantic"}),
-    "gbcs": frozenset({"zigpy"}),  # its OTA header and ZCL types are sans-IO (D1)
+    # zigpy: its OTA header and ZCL types are sans-IO (D1); cryptography: the GBCS
+    # signatures, MACs and certificates of gbcs.security and gbcs.keystore
+    "gbcs": frozenset({"zigpy", "cryptography"}),
 }
 
 

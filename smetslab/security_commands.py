@@ -1,0 +1,85 @@
+"""`smetslab gbcs verify` and `smetslab gbcs sign`: GBCS signatures and MACs with a key
+store (DCC Boxed's keystore.json or the RTDS PEM folder). Wiring only: `gbcs.security`
+and `gbcs.keystore` do the work."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+import gbcs
+from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_bytes
+from gbcs.keystore import KeyStore
+from gbcs.security import KeyUse, protect, protections
+
+from .errors import EXIT_ERROR
+from .inputs import InputError, gbcs_bytes
+
+KeysOption = Annotated[
+    Path,
+    typer.Option(
+        "--keys", help="the key store: DCC Boxed's keystore.json, or a folder of RTDS PEM files"
+    ),
+]
+
+
+def register_security(gbcs_app: typer.Typer) -> None:
+    gbcs_app.command("verify")(verify)
+    gbcs_app.command("sign")(sign)
+
+
+def verify(
+    files: Annotated[list[Path], typer.Argument(help="GBCS messages: hex text or binary files")],
+    keys: KeysOption,
+) -> None:
+    """Check every signature and MAC of each file: one JSON line per file (file,
+    protections, valid); valid only if it carries one or more and each was checked and
+    found good. Exit 1 unless every file is valid."""
+    store = KeyStore.load(keys)
+    all_valid = True
+    for path in files:
+        line = _verified(path, store)
+        all_valid = all_valid and line["valid"]
+        typer.echo(json.dumps(line))
+    if not all_valid:
+        raise typer.Exit(code=EXIT_ERROR)
+
+
+def _verified(path: Path, store: KeyStore) -> dict[str, Any]:
+    line: dict[str, Any] = {"file": str(path), "protections": [], "valid": False}
+    try:
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        found = protections(gbcs_bytes(str(path)), store)
+    except (InputError, gbcs.GbcsError, OSError) as exc:
+        line["error"] = str(exc)
+        return line
+    line["protections"] = [asdict(protection) for protection in found]
+    line["valid"] = bool(found) and all(protection.valid is True for protection in found)
+    return line
+
+
+def sign(
+    source: Annotated[str, typer.Argument(help="a pre-command: hex digits, a file, or -")],
+    signer: Annotated[str, typer.Option("--as", help="the supplier who signs (EUI-64)")],
+    keys: KeysOption,
+    mac_with: Annotated[
+        str, typer.Option(help="who MACs with the device's key-agreement certificate (EUI-64)")
+    ] = DCC_ACCESS_CONTROL_BROKER,
+) -> None:
+    """Sign a pre-command as a supplier and MAC it (the Access Control Broker's
+    key-agreement key with the recipient device's): print the command as hex."""
+    precommand = gbcs_bytes(source)
+    store = KeyStore.load(keys)
+    recipient = gbcs.decode_header(precommand).header.recipient_id
+    command = protect(
+        precommand,
+        signer=store.private_key(to_bytes(signer), KeyUse.DIGITAL_SIGNING),
+        mac_own=store.private_key(to_bytes(mac_with), KeyUse.KEY_AGREEMENT),
+        mac_peer=store.public_key(recipient, KeyUse.KEY_AGREEMENT),
+    )
+    typer.echo(command.hex().upper())

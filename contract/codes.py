@@ -31,6 +31,12 @@ class ResponseCode(StrEnum):
     S2_NOT_CARRIED = "S2"
     S3_REPLAYED_REQUEST = "S3"
     S4_INVALID_REQUEST = "S4"
+    # Signed pre-commands (CV 5 to 7, docs/decisions.md D-SEC8): the public DUIS material
+    # names no codes for these refusals, so they are ours.
+    S5_NO_PRE_COMMAND = "S5"  # no pre-command was issued under this request ID, or it expired
+    S6_PRE_COMMAND_MISMATCH = "S6"  # the signed pre-command is not the one issued
+    S7_SIGNATURE_INVALID = "S7"  # its signature does not verify with the user's certificate
+    S8_NO_DEVICE_KEY = "S8"  # the DSP holds no key-agreement key of the device to MAC with
 
 
 class UserAlertCode(StrEnum):

@@ -48,8 +48,11 @@ class Srv(StrEnum):
     READ_INVENTORY = "8.2"
 
 
-# DUIS command variants: 8 for a non-device SR, 4 for a Critical SR to the device, 1 for
-# a Non-Critical SR to the device (D7).
+# DUIS command variants: 8 for a non-device SR, 4 for a Critical SR to the device (the DSP
+# answers with the pre-command), 1 for a Non-Critical SR to the device (D7). The signed
+# pre-command goes back as CV 5 (`signed_pre_command_request`, D-SEC8).
+SEND_SIGNED_CV = 5
+SIGNED_PRE_COMMAND_CVS = frozenset({5, 6, 7})
 COMMAND_VARIANTS: dict[Srv, int] = {
     Srv.UPDATE_FIRMWARE: 8,
     Srv.UPDATE_PPMID_FIRMWARE: 8,
@@ -113,6 +116,22 @@ def build_request(
     if command_variant is None:
         return request
     return SendRequest(user_id, {**request.payload, "command_variant": command_variant})
+
+
+def signed_pre_command_request(
+    user_id: str, srv: Srv, target: str, counter: int, signed: bytes
+) -> SendRequest:
+    """CV 5 for a Critical SR: the pre-command the DSP returned to a CV 4 under the same
+    request ID, signed by the user (D-SEC8)."""
+    return SendRequest(
+        user_id,
+        {
+            "request_id": request_id(user_id, target, counter),
+            "service_reference_variant": str(srv),
+            "command_variant": SEND_SIGNED_CV,
+            "body": {"signed_pre_command": base64.b64encode(signed).decode("ascii")},
+        },
+    )
 
 
 def update_firmware_body(image: bytes, version: str, device_ids: tuple[str, ...]) -> dict[str, Any]:
@@ -204,7 +223,21 @@ class ActivateFirmwareBody(_Strict):
         return self.execution_datetime == DUIS_CANCELLATION
 
 
-Body = NoBody | AnyBody | DeviceListBody | UpdateFirmwareBody | ActivateFirmwareBody
+class SignedPreCommandBody(_Strict):
+    """CV 5 to 7: the GBCS pre-command the DSP issued for a CV 4, with the user's
+    General Signing signature appended (D-SEC8)."""
+
+    signed_pre_command: Base64Bytes = Field(min_length=1)
+
+
+Body = (
+    NoBody
+    | AnyBody
+    | DeviceListBody
+    | UpdateFirmwareBody
+    | ActivateFirmwareBody
+    | SignedPreCommandBody
+)
 
 BODY_MODELS: dict[str, type[Body]] = {
     "11.1": UpdateFirmwareBody,
@@ -229,14 +262,17 @@ class ParsedRequest:
 _REQUEST = TypeAdapter(RequestMessage)
 _BODIES = {srv: TypeAdapter(model) for srv, model in BODY_MODELS.items()}
 _ANY_BODY = TypeAdapter(AnyBody)
+_SIGNED_BODY = TypeAdapter(SignedPreCommandBody)
 
 
 def parse_request(payload: bytes) -> ParsedRequest:
     try:
         message = _REQUEST.validate_json(payload)
-        body = _BODIES.get(message.service_reference_variant, _ANY_BODY).validate_python(
-            message.body
-        )
+        if message.command_variant in SIGNED_PRE_COMMAND_CVS:
+            body_adapter: TypeAdapter[Any] = _SIGNED_BODY
+        else:
+            body_adapter = _BODIES.get(message.service_reference_variant, _ANY_BODY)
+        body = body_adapter.validate_python(message.body)
     except ValidationError as exc:
         raise InvalidRequestError(describe(exc, "request")) from exc
     request_id = RequestId.parse(message.request_id)

@@ -23,7 +23,8 @@ READ_FIRMWARE_CODES: dict[DeviceType, MessageCode] = {
 }
 # ECS52's invoke-id-and-priority carries the counter's low bits (as the RTDS vectors).
 _INVOKE_ID_BASE = 0x2000_0000
-_EMPTY_SIGNATURE = b""
+_EMPTY_SIGNATURE = b""  # a Non-Critical command's: its length byte, 0
+_EMPTY_SIGNATURE_FIELD = b"\x00"
 
 
 @record
@@ -75,8 +76,15 @@ def read_firmware(device: Device, sender: Sender) -> Command:
 def activate_firmware(
     device: Device, sender: Sender, image_hash: bytes, execution: datetime | None
 ) -> Command:
+    """CS06 as a pre-command: no signature field, for the user to sign (D-SEC8)."""
     payload = gbcs.ActivateFirmwareCommand(image_hash, sender.key[1], execution)
-    return _command(device, _M.CS06_ACTIVATE_FIRMWARE, sender, payload)
+    return _command(device, _M.CS06_ACTIVATE_FIRMWARE, sender, payload, signature=None)
+
+
+def unsigned(pre_command: bytes) -> bytes:
+    """A pre-command as sent when security is off: with an empty signature field, as
+    every command was before the DSP signed and MACed them (D-SEC7)."""
+    return pre_command + _EMPTY_SIGNATURE_FIELD
 
 
 def distribute_firmware(device: Device, sender: Sender, image: bytes, *, activate: bool) -> Command:
@@ -84,7 +92,14 @@ def distribute_firmware(device: Device, sender: Sender, image: bytes, *, activat
     return _command(device, _M.SMETSLAB_FIRMWARE_DISTRIBUTION, sender, payload)
 
 
-def _command(device: Device, code: MessageCode, sender: Sender, payload: gbcs.Payload) -> Command:
+def _command(
+    device: Device,
+    code: MessageCode,
+    sender: Sender,
+    payload: gbcs.Payload,
+    *,
+    signature: bytes | None = _EMPTY_SIGNATURE,
+) -> Command:
     key = sender.key
     on_behalf = sender.dsp_counter is not None
     header = gbcs.GbcsHeader(
@@ -97,7 +112,7 @@ def _command(device: Device, code: MessageCode, sender: Sender, payload: gbcs.Pa
         to_bytes(sender.user) if on_behalf else None,  # supplementary remote party ID
         sender.user_counter if on_behalf else None,  # and its counter
     )
-    data = gbcs.encode(gbcs.GbcsMessage(header, payload, _EMPTY_SIGNATURE))
+    data = gbcs.encode(gbcs.GbcsMessage(header, payload, signature))
     return Command(key, code, data)
 
 

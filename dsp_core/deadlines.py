@@ -19,6 +19,14 @@ def on_tick(turn: Turn) -> None:
         turn.state.put_request(tracked.advance(Step.DEADLINE))
         by = tracked.deadline.isoformat()
         match tracked.phase:
+            case Phase.AWAITING_SIGNATURE:
+                turn.journal(
+                    JournalKind.REJECTED,
+                    device_id=tracked.device_id,
+                    user_id=tracked.user_id,
+                    request_id=tracked.request_id,
+                    detail={"reason": f"pre-command not signed by {by}: expired (D-SEC8)"},
+                )
             case Phase.AWAITING_RESPONSE:
                 log.info("request %s: no response from %s", tracked.request_id, tracked.device_id)
                 _answer(turn, tracked, ResponseCode.E21, f"no response from the device by {by}")

@@ -79,8 +79,8 @@ def on_device_message(turn: Turn, ch_id: str, data: bytes, message: GbcsMessage)
 
 def _dispatch(turn: Turn, device: Device, message: GbcsMessage, data: bytes) -> None:
     tracked = turn.state.requests.get(request_key(message))
-    if tracked is not None and tracked.device_id != device.device_id:
-        tracked = None
+    if tracked is not None and (tracked.device_id != device.device_id or not tracked.was_sent):
+        tracked = None  # another device's, or a pre-command no device has seen (D-SEC8)
     payload = message.payload
     match message.header.cra_flag, payload:
         case CraFlag.RESPONSE, _:

@@ -3,9 +3,11 @@ SRV's handling: 11.2 and 11.3 to a device, 11.1/11.4 distribution (R9), 8.2 inve
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,24 +16,30 @@ from contract.errors import InvalidRequestError
 from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_duis
 from contract.records import record
 from contract.requests import (
+    SEND_SIGNED_CV,
+    SIGNED_PRE_COMMAND_CVS,
     ActivateFirmwareBody,
     DeviceListBody,
     ParsedRequest,
+    SignedPreCommandBody,
     UpdateFirmwareBody,
 )
+from contract.times import iso
 from contract.vocabulary import COMMUNICABLE, CplStatus, Device, DeviceType, SmiStatus
-from gbcs import CANCELLATION_DATETIME, GbcsError
+from gbcs import CANCELLATION_DATETIME, GbcsError, GbcsSecurityError
 from gbcs.ota import parse_ota_image
+from gbcs.security import SIGNATURE_SIZE
 
 from . import commands
 from .authorisation import AccessRequest, Refused, authorise
 from .hubs import offline_hub, unable_to_communicate
 from .model import JournalKind
 from .srv import SRVS
-from .tracking import Phase, Tracked
+from .tracking import Phase, Step, Tracked
 from .turn import Turn
 
 log = logging.getLogger(__name__)
+LOCAL_DELIVERY_SIGNED_CV = 6
 
 
 @record
@@ -75,8 +83,20 @@ def on_request(turn: Turn, topic_user: str, request: ParsedRequest) -> None:
     if isinstance(accepted, Refused):
         turn.respond(user_id, rid, srv, accepted.code, {"reason": accepted.reason})
         return
+    missing = _missing_key(turn, accepted)
+    if missing is not None:
+        turn.respond(user_id, rid, srv, ResponseCode.S8_NO_DEVICE_KEY, {"reason": missing})
+        return
     turn.respond(user_id, rid, srv, ResponseCode.I99)
     HANDLERS.get(srv, _not_carried)(turn, accepted)
+
+
+def _missing_key(turn: Turn, accepted: Accepted) -> str | None:
+    """S8 for a device SR when security is on and the DSP cannot MAC for the device."""
+    security = turn.config.security
+    if security is None or accepted.device is None or accepted.srv not in HANDLERS:
+        return None
+    return security.missing_key(accepted.device.device_id)
 
 
 def _check_origin(turn: Turn, user_id: str, request: ParsedRequest) -> Refused | None:
@@ -86,6 +106,15 @@ def _check_origin(turn: Turn, user_id: str, request: ParsedRequest) -> Refused |
         return Refused(
             ResponseCode.E1,
             f"request originator {request_id.originator} is not the user {user_id} it came from",
+        )
+    if request.command_variant in SIGNED_PRE_COMMAND_CVS:
+        # A CV 5 reuses its CV 4's request ID and counter (D-SEC8).
+        if pending_pre_command(turn, user_id, request) is not None:
+            return None
+        return Refused(
+            ResponseCode.S5_NO_PRE_COMMAND,
+            f"no pre-command is waiting for a signature under {request.text_id} "
+            "(never issued, already used, or expired)",
         )
     last = turn.state.counters.get(user_id)
     if last is not None and request_id.counter <= last:
@@ -136,6 +165,11 @@ def _read_firmware(turn: Turn, accepted: Accepted) -> None:
 
 
 def _activate_firmware(turn: Turn, accepted: Accepted) -> None:
+    """11.3: CV 4 is transformed into a CS06 pre-command for the user to sign (sent
+    at once, unsigned, when security is off); CV 5 and 6 carry it signed (D-SEC8)."""
+    if accepted.request.command_variant in SIGNED_PRE_COMMAND_CVS:
+        _signed_pre_command(turn, accepted)
+        return
     device = _device(accepted)
     body = accepted.request.body
     assert isinstance(body, ActivateFirmwareBody)
@@ -154,7 +188,7 @@ def _activate_firmware(turn: Turn, accepted: Accepted) -> None:
         return
     image_hash = bytes.fromhex(body.firmware_hash)
     command = commands.activate_firmware(device, _sender(accepted), image_hash, execution)
-    _send_tracked(
+    tracked = _tracked(
         turn,
         accepted,
         device,
@@ -162,6 +196,124 @@ def _activate_firmware(turn: Turn, accepted: Accepted) -> None:
         execution=None if body.is_cancellation else execution,
         cancellation=body.is_cancellation,
     )
+    if turn.config.security is None:
+        turn.state.put_request(tracked)
+        turn.send(device, commands.unsigned(command.data), accepted.request_id, accepted.user_id)
+        return
+    _issue_pre_command(turn, accepted, tracked, command.data)
+
+
+def _issue_pre_command(turn: Turn, accepted: Accepted, tracked: Tracked, pre: bytes) -> None:
+    """CV 4: answer with the pre-command and keep it, for its CV 5 to be checked against."""
+    expires = turn.at + turn.config.pre_command_validity
+    waiting = replace(tracked, phase=Phase.AWAITING_SIGNATURE, deadline=expires, pre_command=pre)
+    turn.state.put_request(waiting)
+    _final(
+        turn,
+        accepted,
+        ResponseCode.I0,
+        {
+            "pre_command": base64.b64encode(pre).decode("ascii"),
+            "device_id": tracked.device_id,
+            "expires": iso(expires),
+        },
+    )
+
+
+def _signed_pre_command(turn: Turn, accepted: Accepted) -> None:
+    """CV 5 (send) or 6 (return for local delivery): the pre-command issued under this
+    request ID, signed by the user, is checked (S5, S6, S7) and MACed (D-SEC8)."""
+    body = accepted.request.body
+    assert isinstance(body, SignedPreCommandBody)
+    device = _device(accepted)
+    issued = pending_pre_command(turn, accepted.user_id, accepted.request)
+    if issued is None or issued.device_id != device.device_id or issued.srv != accepted.srv:
+        _final(
+            turn,
+            accepted,
+            ResponseCode.S5_NO_PRE_COMMAND,
+            {"reason": f"no pre-command is waiting for a signature under {accepted.request_id}"},
+        )
+        return
+    refusal = _signature_refusal(turn, accepted, issued, body.signed_pre_command)
+    if refusal is not None:
+        turn.journal(
+            JournalKind.REJECTED,
+            device_id=device.device_id,
+            user_id=accepted.user_id,
+            request_id=accepted.request_id,
+            detail={"reason": refusal.reason},
+        )
+        _final(turn, accepted, refusal.code, {"reason": refusal.reason})
+        return
+    _deliver_signed(turn, accepted, device, issued, body.signed_pre_command)
+
+
+def _deliver_signed(
+    turn: Turn, accepted: Accepted, device: Device, issued: Tracked, signed: bytes
+) -> None:
+    variant = accepted.request.command_variant
+    if variant == LOCAL_DELIVERY_SIGNED_CV:
+        assert turn.config.security is not None
+        command = turn.config.security.protect(signed, device.device_id)
+        turn.state.put_request(issued.advance(Step.RETURNED))
+        _final(
+            turn,
+            accepted,
+            ResponseCode.I0,
+            {"command": base64.b64encode(command).decode("ascii"), "device_id": device.device_id},
+        )
+        return
+    if variant != SEND_SIGNED_CV:
+        _not_carried(turn, accepted, f"command variant {variant} (send and return a copy)")
+        return
+    if _hub_is_offline(turn, accepted, device):
+        return  # the pre-command stays issued: the same CV 5 may be sent again
+    deadline = turn.at + turn.config.timeout_for(device)
+    turn.state.put_request(issued.advance(Step.SIGNED, deadline))
+    turn.send(device, signed, accepted.request_id, accepted.user_id)
+
+
+def pending_pre_command(turn: Turn, user_id: str, request: ParsedRequest) -> Tracked | None:
+    """The pre-command issued for a CV 4 with this request ID, still unsigned."""
+    tracked = turn.state.requests.get((user_id, request.request_id.counter))
+    if tracked is None or tracked.phase is not Phase.AWAITING_SIGNATURE:
+        return None
+    return tracked
+
+
+def _signature_refusal(
+    turn: Turn, accepted: Accepted, issued: Tracked, signed: bytes
+) -> Refused | None:
+    pre = issued.pre_command or b""
+    mismatch = pre_command_mismatch(pre, signed)
+    if mismatch is not None:
+        return Refused(ResponseCode.S6_PRE_COMMAND_MISMATCH, mismatch)
+    assert turn.config.security is not None  # pre-commands are issued only with security on
+    try:
+        turn.config.security.check_user_signature(signed, accepted.user_id, turn.at)
+    except GbcsSecurityError as exc:
+        return Refused(ResponseCode.S7_SIGNATURE_INVALID, str(exc))
+    return None
+
+
+def pre_command_mismatch(pre: bytes, signed: bytes) -> str | None:
+    """Why `signed` is not `pre` with a General Signing signature appended, or None."""
+    differs = next((i for i, (a, b) in enumerate(zip(pre, signed, strict=False)) if a != b), None)
+    if differs is None and len(signed) < len(pre):
+        differs = len(signed)
+    if differs is not None:
+        return (
+            f"the signed pre-command differs from the pre-command issued at byte {differs} "
+            f"(of {len(pre)})"
+        )
+    trailer = signed[len(pre) :]
+    if len(trailer) != 1 + SIGNATURE_SIZE or trailer[0] != SIGNATURE_SIZE:
+        return (
+            f"the signed pre-command should end in the issued pre-command and a "
+            f"{SIGNATURE_SIZE}-byte signature field; it has {len(trailer)} bytes after it"
+        )
+    return None
 
 
 def _hub_is_offline(turn: Turn, accepted: Accepted, device: Device) -> bool:
@@ -181,15 +333,26 @@ def _send_tracked(
     accepted: Accepted,
     device: Device,
     command: commands.Command,
+    **tracking: Any,
+) -> None:
+    """Send a command and track what it waits for (a response by default, R8)."""
+    turn.state.put_request(_tracked(turn, accepted, device, command, **tracking))
+    turn.send(device, command.data, accepted.request_id, accepted.user_id)
+
+
+def _tracked(
+    turn: Turn,
+    accepted: Accepted,
+    device: Device,
+    command: commands.Command,
     *,
     phase: Phase = Phase.AWAITING_RESPONSE,
     timeout: timedelta | None = None,
     execution: datetime | None = None,
     cancellation: bool = False,
     image_hash: str | None = None,
-) -> None:
-    """Send a command and track what it waits for (a response by default, R8)."""
-    tracked = Tracked(
+) -> Tracked:
+    return Tracked(
         command.key,
         accepted.request_id,
         accepted.user_id,
@@ -204,16 +367,15 @@ def _send_tracked(
         cancellation,
         image_hash,
     )
-    turn.state.put_request(tracked)
-    turn.send(device, command.data, accepted.request_id, accepted.user_id)
 
 
-def _not_carried(turn: Turn, accepted: Accepted) -> None:
+def _not_carried(turn: Turn, accepted: Accepted, what: str | None = None) -> None:
+    what = what or f"SRV {accepted.srv}"
     _final(
         turn,
         accepted,
         ResponseCode.S2_NOT_CARRIED,
-        {"reason": f"authorised, but smetslab does not carry SRV {accepted.srv} to devices (D9)"},
+        {"reason": f"authorised, but smetslab does not carry {what} to devices (D9)"},
     )
 
 
@@ -270,6 +432,7 @@ WARNING_LISTS = (
     "other_request_in_progress",
     "unable_to_communicate",  # behind a comms hub recorded offline (E20, D-E1)
 )
+NO_DEVICE_KEY = "no_device_key"  # with security on: no key to MAC the command with (D-SEC7)
 
 
 def _update_firmware(turn: Turn, accepted: Accepted) -> None:
@@ -282,7 +445,8 @@ def _update_firmware(turn: Turn, accepted: Accepted) -> None:
         _final(turn, accepted, ResponseCode.S4_INVALID_REQUEST, {"reason": problem})
         return
     image_hash = hashlib.sha256(image).hexdigest().upper()
-    warnings: dict[str, list[str]] = {name: [] for name in WARNING_LISTS}
+    lists = WARNING_LISTS + ((NO_DEVICE_KEY,) if turn.config.security else ())
+    warnings: dict[str, list[str]] = {name: [] for name in lists}
     distributed = []
     for device_id in body.device_ids:
         device = turn.state.device(device_id)
@@ -339,10 +503,18 @@ def _distribution_warning(
         or entry.image_hash.upper() != image_hash
     ):
         return "not_applicable_firmware"
-    if turn.state.open_requests_for(device.device_id):
+    if any(t.was_sent for t in turn.state.open_requests_for(device.device_id)):
         return "other_request_in_progress"
+    return _unreachable(turn, device)
+
+
+def _unreachable(turn: Turn, device: Device) -> str | None:
+    """Behind an offline hub (D-E1), or no key to MAC with (D-SEC7)."""
     if offline_hub(turn, device) is not None:
         return "unable_to_communicate"
+    security = turn.config.security
+    if security is not None and security.missing_key(device.device_id) is not None:
+        return NO_DEVICE_KEY
     return None
 
 

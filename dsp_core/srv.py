@@ -8,16 +8,19 @@ it). Device types and command variants are ours, from DUIS and GBCS.
 from __future__ import annotations
 
 from contract.records import record
+from contract.requests import SIGNED_PRE_COMMAND_CVS
 from contract.vocabulary import DeviceType, Role
 
 _ALL_ROLES = frozenset(Role)
 _SUPPLIERS = frozenset({Role.IMPORT_SUPPLIER, Role.GAS_SUPPLIER})
 
-# DUIS command variants: 1 and 2 for a Non-Critical device SR (to the device, or
-# transformed and returned for local delivery), 3 to 6 for a Critical one, 8 for a
-# non-device SR.
-NON_CRITICAL_CVS = frozenset({1, 2})
-CRITICAL_CVS = frozenset({3, 4, 5, 6})
+# DUIS command variants: 1 to 3 for a Non-Critical device SR (to the device over the
+# SM WAN, returned for local delivery, or both); for a Critical one 4 transforms the
+# request into a pre-command for the user to sign, and 5 to 7 carry the signed
+# pre-command (to the device, for local delivery, or both); 8 for a non-device SR.
+NON_CRITICAL_CVS = frozenset({1, 2, 3})
+TRANSFORM_CV = 4
+CRITICAL_CVS = frozenset({TRANSFORM_CV}) | SIGNED_PRE_COMMAND_CVS
 NON_DEVICE_CVS = frozenset({8})
 LOCAL_DELIVERY_CV = 2
 

@@ -15,6 +15,8 @@ from contract.transitions import TransitionTable
 
 
 class Phase(StrEnum):
+    # CV 4 answered with a pre-command; the user's signed copy (CV 5) not yet in (D-SEC8)
+    AWAITING_SIGNATURE = "AwaitingSignedPreCommand"
     AWAITING_RESPONSE = "AwaitingResponse"  # command sent, no response yet
     AWAITING_EXECUTION = "AwaitingExecution"  # future-dated 11.3 accepted (R7)
     AWAITING_RECEIPT = "AwaitingReceipt"  # image distributed, no receipt yet (R9)
@@ -23,6 +25,8 @@ class Phase(StrEnum):
 
 
 class Step(StrEnum):
+    SIGNED = "signed"  # the signed pre-command checked and sent (D-SEC8)
+    RETURNED = "returned"  # the signed pre-command checked and returned (CV 6, D-SEC8)
     RESPONDED = "responded"
     ACCEPTED_FUTURE_DATED = "accepted-future-dated"
     EXECUTED = "executed"
@@ -34,6 +38,9 @@ class Step(StrEnum):
 _P = Phase
 TRANSITIONS: TransitionTable[Phase, Step] = TransitionTable(
     {
+        (_P.AWAITING_SIGNATURE, Step.SIGNED): _P.AWAITING_RESPONSE,
+        (_P.AWAITING_SIGNATURE, Step.RETURNED): _P.DONE,
+        (_P.AWAITING_SIGNATURE, Step.DEADLINE): _P.DONE,  # the pre-command expired
         (_P.AWAITING_RESPONSE, Step.RESPONDED): _P.DONE,
         (_P.AWAITING_RESPONSE, Step.ACCEPTED_FUTURE_DATED): _P.AWAITING_EXECUTION,
         (_P.AWAITING_RESPONSE, Step.DEADLINE): _P.TIMED_OUT,
@@ -50,7 +57,9 @@ TRANSITIONS: TransitionTable[Phase, Step] = TransitionTable(
     }
 )
 
-OPEN_PHASES = frozenset({_P.AWAITING_RESPONSE, _P.AWAITING_EXECUTION, _P.AWAITING_RECEIPT})
+OPEN_PHASES = frozenset(
+    {_P.AWAITING_SIGNATURE, _P.AWAITING_RESPONSE, _P.AWAITING_EXECUTION, _P.AWAITING_RECEIPT}
+)
 
 RequestKey = tuple[str, int]  # (command originator, originator counter)
 
@@ -70,10 +79,16 @@ class Tracked:
     execution: datetime | None = None  # a future-dated 11.3 (R7)
     cancellation: bool = False  # an 11.3 that cancels (R7)
     image_hash: str | None = None  # 11.1/11.4: what the receipt must report (R9)
+    pre_command: bytes | None = None  # a Critical SR's pre-command, issued for CV 4 (D-SEC8)
 
     @property
     def is_open(self) -> bool:
         return self.phase in OPEN_PHASES
+
+    @property
+    def was_sent(self) -> bool:
+        """Whether its command went to the device (a pre-command waits for its signature)."""
+        return self.phase is not Phase.AWAITING_SIGNATURE
 
     def advance(self, step: Step, deadline: datetime | None = None) -> Tracked:
         target = TRANSITIONS.next(f"request {self.request_id}", self.phase, step)
@@ -92,4 +107,5 @@ class Tracked:
             self.execution,
             self.cancellation,
             self.image_hash,
+            self.pre_command,
         )

@@ -20,6 +20,7 @@ from contract.vocabulary import Device, DeviceType
 from .alerts import DccAlertType, Recipient
 from .events import Action, SendAlert, SendCommand, SendResponse
 from .model import JournalEntry, JournalKind
+from .security import CommandSecurity
 from .state import State
 
 
@@ -32,6 +33,8 @@ class CoreConfig:
     gsme_response_timeout: timedelta = timedelta(hours=1)  # a GSME answers when it wakes
     execution_grace: timedelta = timedelta(minutes=5)  # R7: alert due by execution + this
     receipt_timeout: timedelta = timedelta(hours=24)  # R9: distribution to receipt
+    pre_command_validity: timedelta = timedelta(hours=1)  # CV 4 to its CV 5 (D-SEC8)
+    security: CommandSecurity | None = None  # None: commands go unsigned, unMACed (D-SEC7)
 
     def timeout_for(self, device: Device) -> timedelta:
         if device.device_type is DeviceType.GSME:
@@ -124,6 +127,9 @@ class Turn:
         return list(dict.fromkeys(user for user in found if user))
 
     def send(self, device: Device, data: bytes, request_id: str, user_id: str) -> None:
+        """Send a General Signing APDU to the device, MACed by the ACB when security is on."""
+        if self.config.security is not None:
+            data = self.config.security.protect(data, device.device_id)
         self.actions.append(SendCommand(device.comms_hub_id, device.device_id, data))
         self.journal(
             JournalKind.COMMAND,

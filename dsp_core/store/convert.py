@@ -108,6 +108,7 @@ def tracked_row(tracked: Tracked) -> dict[str, Any]:
         "execution": tracked.execution,
         "cancellation": tracked.cancellation,
         "image_hash": tracked.image_hash,
+        "pre_command": tracked.pre_command,
     }
 
 
@@ -126,6 +127,7 @@ def tracked(row: Row[Any]) -> Tracked:
         row.execution,
         row.cancellation,
         row.image_hash,
+        row.pre_command,
     )
 
 

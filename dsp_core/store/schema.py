@@ -19,8 +19,10 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    inspect,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.schema import CreateColumn
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -106,6 +108,7 @@ requests = Table(
     Column("execution", UtcDateTime()),
     Column("cancellation", Boolean, nullable=False),
     Column("image_hash", String(64)),
+    Column("pre_command", LargeBinary),  # a CV 4's pre-command (D-S2)
 )
 
 reports = Table(
@@ -166,3 +169,22 @@ worker_horizons = Table(
     Column("horizon", UtcDateTime(), nullable=False),
     Column("reported_at", Float, nullable=False),
 )
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the nullable columns a store made by an earlier smetslab lacks (`create_all`
+    makes missing tables, not missing columns); the `table.column`s added. A lab folder
+    keeps working across versions without a migration tool for what is, so far, only
+    ever a new nullable column."""
+    added = []
+    with engine.begin() as conn:
+        found = inspect(conn)
+        for table in metadata.sorted_tables:
+            present = {column["name"] for column in found.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present or not column.nullable:
+                    continue
+                ddl = CreateColumn(column).compile(dialect=engine.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+                added.append(f"{table.name}.{column.name}")
+    return added

@@ -324,6 +324,7 @@ def _connect(url: URL) -> Connection:
             if url.get_backend_name() != "postgresql" or not _create_database(url):
                 raise
             schema.metadata.create_all(engine)
+        schema.add_missing_columns(engine)
         return engine.connect()
     except OperationalError as exc:
         engine.dispose()

@@ -5,17 +5,24 @@ actions, the same SMI and the same journal, so every event's `Scope` is complete
 from __future__ import annotations
 
 import base64
+import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from contract.ids import to_bytes
 from contract.vocabulary import CplStatus
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
+from dsp_core.events import Action
+from dsp_core.keys import AcbKeys
 from dsp_core.model import HubStatus, JournalEntry
 from dsp_core.store import MemoryStore, SqlStore, Store
+from dsp_core.turn import CoreConfig
+from gbcs.security import KeyUse, sign
 from tests.support.core_bench import (
     ESME,
     GPF,
@@ -23,12 +30,16 @@ from tests.support.core_bench import (
     NEW,
     OTHER,
     SEED,
+    SUPPLIER,
     CoreBench,
+    bench_keys,
+    codes,
     commands,
     cpl_for,
     hash_of,
     image_for,
     only,
+    responses,
 )
 from tests.support.core_scenarios import SOURCES, status, suspended
 from tests.support.postgres import pg_database
@@ -76,12 +87,42 @@ def _hub_offline_and_back(lab: CoreBench) -> None:
     lab.read(GSME)  # sent
 
 
+def _signed_pre_commands(lab: CoreBench) -> None:
+    """D-SEC8: pre-commands kept in the store, checked, sent, refused and expired."""
+    keys = bench_keys()
+    signer = keys.private_key(to_bytes(SUPPLIER.user_id), KeyUse.DIGITAL_SIGNING)
+
+    def signed_body(actions: list[Action], tamper: bool = False) -> dict[str, str]:
+        pre = bytearray(base64.b64decode(responses(actions)[-1].response.body["pre_command"]))
+        if tamper:
+            pre[-3] ^= 1
+        signed = sign(bytes(pre), signer)
+        return {"signed_pre_command": base64.b64encode(signed).decode()}
+
+    body = signed_body(lab.activate(ESME, NEW))
+    sent = lab.request("11.3", ESME, body, cv=5, counter=lab.counter)
+    assert codes(lab.reply_activate(sent, NEW)) == ["I0"]
+    tampered = signed_body(lab.activate(GSME, NEW), tamper=True)
+    refused = lab.request("11.3", GSME, tampered, cv=5, counter=lab.counter)
+    assert codes(refused) == ["I99", "S6"]  # and the pre-command still waits
+    lab.tick(lab.config.pre_command_validity + timedelta(seconds=1))  # expired
+    assert codes(lab.request("11.3", GSME, tampered, cv=5, counter=lab.counter)) == ["S5"]
+
+
 SCENARIOS: dict[str, Callable[[CoreBench], object]] = {
     **{f"R5 {name}": _source(name) for name in SOURCES},
     "R6 GPF then GSME": _gpf_and_gsme,
     "R9 distribution, duplicates, replay, 8.2, E21": _distribution_and_duplicates,
     "E20 behind an offline hub, back online": _hub_offline_and_back,
+    "D-SEC8 signed pre-commands": _signed_pre_commands,
 }
+SECURE = {"D-SEC8 signed pre-commands"}  # run with the ACB's keys (D-SEC7)
+
+
+def bench_for(name: str) -> CoreBench:
+    if name in SECURE:
+        return CoreBench(CoreConfig(security=AcbKeys(bench_keys())))
+    return CoreBench()
 
 
 async def _replay(
@@ -104,7 +145,7 @@ BATCHES = [1, 3, 1000]  # one event per transaction, a few, every event in one
 async def test_sqlite_file_store_matches_the_in_memory_state(
     name: str, batch: int, tmp_path: Path
 ) -> None:
-    lab = CoreBench()
+    lab = bench_for(name)
     SCENARIOS[name](lab)
     await _assert_parity(f"sqlite+aiosqlite:///{tmp_path / 'smi.db'}", lab, batch)
 
@@ -152,10 +193,25 @@ async def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
 @pytest.mark.parametrize("batch", [1, 1000])
 @pytest.mark.parametrize("name", SCENARIOS)
 async def test_postgresql_store_matches_the_in_memory_state(name: str, batch: int) -> None:
-    lab = CoreBench()
+    lab = bench_for(name)
     SCENARIOS[name](lab)
     with pg_database("smetslab_parity") as url:
         await _assert_parity(url, lab, batch)
+
+
+async def test_a_store_from_before_pre_commands_gains_the_column(tmp_path: Path) -> None:
+    """A lab folder made by an earlier smetslab opens: the new nullable column is added."""
+    path = tmp_path / "smi.db"
+    store = await SqlStore.open(f"sqlite+aiosqlite:///{path}")
+    await store.close()
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("ALTER TABLE requests DROP COLUMN pre_command")
+        conn.commit()
+    store = await SqlStore.open(f"sqlite+aiosqlite:///{path}")
+    await store.close()
+    with closing(sqlite3.connect(path)) as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(requests)")}
+    assert "pre_command" in columns
 
 
 async def _assert_parity(url: str, lab: CoreBench, batch: int) -> None:

@@ -36,7 +36,9 @@ from dsp_core.events import (
 from dsp_core.model import JournalEntry
 from dsp_core.state import AddJournal, State
 from dsp_core.turn import CoreConfig
+from gbcs.keystore import KeyStore, emulated_store
 from gbcs.ota import OtaHeader, build_ota_image
+from gbcs.security import KeyUse
 from tests.support.service_user import request_bytes
 
 T0 = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
@@ -97,6 +99,17 @@ SEED: dict[str, Any] = {
     "registrations": [Registration(MPXN, SUPPLIER.user_id, NETWORK.user_id)],
     "cpl": [cpl_for(d, v) for d in DEVICES for v in (OLD, NEW)],
 }
+
+
+PKI_SEED = 7
+_BOTH = (KeyUse.DIGITAL_SIGNING, KeyUse.KEY_AGREEMENT)
+
+
+def bench_keys(*, without: tuple[str, ...] = ()) -> KeyStore:
+    """An emulated PKI for the bench: the ACB, both users and every device but `without`."""
+    parties = [DCC_ACCESS_CONTROL_BROKER, SUPPLIER.user_id, NETWORK.user_id]
+    parties += [d.device_id for d in DEVICES if d.device_id not in without]
+    return emulated_store(PKI_SEED, [(to_bytes(p), _BOTH) for p in parties])
 
 
 @dataclass

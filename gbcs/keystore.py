@@ -49,7 +49,7 @@ from .errors import KeyStoreError
 from .messages import format_entity_id
 from .security import KeyUse
 
-__all__ = ["KeyEntry", "KeyStore", "emulated_authority", "emulated_store"]
+__all__ = ["DerivedKeyStore", "KeyEntry", "KeyStore", "emulated_authority", "emulated_store"]
 
 ENTITY_SIZE = 8
 _P256 = ec.SECP256R1.name
@@ -211,35 +211,76 @@ def emulated_store(seed: int, entities: Iterable[tuple[bytes, Iterable[KeyUse]]]
     (`emulated_authority`; subject CN = the EUI-64 in DUIS form; valid 2020 to 2099).
     Two calls with one seed give the same keys and the same to-be-signed
     certificates; ECDSA's random nonce makes the CA's signature bytes differ."""
-    ca_key = _derived_key(seed, _CA_ENTITY, "ca")
-    ca_name = _ca_name(seed)
-    ca_id = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     store = KeyStore(f"the emulated key store (seed {seed})")
     for entity, uses in entities:
         _entity(entity)
         for use in uses:
             key = _derived_key(seed, entity, KeyUse(use).value)
-            subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, format_entity_id(entity))])
-            usage = _key_usage(agreement=KeyUse(use) is KeyUse.KEY_AGREEMENT)
-            certificate = (
-                _builder(
-                    seed,
-                    entity,
-                    KeyUse(use).value,
-                    subject=subject,
-                    issuer=ca_name,
-                    public=key.public_key(),
-                )
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(usage, critical=True)
-                .add_extension(
-                    x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_id),
-                    critical=False,
-                )
-                .sign(ca_key, hashes.SHA256())
-            )
+            certificate = _emulated_certificate(seed, entity, KeyUse(use), key)
             store.add(entity, use, private=key, certificate=certificate)
     return store
+
+
+class DerivedKeyStore(KeyStore):
+    """`emulated_store(seed, ...)` for every entity there is, made when first asked for:
+    an emulated lab of thousands of devices pays for the keys it uses, and certificates
+    are issued only when one is read. Entities of `base` (a physical device's
+    certificate, an organisation's real keys) come from `base` instead."""
+
+    __slots__ = ("_base", "_certificates", "seed")
+
+    def __init__(self, seed: int, base: KeyStore | None = None) -> None:
+        super().__init__(f"the emulated key store (seed {seed})")
+        self.seed = seed
+        self._base = base
+        self._certificates: dict[tuple[bytes, KeyUse], x509.Certificate] = {}
+
+    def entities(self) -> set[bytes]:
+        base = self._base.entities() if self._base is not None else set()
+        return base | super().entities()
+
+    def entries(self, entity: bytes, use: KeyUse) -> tuple[KeyEntry, ...]:
+        if self._base is not None and (found := self._base.entries(entity, use)):
+            return found
+        found = super().entries(entity, use)
+        if found:
+            return found
+        key = _derived_key(self.seed, _entity(entity), KeyUse(use).value)
+        self._entries[(entity, KeyUse(use))] = [KeyEntry(key.public_key(), key, None, "derived")]
+        return super().entries(entity, use)
+
+    def certificate(self, entity: bytes, use: KeyUse) -> x509.Certificate:
+        entry = self.entries(entity, use)[0]
+        if entry.certificate is not None or entry.label != "derived":
+            return super().certificate(entity, use)
+        slot = (entity, KeyUse(use))
+        if slot not in self._certificates:
+            assert entry.private is not None
+            self._certificates[slot] = _emulated_certificate(
+                self.seed, entity, KeyUse(use), entry.private
+            )
+        return self._certificates[slot]
+
+
+def _emulated_certificate(
+    seed: int, entity: bytes, use: KeyUse, key: ec.EllipticCurvePrivateKey
+) -> x509.Certificate:
+    ca_key = _derived_key(seed, _CA_ENTITY, "ca")
+    ca_id = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, format_entity_id(entity))])
+    usage = _key_usage(agreement=use is KeyUse.KEY_AGREEMENT)
+    return (
+        _builder(
+            seed, entity, use.value, subject=subject, issuer=_ca_name(seed), public=key.public_key()
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_id),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
 
 
 # keystore.json

@@ -15,7 +15,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gbcs import GbcsSecurityError, KeyStoreError
-from gbcs.keystore import KeyEntry, KeyStore, emulated_authority, emulated_store
+from gbcs.keystore import (
+    DerivedKeyStore,
+    KeyEntry,
+    KeyStore,
+    emulated_authority,
+    emulated_store,
+)
 from gbcs.security import KeyUse, protect, protections
 from tests.support.paths import RTDS_KEYS, ZAZ1_KEYSTORE, read_vector
 
@@ -242,6 +248,36 @@ def test_emulated_store_is_reproducible_from_its_seed() -> None:
     assert _private_value(alone.private_key(ESME, KA)) == _private_value(
         first.private_key(ESME, KA)
     )
+
+
+def test_a_derived_store_gives_the_emulated_keys_of_any_entity_when_asked() -> None:
+    derived = DerivedKeyStore(7)
+    assert derived.entities() == set()  # nothing made before it is asked for
+    listed = emulated_store(7, EMULATED)
+    for entity, uses in EMULATED:
+        for use in uses:
+            key = derived.private_key(entity, use)
+            assert _private_value(key) == _private_value(listed.private_key(entity, use))
+            certificate = derived.certificate(entity, use)
+            assert (
+                certificate.tbs_certificate_bytes
+                == listed.certificate(entity, use).tbs_certificate_bytes
+            )
+            certificate.verify_directly_issued_by(emulated_authority(7))
+    assert derived.entities() == {ESME, SUPPLIER, ACB}
+    assert _private_value(DerivedKeyStore(8).private_key(ESME, KA)) != _private_value(
+        derived.private_key(ESME, KA)
+    )
+
+
+def test_a_derived_store_takes_the_base_stores_keys_first(rtds: KeyStore) -> None:
+    """A physical device's certificate (here an RTDS device's) beside emulated keys."""
+    device = bytes.fromhex("00db1234567890a0")
+    derived = DerivedKeyStore(7, base=rtds)
+    assert derived.certificate(device, KA) == rtds.certificate(device, KA)
+    with pytest.raises(KeyStoreError, match="no private"):
+        derived.private_key(device, KA)  # no device private keys are public
+    assert derived.has_private(bytes.fromhex("00db1234567890ff"), KA)  # emulated
 
 
 def test_emulated_certificates_are_issued_by_the_test_ca_for_2020_to_2099() -> None:

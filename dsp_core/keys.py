@@ -7,13 +7,15 @@ store is made by `gbcs.keystore.emulated_store`, a physical lab names its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_bytes
 from gbcs import GbcsSecurityError, KeyStoreError
 from gbcs.keystore import KeyStore
 from gbcs.security import KeyUse, mac, verify_signature
+
+from .turn import CoreConfig
 
 _ACB = to_bytes(DCC_ACCESS_CONTROL_BROKER)
 
@@ -49,3 +51,9 @@ class AcbKeys:
         except KeyStoreError as exc:
             raise GbcsSecurityError(f"cannot check the signature of {user_id}: {exc}") from exc
         verify_signature(signed, key, signer)
+
+
+def secured(core: CoreConfig, keys: KeyStore | None) -> CoreConfig:
+    """`core` acting as the ACB with `keys` (a fleet's `key_store()`); as it is when
+    `keys` is None (security off)."""
+    return core if keys is None else replace(core, security=AcbKeys(keys))

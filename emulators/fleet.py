@@ -22,6 +22,7 @@ from emulators.models import MODEL_CLASSES, DeviceProfile, FirmwareDeviceModel, 
 from emulators.premises import FleetScheduler, PremisesModel
 from emulators.scheduler import Scheduler
 from gbcs import ActivateImageResponseCode, format_entity_id
+from gbcs.keystore import KeyStore
 from gbcs.ota import OtaHeader, OtaImage, build_ota_image
 
 ID_SPACE = 1 << 40
@@ -95,6 +96,7 @@ class FleetBuild:
     fleet: FleetModel
     seed: DspSeed
     images: dict[ImageKey, OtaImage]  # every image in use or on offer, for distribution
+    keys: KeyStore | None = None  # the lab's GBCS keys; None: security off (D-SEC10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +244,7 @@ def build_fleet(spec: FleetSpec, plan: FaultPlan | None = None) -> FleetBuild:
         kinds = [builder.kind(template, device) for device in template.devices]
         for _ in range(template.count):
             builder.premises(template, kinds)
-    return FleetBuild(builder.fleet, builder.seed(), builder.images)
+    return FleetBuild(builder.fleet, builder.seed(), builder.images, spec.key_store())
 
 
 def _profile(template: PremisesTemplate, spec: DeviceSpec) -> DeviceProfile:

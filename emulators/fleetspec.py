@@ -18,6 +18,8 @@ from contract.validation import describe
 from contract.vocabulary import DeviceType, SmiStatus
 from emulators.errors import ConfigError
 from emulators.faults import FaultPlan, FaultPlanSpec, load_fault_plan, parse_eui64, read_yaml
+from gbcs import KeyStoreError
+from gbcs.keystore import DerivedKeyStore, KeyStore
 
 _VERSION = re.compile(r"^[0-9A-Fa-f]{8}$")
 SMETS1_TYPES = frozenset({DeviceType.CHF, DeviceType.ESME, DeviceType.GSME, DeviceType.PPMID})
@@ -101,6 +103,27 @@ class FleetSpec(BaseModel):
     users: UsersSpec = Field(default_factory=UsersSpec)
     templates: list[PremisesTemplate] = Field(min_length=1)
     fault_plan: FaultPlanSpec | str | None = None
+    # GBCS security (docs/security.md): on, every command is MACed and critical ones
+    # signed, devices check and sign, all with the emulated PKI of `seed`; off keeps
+    # the unprotected messages of labs from before it (D-SEC10)
+    security: bool = False  # TODO(issue 17): on by default once clients and devices sign
+    # a key store (DCC Boxed keystore.json or an RTDS-layout PEM folder, relative to
+    # the fleet file) whose keys come before the emulated ones: a physical device's
+    # certificate, an organisation's own keys
+    keys: str | None = None
+
+    def key_store(self) -> KeyStore | None:
+        """The lab's keys: None with security off; otherwise the emulated PKI of the
+        fleet's seed over `keys`. `ConfigError` names a store that cannot be read."""
+        if not self.security:
+            return None
+        base = None
+        if self.keys is not None:
+            try:
+                base = KeyStore.load(Path(self.keys))
+            except KeyStoreError as exc:
+                raise ConfigError(f"fleet keys: {exc}") from exc
+        return DerivedKeyStore(self.seed, base)
 
     def plan(self, base: Path | None = None) -> FaultPlan:
         """The fault plan: inline, or a file relative to `base` (the fleet file's folder)."""
@@ -118,4 +141,6 @@ def load_fleet_spec(path: Path) -> tuple[FleetSpec, FaultPlan]:
         spec = FleetSpec.model_validate(read_yaml(path))
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid fleet file: {describe(exc, 'file')}") from exc
+    if spec.keys is not None:
+        spec = spec.model_copy(update={"keys": str(path.parent / spec.keys)})
     return spec, spec.plan(path.parent)

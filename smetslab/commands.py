@@ -209,8 +209,17 @@ def dsp(
     requests: Annotated[
         str, typer.Option(help="on, or off for a worker taking device messages only (D-W3)")
     ] = "on",
+    pki: Annotated[
+        Path | None,
+        typer.Option(
+            help="use the GBCS keys of this fleet file (its emulated PKI and key store) "
+            "without seeding from it; --fleet does both"
+        ),
+    ] = None,
 ) -> None:
-    """The DSP: authorises service requests, keeps the SMI and CPL, raises alerts."""
+    """The DSP: authorises service requests, keeps the SMI and CPL, raises alerts. With a
+    fleet whose security is on it MACs every command and takes Critical SRs as signed
+    pre-commands (docs/security.md)."""
     setup_logging(logging.INFO)
     core = CoreConfig(
         mp105=_switch(mp105),
@@ -219,7 +228,7 @@ def dsp(
     )
     bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version), connect_timeout)
     limits = ServiceLimits(batch=batch)
-    how = DspOptions(store, fleet_file, core, scale, limits, ready_file, _switch(requests))
+    how = DspOptions(store, fleet_file, core, scale, limits, ready_file, _switch(requests), pki)
     run_command(partial(run_dsp, bus, how))
 
 

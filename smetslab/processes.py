@@ -24,6 +24,7 @@ from contract.topics import Topics
 from contract.vocabulary import DeviceType
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
+from dsp_core.keys import secured
 from dsp_core.service import DspService, ServiceLimits, dsp_link
 from dsp_core.store import SqlStore
 from dsp_core.turn import CoreConfig
@@ -66,10 +67,13 @@ class DspOptions:
     limits: ServiceLimits = field(default_factory=ServiceLimits)
     ready_file: Path | None = None  # written once connected and subscribed
     requests: bool = True  # off: device messages only (D-W3)
+    pki: Path | None = None  # take the GBCS keys of this fleet file, without seeding
 
 
 async def run_dsp(options: BusOptions, how: DspOptions, stop: asyncio.Event) -> None:
     topics = Topics(options.topic_root)
+    keys_of = how.pki or how.fleet
+    core = how.core if keys_of is None else secured(how.core, load_build(keys_of).keys)
     store = await SqlStore.open(how.store_url)
     try:
         if how.fleet is not None:
@@ -92,7 +96,7 @@ async def run_dsp(options: BusOptions, how: DspOptions, stop: asyncio.Event) -> 
                     ClockSetting.starting_now(datetime.now(UTC), how.scale, time.time())
                 )
                 bus.publish(topics.clock, clock.setting.to_json(), retain=True)
-            driver = CoreDriver(DspCore(how.core), store)
+            driver = CoreDriver(DspCore(core), store)
             service = DspService(driver, bus, topics, clock, how.limits)
             _write_ready(how.ready_file)
             await service.run(stop)

@@ -173,9 +173,11 @@ class DspCommand:
     limits: ServiceLimits = field(default_factory=ServiceLimits)
     mqtt_version: str = "auto"
     requests: bool = True  # off: a worker taking device messages only (D-W3)
+    pki: Path | None = None  # the fleet file whose GBCS keys the DSP uses (D-SEC10)
 
     def argv(self, ready_file: Path) -> list[str]:
         core = self.core
+        pki = () if self.pki is None else ("--pki", str(self.pki))
         return [
             *(sys.executable, "-m", "smetslab", "dsp"),
             *("--broker", self.url, "--store", self.store_url),
@@ -185,6 +187,7 @@ class DspCommand:
             *("--gsme-response-timeout", _seconds(core.gsme_response_timeout.total_seconds())),
             *("--batch", str(self.limits.batch), "--ready-file", str(ready_file)),
             *("--requests", "on" if self.requests else "off"),
+            *pki,
         ]
 
 

@@ -25,6 +25,7 @@ from contract.ids import to_compact
 from contract.topics import Topics
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
+from dsp_core.keys import secured
 from dsp_core.service import DspService, ServiceLimits, dsp_link
 from dsp_core.store import Store
 from dsp_core.turn import CoreConfig
@@ -131,7 +132,7 @@ class Stack:
         link = replace(link, persistent=config.persistent)
         part = await self._start_part("dsp", link)
         part.bus.publish(config.topics.clock, config.clock.to_json(), retain=True)
-        driver = CoreDriver(DspCore(config.core), self.store)
+        driver = CoreDriver(DspCore(secured(config.core, self.build.keys)), self.store)
         self.dsp = DspService(driver, part.bus, config.topics, self.clock(), config.limits)
         part.run(self._tasks_or_fail(), self.dsp.run(part.stop), "lab-dsp")
         return self.dsp
@@ -190,6 +191,7 @@ class Stack:
                 config.limits,
                 config.mqtt_version,
                 requests=index == 0,  # one worker takes the requests, in order (D-W3)
+                pki=config.fleet_file,
             )
             worker = DspProcess(command, config.workdir)
             await part.start(worker, config.restart, self._tasks_or_fail())

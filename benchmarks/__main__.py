@@ -16,6 +16,7 @@ from .codec import run_codec_benchmark
 from .dsp import run_dsp_benchmark
 from .emulators import run_emulators_benchmark
 from .scale import run_scale_benchmark
+from .security import run_security_benchmark
 
 DEFAULT_VECTORS = Path(__file__).resolve().parents[1].parent / "shared/testdata/gbcs/rtds-4.5.0"
 
@@ -46,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         "--scale-trips", type=int, default=2_000, help="11.2 round trips of the scale suite"
     )
     parser.add_argument(
-        "--only", choices=["codec", "dsp", "emulators", "bus", "scale"], action="append"
+        "--only",
+        choices=["codec", "dsp", "emulators", "bus", "scale", "security"],
+        action="append",
     )
     args = parser.parse_args(argv)
     suites: dict[str, Callable[[], Any]] = {
@@ -54,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         "dsp": lambda: run_dsp_benchmark(args.devices, args.sqlite_trips, args.postgresql_url),
         "emulators": run_emulators_benchmark,
         "bus": lambda: run_bus_benchmark(args.bus_messages, args.bus_trips, args.campaign_premises),
+        "security": lambda: run_security_benchmark(args.vectors, args.seconds),
         "scale": lambda: run_scale_benchmark(
             args.scale_trips, args.scale_premises, args.postgresql_url
         ),

@@ -333,7 +333,7 @@ def _gmac(
     """The 12-byte GMAC over the General Signing APDU `signed` (README.md)."""
     for curve, whose in ((own.curve, "private"), (peer.curve, "public")):
         _require_p256(curve, f"the {whose} {KeyUse.KEY_AGREEMENT.long_name} key for the {what}")
-    shared = own.exchange(ec.ECDH(), peer)
+    shared = _shared_secret(own, peer)
     other_info = b"".join(
         (
             _ALGORITHM_ID,
@@ -347,6 +347,26 @@ def _gmac(
     key = sha256(_KDF_COUNTER + shared + other_info).digest()[:_KEY_SIZE]
     iv = header.originator_id + invocation_counter.to_bytes(4, "big")
     return AESGCM(key).encrypt(iv, b"", _AAD_PREFIX + signed)[:MAC_SIZE]
+
+
+_SHARED_SECRETS: dict[tuple[int, int], tuple[object, object, bytes]] = {}
+_SHARED_SECRETS_KEPT = 1 << 16
+
+
+def _shared_secret(own: ec.EllipticCurvePrivateKey, peer: ec.EllipticCurvePublicKey) -> bytes:
+    """Z, the ECDH P-256 shared x-coordinate of a private key and a peer's public key:
+    the same for every message between the two, so it is kept by the key objects (which
+    a key store hands out again; public keys are not hashable) with the keys themselves,
+    so that an identity cannot be reused while its entry stands."""
+    slot = (id(own), id(peer))
+    kept = _SHARED_SECRETS.get(slot)
+    if kept is not None:
+        return kept[2]
+    if len(_SHARED_SECRETS) >= _SHARED_SECRETS_KEPT:
+        _SHARED_SECRETS.clear()
+    shared = own.exchange(ec.ECDH(), peer)
+    _SHARED_SECRETS[slot] = (own, peer, shared)
+    return shared
 
 
 def _signing_start(envelope: Envelope) -> int:

@@ -57,14 +57,19 @@ def run_bus_benchmark(messages: int, trips: int, campaign_premises: int) -> dict
             raw = asyncio.run(raw_rate(broker, messages))
         with running_mosquitto(_made(work / "trips")) as broker:
             trip = asyncio.run(round_trip_rate(broker, trips, work))
+        with running_mosquitto(_made(work / "trips-secure")) as broker:
+            secure = asyncio.run(round_trip_rate(broker, trips, work, security=True))
         with running_mosquitto(_made(work / "campaign")) as broker:
             campaign = asyncio.run(campaign_run(broker, campaign_premises, work))
     trip["messages_per_s"] = round(trip["round_trips_per_s"] * MESSAGES_PER_TRIP)
     trip["share_of_raw_rate"] = round(trip["messages_per_s"] / raw["messages_per_s"], 3)
+    share = secure["round_trips_per_s"] / trip["round_trips_per_s"]
     return {
         "broker": "mosquitto (private, loopback)",
         "raw": raw,
         "round_trips": trip,
+        "round_trips_security_on": secure,
+        "security_on_share_of_off_rate": round(share, 3),
         "campaign": campaign,
     }
 
@@ -104,20 +109,24 @@ async def raw_rate(broker: Mosquitto, count: int) -> dict[str, Any]:
     }
 
 
-def _esme_fleet(premises: int) -> FleetSpec:
+def _esme_fleet(premises: int, *, security: bool = False) -> FleetSpec:
     devices = [
         {"type": "CHF", "model": "CH-2", "firmware_versions": ["00010203"]},
         {"type": "ESME", "model": "E470", "firmware_versions": ["0123ABCD"]},
     ]
-    return FleetSpec.model_validate(
-        {"seed": 1, "templates": [{"name": "e", "count": premises, "devices": devices}]}
-    )
+    templates = [{"name": "e", "count": premises, "devices": devices}]
+    return FleetSpec.model_validate({"seed": 1, "security": security, "templates": templates})
 
 
-async def round_trip_rate(broker: Mosquitto, trips: int, work: Path) -> dict[str, Any]:
+async def round_trip_rate(
+    broker: Mosquitto, trips: int, work: Path, *, security: bool = False
+) -> dict[str, Any]:
     """The DSP in a process of its own (`smetslab dsp`, as a lab runs it), the fleet and
-    the service user in this one: the two cores of the machine both work."""
-    spec = _esme_fleet(min(trips, 5_000))
+    the service user in this one: the two cores of the machine both work. With
+    `security`, the DSP MACs every command and the devices check it and MAC their
+    responses (docs/security.md)."""
+    spec = _esme_fleet(min(trips, 5_000), security=security)
+    work = _made(work / ("secure" if security else "plain"))
     fleet_file = work / "trips-fleet.yaml"
     fleet_file.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
     build = build_fleet(spec)
@@ -144,6 +153,7 @@ async def round_trip_rate(broker: Mosquitto, trips: int, work: Path) -> dict[str
         "codes": dict(codes),
         "store": "SQLite file",
         "processes": "DSP (smetslab dsp) | fleet + service user",
+        "security": security,
     }
 
 

@@ -19,7 +19,8 @@ and MAC checked with the keys of a `gbcs.keystore.KeyStore`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from hashlib import sha256
 from typing import TYPE_CHECKING
@@ -110,6 +111,9 @@ class Protection:
     by: str
     valid: bool | None
     reason: str | None = None
+    # set when a certificate it was checked with was not valid at the message's time
+    # (test certificates stay usable after they expire; the time is stated)
+    note: str | None = None
 
 
 def sign(data: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -187,21 +191,75 @@ def protect(
     return mac(signed, mac_own, mac_peer)
 
 
-def protections(data: bytes, keys: KeyStore, *, as_party: bytes | None = None) -> list[Protection]:
+def protections(
+    data: bytes,
+    keys: KeyStore,
+    *,
+    as_party: bytes | None = None,
+    at: datetime | None = None,
+) -> list[Protection]:
     """Every signature and MAC `data` carries, each checked where `keys` holds what it
     needs. A signature is the originator's; for a command, `as_party` may name another
     signer (the supplier of a command the Access Control Broker sends on). A MAC is
     checked with whichever side's private key-agreement key `keys` holds and the other
     side's public key: the device and, for a command, the Access Control Broker or the
     originator, for a response or alert the recipient. A message the codec refuses
-    raises GbcsDecodeError."""
+    raises GbcsDecodeError. The message's time is its header's date-time, else `at`: a
+    certificate not valid then is still used, and the protection's `note` says so."""
     envelope = read_envelope(data)
     found: list[Protection] = []
     if envelope.signature:
         found.append(_signature_protection(envelope, keys, as_party))
     if envelope.ciphering is not None:
         found.append(_mac_protection(envelope, keys))
-    return found
+    when = _message_time(envelope.header, at)
+    if when is None:
+        return found
+    return [_with_validity(protection, envelope.header, keys, when) for protection in found]
+
+
+def _message_time(header: GbcsHeader, at: datetime | None) -> datetime | None:
+    stamped = header.date_time.to_datetime() if header.date_time is not None else None
+    return stamped or at
+
+
+def _with_validity(
+    protection: Protection, header: GbcsHeader, keys: KeyStore, when: datetime
+) -> Protection:
+    """`protection` with a note naming each certificate of its parties that was not
+    valid at `when` (only for one that was checked and found good)."""
+    if protection.valid is not True:
+        return protection
+    if protection.kind == "signature":
+        parties = [(_entity_of(protection.by), KeyUse.DIGITAL_SIGNING)]
+    elif header.cra_flag is CraFlag.COMMAND:  # the remote party that MACed, the device
+        parties = [(_entity_of(protection.by), KeyUse.KEY_AGREEMENT)]
+        parties.append((header.recipient_id, KeyUse.KEY_AGREEMENT))
+    else:
+        parties = [(header.originator_id, KeyUse.KEY_AGREEMENT)]
+        parties.append((header.recipient_id, KeyUse.KEY_AGREEMENT))
+    stale = []
+    for entity, use in dict.fromkeys(parties):
+        for entry in keys.entries(entity, use)[:1]:
+            certificate = entry.certificate
+            if certificate is None:
+                continue
+            moment = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+            if not certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc:
+                stale.append(
+                    f"the {use.long_name} certificate of {format_entity_id(entity)} is valid"
+                    f" {certificate.not_valid_before_utc.date()} to"
+                    f" {certificate.not_valid_after_utc.date()}, not at the message's time"
+                    f" {moment.isoformat()}; used all the same"
+                )
+    if not stale:
+        return protection
+    return replace(protection, note="; ".join(stale))
+
+
+def _entity_of(duis: str) -> bytes:
+    """An EUI-64 in DUIS form (`90-B3-D5-1F-30-01-00-00`) as the header's 8 bytes."""
+    return bytes.fromhex(duis.replace("-", ""))
 
 
 def _signature_protection(envelope: Envelope, keys: KeyStore, as_party: bytes | None) -> Protection:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,26 +36,36 @@ def register_security(gbcs_app: typer.Typer) -> None:
 def verify(
     files: Annotated[list[Path], typer.Argument(help="GBCS messages: hex text or binary files")],
     keys: KeysOption,
+    at: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"],
+            help="the messages' time where their header carries none (UTC unless given): "
+            "a certificate not valid then is used all the same, and the protection's "
+            "note says so",
+        ),
+    ] = None,
 ) -> None:
     """Check every signature and MAC of each file: one JSON line per file (file,
     protections, valid); valid only if it carries one or more and each was checked and
     found good. Exit 1 unless every file is valid."""
     store = KeyStore.load(keys)
+    when = None if at is None else at if at.tzinfo else at.replace(tzinfo=UTC)
     all_valid = True
     for path in files:
-        line = _verified(path, store)
+        line = _verified(path, store, when)
         all_valid = all_valid and line["valid"]
         typer.echo(json.dumps(line))
     if not all_valid:
         raise typer.Exit(code=EXIT_ERROR)
 
 
-def _verified(path: Path, store: KeyStore) -> dict[str, Any]:
+def _verified(path: Path, store: KeyStore, at: datetime | None) -> dict[str, Any]:
     line: dict[str, Any] = {"file": str(path), "protections": [], "valid": False}
     try:
         if not path.is_file():
             raise InputError(f"{path}: no such file")
-        found = protections(gbcs_bytes(str(path)), store)
+        found = protections(gbcs_bytes(str(path)), store, at=at)
     except (InputError, gbcs.GbcsError, OSError) as exc:
         line["error"] = str(exc)
         return line

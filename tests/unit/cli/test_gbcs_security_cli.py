@@ -42,12 +42,25 @@ def test_verify_prints_a_json_line_per_file_and_exits_0_when_all_are_valid() -> 
     assert [line["file"] for line in lines] == [str(rtds_vector(name)) for name in PROTECTED]
     assert all(line["valid"] is True for line in lines)
     assert lines[0]["protections"] == [
-        {"kind": "signature", "by": SUPPLIER, "valid": True, "reason": None},
-        {"kind": "mac", "by": ACB, "valid": True, "reason": None},
+        {"kind": "signature", "by": SUPPLIER, "valid": True, "reason": None, "note": None},
+        {"kind": "mac", "by": ACB, "valid": True, "reason": None, "note": None},
     ]
-    assert lines[1]["protections"] == [
-        {"kind": "signature", "by": "00-DB-12-34-56-78-90-A0", "valid": True, "reason": None}
-    ]
+    (response,) = lines[1]["protections"]
+    assert (response["kind"], response["by"], response["valid"]) == (
+        "signature",
+        "00-DB-12-34-56-78-90-A0",
+        True,
+    )
+    # stamped 2015-01-01, before the ESME's certificate: used, and said
+    assert "2015-01-01" in response["note"]
+
+
+def test_verify_at_states_a_certificate_expired_at_the_messages_time() -> None:
+    command = str(rtds_vector(PROTECTED[0]))
+    code, lines = _verify(command, "--keys", str(RTDS_KEYS), "--at", "2030-01-01")
+    assert code == 0  # expired test certificates stay usable
+    notes = [p["note"] for p in lines[0]["protections"]]
+    assert all(note is not None and "2025-10-29" in note for note in notes)
 
 
 def test_verify_exits_1_for_a_tampered_an_unprotected_or_an_unreadable_file(

@@ -6,6 +6,8 @@ nothing here."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
@@ -102,7 +104,32 @@ def test_every_signature_verifies_with_the_rtds_keys(name: str) -> None:
     data = read_vector(name)
     signer = SIGNED[name]
     verify_signature(data, STORE.public_key(signer, DS), signer)
-    assert protections(data, STORE)[0] == Protection("signature", _duis(signer), True)
+    found = protections(data, STORE)[0]
+    assert (found.kind, found.by, found.valid) == ("signature", _duis(signer), True)
+
+
+def test_a_certificate_outside_its_validity_is_used_and_the_time_is_stated() -> None:
+    """The Z1 supplier certificates expired on 2025-10-29: still used, with a note."""
+    data = read_vector("ECS52_11.2_SUCCESS_RESPONSE")
+    (before,) = protections(data, STORE, at=datetime(2020, 6, 1, tzinfo=UTC))
+    assert before.valid is True
+    assert before.note is None
+    (after,) = protections(data, STORE, at=datetime(2030, 1, 1, tzinfo=UTC))
+    assert after.valid is True
+    assert after.note is not None
+    assert "90-B3-D5-1F-30-01-00-00" in after.note
+    assert "2025-10-29" in after.note
+    assert "2030-01-01" in after.note
+
+
+def test_the_headers_own_time_is_the_messages_time() -> None:
+    """The RTDS CS06 responses are stamped 2015-01-01, before the ESME's certificate
+    (from 2016-04-06): a finding about the vectors, stated, not a failure."""
+    data = read_vector("CS06_11.3_IMMEDIATE_SUCCESS_RESPONSE")
+    (found,) = protections(data, STORE, at=datetime(2020, 6, 1, tzinfo=UTC))
+    assert found.valid is True
+    assert found.note is not None
+    assert "2015-01-01" in found.note
 
 
 @pytest.mark.parametrize("name", sorted(MACED))

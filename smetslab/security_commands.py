@@ -11,10 +11,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 import gbcs
 from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_bytes
-from gbcs.keystore import KeyStore
+from emulators.fleet import build_fleet
+from emulators.fleetspec import load_fleet_spec
+from gbcs.keystore import KeyStore, emulated_authority
 from gbcs.security import KeyUse, protect, protections
 
 from .errors import EXIT_ERROR
@@ -31,6 +35,7 @@ KeysOption = Annotated[
 def register_security(gbcs_app: typer.Typer) -> None:
     gbcs_app.command("verify")(verify)
     gbcs_app.command("sign")(sign)
+    gbcs_app.command("keys")(keys_of_fleet)
 
 
 def verify(
@@ -94,3 +99,42 @@ def sign(
         mac_peer=store.public_key(recipient, KeyUse.KEY_AGREEMENT),
     )
     typer.echo(command.hex().upper())
+
+
+def keys_of_fleet(
+    fleet_file: Annotated[
+        Path, typer.Option("--fleet", help="the fleet file whose lab's keys to write")
+    ],
+    out: Annotated[Path, typer.Option(help="the folder to write them to (RTDS layout)")],
+) -> None:
+    """Write a lab's GBCS keys: the ACB's, the users' and every device's key pairs and
+    certificates (the fleet's `keys:` store first, else the emulated PKI of its seed)
+    and the test CA's certificate as `ca.pem`, for `--keys` of verify and sign, a
+    fleet's `keys:`, or tools outside smetslab. One JSON line: the folder and counts."""
+    spec, plan = load_fleet_spec(fleet_file)
+    lab_keys = spec.key_store()
+    if lab_keys is None:
+        raise InputError(f"{fleet_file}: security is off in this fleet: it has no keys")
+    build = build_fleet(spec, plan)
+    parties = [DCC_ACCESS_CONTROL_BROKER, *(user.user_id for user in build.seed.users)]
+    parties += [device.device_id for device in build.seed.devices]
+    export = KeyStore(f"the keys of {fleet_file}")
+    for party in dict.fromkeys(parties):
+        for use in (KeyUse.DIGITAL_SIGNING, KeyUse.KEY_AGREEMENT):
+            entity = to_bytes(party)
+            entry = lab_keys.entries(entity, use)[0]
+            export.add(
+                entity, use, private=entry.private, certificate=_certificate(lab_keys, entity, use)
+            )
+    export.save(out)
+    (out / "ca.pem").write_bytes(
+        emulated_authority(spec.seed).public_bytes(serialization.Encoding.PEM)
+    )
+    typer.echo(json.dumps({"folder": str(out), "entities": len(export.entities())}))
+
+
+def _certificate(store: KeyStore, entity: bytes, use: KeyUse) -> x509.Certificate | None:
+    try:
+        return store.certificate(entity, use)
+    except gbcs.KeyStoreError:
+        return None  # a bare public key in the fleet's own store

@@ -1,4 +1,5 @@
-"""`smetslab gbcs verify` and `smetslab gbcs sign` on the RTDS vectors and keys."""
+"""`smetslab gbcs verify` and `smetslab gbcs sign` on the RTDS vectors and keys, and
+`smetslab gbcs keys` writing a lab's PKI."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from typer.testing import CliRunner
 
 from gbcs.envelope import MAC_SIZE, read_envelope
-from gbcs.keystore import KeyStore
-from gbcs.security import SIGNATURE_SIZE
+from gbcs.keystore import DerivedKeyStore, KeyStore
+from gbcs.security import SIGNATURE_SIZE, KeyUse
 from smetslab.cli import app
 from tests.support.paths import RTDS_KEYS, ZAZ1_KEYSTORE, read_vector, rtds_vector
 
@@ -194,3 +196,42 @@ def test_sign_refuses_a_signed_command_and_a_missing_store(tmp_path: Path) -> No
     assert result.stderr == (
         f"error: {tmp_path / 'absent'}: no such key store (a keystore.json file or a PEM folder)\n"
     )
+
+
+FLEET = """
+seed: 31
+security: {security}
+templates:
+  - name: home
+    count: 2
+    devices:
+      - {{type: CHF, model: CH-1, firmware_versions: ["00000001"]}}
+      - {{type: ESME, model: E-1, firmware_versions: ["00000001"]}}
+"""
+
+
+def test_keys_writes_the_labs_pki_that_verify_and_sign_then_use(tmp_path: Path) -> None:
+    """D-SEC10: the emulated PKI kept in a folder is the one the lab derives."""
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(FLEET.format(security="true"))
+    out = tmp_path / "keys"
+    result = runner.invoke(app, ["gbcs", "keys", "--fleet", str(fleet), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["entities"] == 3 + 4  # ACB, supplier, network operator; 2 x (CHF, ESME)
+    written = KeyStore.load(out)
+    derived = DerivedKeyStore(31)
+    authority = x509.load_pem_x509_certificate((out / "ca.pem").read_bytes())
+    for entity in written.entities():
+        for use in (KeyUse.DIGITAL_SIGNING, KeyUse.KEY_AGREEMENT):
+            assert written.public_key(entity, use) == derived.public_key(entity, use)
+            written.certificate(entity, use).verify_directly_issued_by(authority)
+    assert written.has_private(bytes.fromhex("90B3D51F30010000"), KeyUse.DIGITAL_SIGNING)
+
+
+def test_keys_of_a_fleet_without_security_is_one_error(tmp_path: Path) -> None:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(FLEET.format(security="false"))
+    result = runner.invoke(app, ["gbcs", "keys", "--fleet", str(fleet), "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "security is off" in result.output

@@ -191,7 +191,8 @@ class Stack:
                 config.limits,
                 config.mqtt_version,
                 requests=index == 0,  # one worker takes the requests, in order (D-W3)
-                pki=config.fleet_file,
+                # the fleet's keys, only when its security is on (D-SEC10)
+                pki=None if self.build.keys is None else config.fleet_file,
             )
             worker = DspProcess(command, config.workdir)
             await part.start(worker, config.restart, self._tasks_or_fail())

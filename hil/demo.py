@@ -79,6 +79,7 @@ class DemoOptions:
     # clean MQTT sessions for the parts in this process unless asked (D-O3): a demo leaves
     # nothing on a broker; a story that restarts its DSP or the broker needs them kept
     persistent_sessions: bool = False
+    security: bool | None = None  # GBCS security over the fleet file's (None: as it says)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,10 @@ def demo_fleet_spec(options: DemoOptions) -> FleetSpec:
     rules = [loss, *base.rules] if options.loss > 0 else base.rules
     plan = base.model_copy(update={"rules": rules, "seed": options.seed})
     scaled = scale_spec(spec, options.premises)
-    return scaled.model_copy(update={"seed": options.seed, "fault_plan": plan})
+    update: dict[str, object] = {"seed": options.seed, "fault_plan": plan}
+    if options.security is not None:
+        update["security"] = options.security
+    return scaled.model_copy(update=update)
 
 
 def _plan_spec(spec: FleetSpec, base: Path) -> FaultPlanSpec:

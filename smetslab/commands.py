@@ -38,6 +38,10 @@ from .signals import Stopped, run_command
 Broker = Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")]
 Root = Annotated[str, typer.Option("--topic-root", help="topic root of the contract")]
 Fleet = Annotated[Path, typer.Option("--fleet", help="a fleet file (configs/fleet.yaml)")]
+Security = Annotated[
+    str | None,
+    typer.Option(help="GBCS security on or off, over the fleet file's `security:` (D-SEC10)"),
+]
 LOCAL = "mqtt://127.0.0.1:1883"
 SWITCH = {"on": True, "off": False}
 MQTT_VERSIONS = ("auto", "5", "3.1.1")
@@ -55,6 +59,11 @@ def _switch(value: str) -> bool:
     if value not in SWITCH:
         raise typer.BadParameter(f"{value!r}: use on or off")
     return SWITCH[value]
+
+
+def security_override(value: str | None) -> bool | None:
+    """An on/off switch that may be left to the fleet file (None)."""
+    return None if value is None else _switch(value)
 
 
 def register_processes(app: typer.Typer) -> None:
@@ -92,6 +101,7 @@ def demo(
     persistent_sessions: Annotated[
         bool, typer.Option(help="keep the MQTT sessions across disconnections (D-O3)")
     ] = False,
+    security: Security = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """The MP105 story end to end: CPL removal, suspension, a campaign with lost 11.3
@@ -109,6 +119,7 @@ def demo(
         response_timeout=timedelta(seconds=response_timeout),
         topic_root=topic_root,
         persistent_sessions=persistent_sessions,
+        security=security_override(security),
     )
     console = Console(stderr=True, log_path=False)
     started = time.monotonic()
@@ -216,6 +227,7 @@ def dsp(
             "without seeding from it; --fleet does both"
         ),
     ] = None,
+    security: Security = None,
 ) -> None:
     """The DSP: authorises service requests, keeps the SMI and CPL, raises alerts. With a
     fleet whose security is on it MACs every command and takes Critical SRs as signed
@@ -228,7 +240,17 @@ def dsp(
     )
     bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version), connect_timeout)
     limits = ServiceLimits(batch=batch)
-    how = DspOptions(store, fleet_file, core, scale, limits, ready_file, _switch(requests), pki)
+    how = DspOptions(
+        store,
+        fleet_file,
+        core,
+        scale,
+        limits,
+        ready_file,
+        _switch(requests),
+        pki,
+        security_override(security),
+    )
     run_command(partial(run_dsp, bus, how))
 
 
@@ -253,6 +275,7 @@ def fleet(
         Path | None,
         typer.Option(help="write what every device runs and the journal's counts here at the end"),
     ] = None,
+    security: Security = None,
 ) -> None:
     """Every premises of a fleet file (or of one shard of it) on one connection and one
     scheduler."""
@@ -262,7 +285,9 @@ def fleet(
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--shard") from exc
     bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version), connect_timeout)
-    how = FleetOptions(fleet_file, journal, partition, ready_file, state_file)
+    how = FleetOptions(
+        fleet_file, journal, partition, ready_file, state_file, security_override(security)
+    )
     run_command(partial(run_fleet, bus, how))
 
 

@@ -19,6 +19,7 @@ from hil.lab.env import load_lab_env, plan_hubs
 from hil.lab.up import LabUp, LabUpInfo, LabUpOptions
 from hil.shipped import shipped
 
+from .commands import Security, security_override
 from .logs import setup_logging
 from .progress import ProgressView, wanted
 from .signals import run_command
@@ -54,6 +55,7 @@ def up(
     ] = Path("smetslab-lab"),
     topic_root: Annotated[str, typer.Option(help="topic root of the contract")] = "smetslab",
     name: Annotated[str, typer.Option(help="client IDs are smetslab-NAME-dsp-I, -fleet-I")] = "lab",
+    security: Security = None,
 ) -> None:
     """Start N DSP workers and M fleet shards on one broker and one store; print where
     everything is (one JSON line on standard output); stop them all on SIGINT or SIGTERM
@@ -63,7 +65,16 @@ def up(
     shard that dies, or a worker past that limit, stops the lab with an error (D-S6)."""
     setup_logging(logging.WARNING)
     options = LabUpOptions(
-        fleet_file, workdir.resolve(), workers, shards, broker, store, scale, topic_root, name
+        fleet_file,
+        workdir.resolve(),
+        workers,
+        shards,
+        broker,
+        store,
+        scale,
+        topic_root,
+        name,
+        security=security_override(security),
     )
     clean: list[bool] = []
     total = workers + shards

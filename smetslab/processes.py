@@ -68,12 +68,14 @@ class DspOptions:
     ready_file: Path | None = None  # written once connected and subscribed
     requests: bool = True  # off: device messages only (D-W3)
     pki: Path | None = None  # take the GBCS keys of this fleet file, without seeding
+    security: bool | None = None  # over the fleet file's `security:` (None: as it says)
 
 
 async def run_dsp(options: BusOptions, how: DspOptions, stop: asyncio.Event) -> None:
     topics = Topics(options.topic_root)
     keys_of = how.pki or how.fleet
-    core = how.core if keys_of is None else secured(how.core, load_build(keys_of).keys)
+    keys = None if keys_of is None else load_build(keys_of, how.security).keys
+    core = secured(how.core, keys)
     store = await SqlStore.open(how.store_url)
     try:
         if how.fleet is not None:
@@ -111,10 +113,11 @@ class FleetOptions:
     shard: FleetShard = field(default_factory=FleetShard)  # the partition of hubs run (D-S1)
     ready_file: Path | None = None  # written once connected and subscribed
     state_file: Path | None = None  # the shard's final state (ShardState), written at the end
+    security: bool | None = None  # over the fleet file's `security:` (None: as it says)
 
 
 async def run_fleet(options: BusOptions, how: FleetOptions, stop: asyncio.Event) -> FleetJournal:
-    build = load_build(how.fleet)
+    build = load_build(how.fleet, how.security)
     fleet = how.shard.keep(build.fleet)
     record = FleetJournal(how.journal)
     topics = Topics(options.topic_root)
@@ -191,6 +194,9 @@ async def run_campaign(
         return await runner.run(stop)
 
 
-def load_build(fleet: Path) -> FleetBuild:
+def load_build(fleet: Path, security: bool | None = None) -> FleetBuild:
+    """The fleet of a fleet file; `security` on or off over the file's (None: as it says)."""
     spec, plan = load_fleet_spec(fleet)
+    if security is not None:
+        spec = spec.model_copy(update={"security": security})
     return build_fleet(spec, plan)

@@ -174,10 +174,11 @@ class DspCommand:
     mqtt_version: str = "auto"
     requests: bool = True  # off: a worker taking device messages only (D-W3)
     pki: Path | None = None  # the fleet file whose GBCS keys the DSP uses (D-SEC10)
+    security: bool | None = None  # over that fleet file's `security:` (None: as it says)
 
     def argv(self, ready_file: Path) -> list[str]:
         core = self.core
-        pki = () if self.pki is None else ("--pki", str(self.pki))
+        pki = () if self.pki is None else ("--pki", str(self.pki), *_security(self.security))
         return [
             *(sys.executable, "-m", "smetslab", "dsp"),
             *("--broker", self.url, "--store", self.store_url),
@@ -204,6 +205,10 @@ def _seconds(value: float) -> str:
     return f"{value:g}"
 
 
+def _security(security: bool | None) -> tuple[str, ...]:
+    return () if security is None else ("--security", "on" if security else "off")
+
+
 # ---- fleet shards ---------------------------------------------------------------
 
 
@@ -217,6 +222,7 @@ class FleetCommand:
     client_id: str
     shard: FleetShard = field(default_factory=FleetShard)
     mqtt_version: str = "auto"
+    security: bool | None = None  # over the fleet file's `security:` (None: as it says)
 
     def argv(self, ready_file: Path, state_file: Path, journal: Path | None) -> list[str]:
         journal_args = () if journal is None else ("--journal", str(journal))
@@ -226,6 +232,7 @@ class FleetCommand:
             *("--client-id", self.client_id, "--mqtt-version", self.mqtt_version),
             *("--shard", str(self.shard), "--ready-file", str(ready_file)),
             *("--state-file", str(state_file), *journal_args),
+            *_security(self.security),
         ]
 
 

@@ -66,6 +66,9 @@ class StackConfig:
     # the in-process parts' MQTT sessions outlive a disconnection (the broker keeps what
     # they had not taken); False: clean sessions, gone at disconnect (the demo's default)
     persistent: bool = True
+    # GBCS security over the fleet file's `security:` for the worker and shard processes
+    # (`--security`); None: as the file says. The in-process parts follow the build.
+    security: bool | None = None
 
 
 async def seed_store(store: Store, seed: DspSeed) -> None:
@@ -193,6 +196,7 @@ class Stack:
                 requests=index == 0,  # one worker takes the requests, in order (D-W3)
                 # the fleet's keys, only when its security is on (D-SEC10)
                 pki=None if self.build.keys is None else config.fleet_file,
+                security=config.security,
             )
             worker = DspProcess(command, config.workdir)
             await part.start(worker, config.restart, self._tasks_or_fail())
@@ -222,6 +226,7 @@ class Stack:
                 self._client(f"fleet-{index}"),
                 FleetShard(index, count),
                 config.mqtt_version,
+                config.security,
             )
             policy = None if config.restart is None else NO_RESTART
             shard = FleetProcess(command, config.workdir)

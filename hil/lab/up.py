@@ -49,6 +49,7 @@ class LabUpOptions:
     topic_root: str = "smetslab"
     name: str = "lab"  # client IDs smetslab-{name}-dsp-I, -fleet-I
     mqtt_version: str = "auto"
+    security: bool | None = None  # GBCS security over the fleet file's (None: as it says)
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.shards < 1:
@@ -113,7 +114,10 @@ class LabUp:
     ) -> None:
         self.on_started = on_started  # a progress display: each process once it is ready
         self.options = options
-        self.build: FleetBuild = build_fleet(*load_fleet_spec(options.fleet_file))
+        spec, plan = load_fleet_spec(options.fleet_file)
+        if options.security is not None:
+            spec = spec.model_copy(update={"security": options.security})
+        self.build: FleetBuild = build_fleet(spec, plan)
         self.store_url = options.store_url or f"sqlite:///{options.workdir / 'dsp.sqlite'}"
         self._broker_part: PartInfo | None = None
 
@@ -167,6 +171,7 @@ class LabUp:
             workdir=options.workdir,
             fleet_processes=options.shards,
             fleet_file=options.fleet_file.resolve(),
+            security=options.security,
         )
 
     def _info(self, url: str, lab: Stack, codes: dict[str, int] | None = None) -> LabUpInfo:

@@ -29,3 +29,15 @@ def test_the_written_fleet_file_builds_the_demo_fleet(tmp_path: Path) -> None:
 def test_without_loss_the_plan_is_the_fleet_files() -> None:
     run = DemoRun(DemoOptions(premises=10, loss=0.0))
     assert [r.kind for r in run.build.fleet.faults.plan.rules] == [FaultKind.STALE_GPF_MIRROR]
+
+
+def test_security_given_on_the_command_line_wins_over_the_fleet_files(tmp_path: Path) -> None:
+    """D-SEC10: `--security on|off` overrides the fleet file's `security:`, and the
+    written file carries the choice to the shard and worker processes."""
+    for wanted in (True, False):
+        run = DemoRun(DemoOptions(premises=4, security=wanted))
+        assert (run.build.keys is not None) is wanted
+        spec, _ = load_fleet_spec(write_fleet_file(run.spec, tmp_path / f"{wanted}.yaml"))
+        assert spec.security is wanted
+    as_file = DemoRun(DemoOptions(premises=4))
+    assert as_file.spec.security is load_fleet_spec(as_file.options.fleet_file)[0].security

@@ -167,7 +167,7 @@ class DeviceKeys:
                 yield key, mine
 
     def _refuse(self, reason: str, alert_code: SecurityAlertCode) -> NoReturn:
-        log.warning("device %s: refused a command: %s", self.hex_id, reason)
+        log.debug("device %s: refused a command: %s", self.hex_id, reason)
         raise DeviceSecurityError(self.device_id, reason, alert_code)
 
     # --- outgoing responses and alerts (the `gbcs.replies.Sealer` protocol) --------------

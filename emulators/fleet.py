@@ -98,6 +98,8 @@ class FleetBuild:
     seed: DspSeed
     images: dict[ImageKey, OtaImage]  # every image in use or on offer, for distribution
     keys: KeyStore | None = None  # the lab's GBCS keys; None: security off (D-SEC10)
+    # the remote parties its devices trust to sign critical commands (D-SEC14)
+    signers: frozenset[bytes] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +258,7 @@ def build_fleet(spec: FleetSpec, plan: FaultPlan | None = None) -> FleetBuild:
         kinds = [builder.kind(template, device) for device in template.devices]
         for _ in range(template.count):
             builder.premises(template, kinds)
-    return FleetBuild(builder.fleet, builder.seed(), builder.images, builder.keys)
+    return FleetBuild(builder.fleet, builder.seed(), builder.images, builder.keys, builder.signers)
 
 
 def _profile(template: PremisesTemplate, spec: DeviceSpec) -> DeviceProfile:

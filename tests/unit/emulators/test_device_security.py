@@ -28,11 +28,13 @@ from gbcs.envelope import read_envelope, write_envelope
 from gbcs.keystore import KeyStore
 from gbcs.security import KeyUse, protections, sign
 from tests.support.emulators import (
+    SMETS1_TYPES,
     SMETS2_TYPES,
     SUPPLIER,
     T0,
     WAKE_SECONDS,
     cs06,
+    cs08,
     device,
     device_spec,
     distribution,
@@ -51,9 +53,13 @@ STRANGER = bytes.fromhex("90B3D51F30099999")
 pytestmark = pytest.mark.unit
 
 
-def _secured(security: bool = True) -> FleetBuild:
+def _secured(security: bool = True, smets: int = 2) -> FleetBuild:
+    types = SMETS2_TYPES if smets == 2 else SMETS1_TYPES
     template = PremisesTemplate(
-        name="test", count=1, smets=2, devices=[device_spec(t) for t in SMETS2_TYPES]
+        name="test",
+        count=1,
+        smets=smets,  # type: ignore[arg-type]
+        devices=[device_spec(t) for t in types],
     )
     return build_fleet(FleetSpec(seed=7, templates=[template], security=security))
 
@@ -115,6 +121,39 @@ def test_a_read_macd_by_the_acb_is_answered_with_a_macd_response(build: FleetBui
     (data,) = _uplink_bytes(down(build, _macd(build, ecs52(esme.device_id))))
     assert gbcs.decode(data).header.message_code == MessageCode.ECS52_READ_ESME_CH_FIRMWARE_VERSION
     assert _valid(build, data) == [("mac", True)]
+
+
+READS = {
+    DeviceType.CHF: ecs52,
+    DeviceType.ESME: ecs52,
+    DeviceType.GSME: gcs38,
+    DeviceType.GPF: gcs38,
+    DeviceType.PPMID: cs08,
+    DeviceType.HCALCS: cs08,
+}
+
+
+@pytest.mark.parametrize("device_type", list(READS))
+def test_every_device_types_11_2_response_is_macd_for_its_originator(
+    build: FleetBuild, device_type: DeviceType
+) -> None:
+    """D-SEC15: ECS52, GCS38 and CS08 responses (CS08's originator is the ACB) carry a
+    MAC that verifies against the lab's store; a sleeping GSME answers when it wakes."""
+    model = device(build, device_type)
+    outputs = down(build, _macd(build, READS[device_type](model.device_id)))
+    outputs += build.fleet.tick(T0 + timedelta(seconds=WAKE_SECONDS + 1))
+    (data,) = _uplink_bytes(outputs)
+    assert gbcs.decode(data).header.cra_flag is gbcs.CraFlag.RESPONSE
+    assert _valid(build, data) == [("mac", True)]
+
+
+def test_a_smets1_esme_checks_and_macs_too() -> None:
+    """The DSP MACs every command (D-SEC7), SMETS1 devices' too, so they check alike."""
+    build = _secured(smets=1)
+    esme = device(build, DeviceType.ESME)
+    (data,) = _uplink_bytes(down(build, _macd(build, ecs52(esme.device_id))))
+    assert _valid(build, data) == [("mac", True)]
+    assert events(down(build, ecs52(esme.device_id, counter=2)), EventKind.AUTHENTICATION_FAILED)
 
 
 def test_a_command_with_a_bad_mac_is_refused_with_a_signed_alert(build: FleetBuild) -> None:

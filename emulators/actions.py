@@ -43,6 +43,8 @@ class EventKind(StrEnum):
     UNROUTABLE = "unroutable"
     UNDECODABLE = "undecodable"
     COMMAND_REJECTED = "command_rejected"
+    # a command refused for its MAC or signature (security on; docs/security.md D-SEC13)
+    AUTHENTICATION_FAILED = "authentication_failed"
     FLASHED = "flashed"  # firmware changed outside the DCC (a site visit, a lab's tool)
 
 

@@ -22,6 +22,7 @@ from emulators.models import MODEL_CLASSES, DeviceProfile, FirmwareDeviceModel, 
 from emulators.premises import FleetScheduler, PremisesModel
 from emulators.scheduler import Scheduler
 from gbcs import ActivateImageResponseCode, format_entity_id
+from gbcs.device_keys import DeviceKeys
 from gbcs.keystore import KeyStore
 from gbcs.ota import OtaHeader, OtaImage, build_ota_image
 
@@ -97,6 +98,8 @@ class FleetBuild:
     seed: DspSeed
     images: dict[ImageKey, OtaImage]  # every image in use or on offer, for distribution
     keys: KeyStore | None = None  # the lab's GBCS keys; None: security off (D-SEC10)
+    # the remote parties its devices trust to sign critical commands (D-SEC14)
+    signers: frozenset[bytes] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +119,14 @@ class _Builder:
         "faults",
         "fleet",
         "images",
+        "keys",
         "next_id",
         "next_mpan",
         "next_mprn",
         "prefix",
         "registrations",
         "rng",
+        "signers",
         "smi",
         "spec",
     )
@@ -138,6 +143,12 @@ class _Builder:
         self.images: dict[ImageKey, OtaImage] = {}
         self.smi: list[Device] = []
         self.registrations: list[Registration] = []
+        self.keys = spec.key_store()  # None: security off (D-SEC10)
+        # the remote parties a device trusts to sign critical commands (D-SEC14)
+        users = spec.users
+        self.signers = frozenset(
+            bytes.fromhex(user) for user in (users.supplier, users.network_operator)
+        )
 
     def device_id(self) -> bytes:
         value = self.next_id
@@ -193,13 +204,16 @@ class _Builder:
         version, image_hash, _ = kind.versions[0]
         if len(kind.versions) > 1:
             version, image_hash, _ = self.rng.choice(kind.versions)
-        return kind.model_class(
+        model = kind.model_class(
             self.device_id(),
             kind.profile,
             self.faults,
             running_version=version,
             running_hash=image_hash,
         )
+        if self.keys is not None:
+            model.keys = DeviceKeys(model.device_id, self.keys, self.signers)
+        return model
 
     def record(self, model: FirmwareDeviceModel, kind: _Kind, hub: str, mpxn: str) -> Device:
         spec = kind.spec
@@ -244,7 +258,7 @@ def build_fleet(spec: FleetSpec, plan: FaultPlan | None = None) -> FleetBuild:
         kinds = [builder.kind(template, device) for device in template.devices]
         for _ in range(template.count):
             builder.premises(template, kinds)
-    return FleetBuild(builder.fleet, builder.seed(), builder.images, spec.key_store())
+    return FleetBuild(builder.fleet, builder.seed(), builder.images, builder.keys, builder.signers)
 
 
 def _profile(template: PremisesTemplate, spec: DeviceSpec) -> DeviceProfile:

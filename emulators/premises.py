@@ -31,6 +31,7 @@ from emulators.actions import (
 from emulators.faults import Direction, FaultInjector, FaultKind, FaultRule
 from emulators.models import FirmwareDeviceModel, GpfModel, GsmeModel
 from emulators.scheduler import Scheduler
+from gbcs.device_keys import DeviceSecurityError
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,11 @@ class PremisesModel:
             message = gbcs.decode(data)
         except gbcs.GbcsError as exc:
             return [DeviceEvent(device.hex_id, EventKind.UNDECODABLE, now, str(exc))]
+        if device.keys is not None:
+            try:
+                device.keys.check_command(data)
+            except DeviceSecurityError as exc:  # not executed, nor queued (D-SEC13)
+                return self.absorb(device, device.refuse(message.header, exc, now), now)
         if device is self.gsme and device.profile.smets == 2:
             return self._queue_for_gsme(device, message, now)
         return self._run(device, message, now)

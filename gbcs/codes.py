@@ -27,6 +27,10 @@ class MessageCode(IntEnum):
     FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_GSME = 0x00CF
     CCS08_FIRMWARE_TRANSFER_ALERT = 0x0128
     CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION = 0x0129
+    # The alerts of no use case, by whether they are critical (gbcs-parser src/util.ts
+    # and Wireshark's epan/dissectors/packet-gbcs.c name both).
+    GENERIC_CRITICAL_ALERT = 0x1000
+    GENERIC_NON_CRITICAL_ALERT = 0x1001
     # smetslab's own codes for the image transfer the DCC does outside GBCS (D8).
     SMETSLAB_FIRMWARE_DISTRIBUTION = 0xFF05
     SMETSLAB_FIRMWARE_RECEIPT = 0xFF06
@@ -45,6 +49,8 @@ MESSAGE_NAMES: dict[int, str] = {
     _M.FIRMWARE_DISTRIBUTION_RECEIPT_ALERT_GSME: "Firmware Distribution Receipt Alert (GSME)",
     _M.CCS08_FIRMWARE_TRANSFER_ALERT: "CCS08 Firmware Transfer Alert",
     _M.CS08_READ_PPMID_HCALCS_FIRMWARE_VERSION: "CS08 Read PPMID/HCALCS Firmware Version",
+    _M.GENERIC_CRITICAL_ALERT: "Generic Critical Alert",
+    _M.GENERIC_NON_CRITICAL_ALERT: "Generic Non Critical Alert",
     _M.SMETSLAB_FIRMWARE_DISTRIBUTION: "Firmware Distribution (smetslab)",
     _M.SMETSLAB_FIRMWARE_RECEIPT: "Firmware Receipt Alert (smetslab)",
 }
@@ -76,6 +82,17 @@ class AlertCode(IntEnum):
 
     FUTURE_DATED_EXECUTION_SUCCESS = 0x8F66
     FUTURE_DATED_EXECUTION_FAILURE = 0x8F67
+
+
+class SecurityAlertCode(IntEnum):
+    """Alert codes a device raises when it refuses a command it cannot authenticate or
+    that its originator may not send (docs/security.md D-SEC13). Named as GBCS names
+    them in SmartDCCInnovation/gbcs-parser `src/util.ts` (`alertCodes`) and Wireshark's
+    GBCS dissector `epan/dissectors/packet-gbcs.c` (GBCS_GBZ_ALERT_...)."""
+
+    SOURCE_NOT_AUTHORISED = 0x8F30  # Source Does not have Authority for Command
+    # Failed Authentication or Authorisation not covered by other codes
+    AUTHENTICATION_FAILED = 0x8F53
 
 
 class ActivateImageResponseCode(IntEnum):

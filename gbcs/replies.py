@@ -9,12 +9,16 @@ originator counter and keeps its supplementary remote party fields; an alert car
 the device's own alert counter. CS06 responses carry the device's clock in the header
 (the RTDS vectors do; day of week unspecified), other messages carry no date-time.
 The 11.2 read responses travel in General Ciphering, the rest in General Signing, as in
-the RTDS vectors. Signatures and MACs are zero-filled placeholders of the real sizes.
+the RTDS vectors. With a `Sealer` (a device's `gbcs.device_keys.DeviceKeys`, security
+on) the signatures and MACs are real: General Signing signed by the device, General
+Ciphering MACed for the recipient (docs/security.md D-SEC15); without one (security
+off) they are zero-filled placeholders of the real sizes.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Protocol
 
 from .codes import CraFlag, MessageCode
 from .datetimes import DEVIATION_NOT_SPECIFIED, NOT_SPECIFIED, DlmsDateTime
@@ -36,6 +40,18 @@ CIPHERED_RESPONSES = frozenset(
 STAMPED_RESPONSES = frozenset({MessageCode.CS06_ACTIVATE_FIRMWARE})
 
 
+class Sealer(Protocol):
+    """What signs and MACs a device's messages (`gbcs.device_keys.DeviceKeys`)."""
+
+    def sign(self, data: bytes) -> bytes:
+        """The General Signing APDU `data` (signature field absent) signed."""
+        ...
+
+    def mac(self, data: bytes) -> bytes:
+        """The General Signing APDU `data` in General Ciphering, MACed for its recipient."""
+        ...
+
+
 def device_time(clock: datetime) -> DlmsDateTime:
     """The device's clock as it stamps a header: UTC, day of week and deviation unspecified."""
     clock = clock.astimezone(UTC)
@@ -53,8 +69,15 @@ def device_time(clock: datetime) -> DlmsDateTime:
     )
 
 
-def response(command: GbcsHeader, device_id: bytes, payload: Payload, clock: datetime) -> bytes:
-    """The response to `command` from device `device_id`, its clock reading `clock`."""
+def response(
+    command: GbcsHeader,
+    device_id: bytes,
+    payload: Payload,
+    clock: datetime,
+    sealer: Sealer | None = None,
+) -> bytes:
+    """The response to `command` from device `device_id`, its clock reading `clock`;
+    signed or MACed by `sealer` when given, else with placeholders."""
     code = command.message_code
     header = GbcsHeader(
         cra_flag=CraFlag.RESPONSE,
@@ -67,8 +90,16 @@ def response(command: GbcsHeader, device_id: bytes, payload: Payload, clock: dat
         supplementary_remote_party_counter=command.supplementary_remote_party_counter,
     )
     if code in CIPHERED_RESPONSES:
+        if sealer is not None:
+            return sealer.mac(encode(GbcsMessage(header, payload, b"")))
         return encode(GbcsMessage(header, payload, b"", PLACEHOLDER_CIPHERING))
-    return encode(GbcsMessage(header, payload, PLACEHOLDER_SIGNATURE))
+    return _signed(GbcsMessage(header, payload), sealer)
+
+
+def _signed(message: GbcsMessage, sealer: Sealer | None) -> bytes:
+    if sealer is None:
+        return encode(GbcsMessage(message.header, message.payload, PLACEHOLDER_SIGNATURE))
+    return sealer.sign(encode(message))
 
 
 def alert(
@@ -79,8 +110,10 @@ def alert(
     message_code: int,
     payload: Payload,
     command: GbcsHeader | None = None,
+    sealer: Sealer | None = None,
 ) -> bytes:
-    """An alert with the device's own counter; `command` adds the E4 matching fields.
+    """An alert with the device's own counter; `command` adds the E4 matching fields;
+    signed by `sealer` when given, else with a placeholder signature.
 
     With `command` (the 0xFF06 receipt), the alert keeps the command's supplementary
     remote party (or names the command's originator) and carries the command's counter
@@ -104,4 +137,4 @@ def alert(
         srp_counter,
         originator_counter,
     )
-    return encode(GbcsMessage(header, payload, PLACEHOLDER_SIGNATURE))
+    return _signed(GbcsMessage(header, payload), sealer)

@@ -24,6 +24,7 @@ from bridge.simulators.zigbee_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.bridge import ZigbeeBridge, ZigbeeBridgeConfig, zigbee_bridge_link
 from bridge.zigbee.devicemap import DeviceMap, load_device_map
 from bridge.zigbee.radios import AppFactory, RadioKind, radio_config, radio_factory
+from bridge.zigbee.translate import TranslatorConfig
 from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.errors import BusError
@@ -126,8 +127,9 @@ def zigbee(
     clock = ScaledClock.real_time()
     record = FleetJournal(journal)
     try:
+        translator = TranslatorConfig()
         if radio is RadioKind.EMULATED:
-            network, device_map = _emulated(fleet_file, devices, ch_id, clock, record)
+            network, device_map, translator = _emulated(fleet_file, devices, ch_id, clock, record)
             factory = emulated_factory(network, device_map.ch_id)
         else:
             network, device_map = None, _device_map(devices, ch_id)
@@ -136,7 +138,9 @@ def zigbee(
                 radio, _port(port), baudrate=baudrate, flow_control=flow_control, database=database
             )
             factory = radio_factory(radio, config)
-        settings = ZigbeeBridgeConfig(device_map, radio=str(radio), permit_join=permit_join)
+        settings = ZigbeeBridgeConfig(
+            device_map, radio=str(radio), permit_join=permit_join, translator=translator
+        )
         client = client_id or f"smetslab-zigbee-{device_map.ch_id}"
         run = partial(
             run_zigbee_bridge,
@@ -178,7 +182,9 @@ def _emulated(
     ch_id: str | None,
     clock: ScaledClock,
     record: FleetJournal,
-) -> tuple[EmulatedNetwork, DeviceMap]:
+) -> tuple[EmulatedNetwork, DeviceMap, TranslatorConfig]:
+    """The emulated devices of a fleet file, and the translator speaking for them with
+    the fleet's keys when its security is on (D-SEC18)."""
     if fleet_file is None:
         raise typer.BadParameter(
             "the emulated radio's devices come from a fleet", param_hint="--fleet"
@@ -189,7 +195,7 @@ def _emulated(
         raise typer.BadParameter(str(exc), param_hint="--fleet") from exc
     network = EmulatedNetwork.from_fleet(build, clock, ch_id, record)
     device_map = network.device_map() if devices is None else _device_map(devices, ch_id)
-    return network, device_map
+    return network, device_map, TranslatorConfig.of_fleet(build.keys, build.signers)
 
 
 async def run_zigbee_bridge(

@@ -38,7 +38,10 @@ from gbcs import (
     ActivateImageResponseCode,
     CraFlag,
     FirmwareDistributionCommand,
+    GbcsHeader,
 )
+from gbcs.device_keys import DeviceKeys, DeviceSecurityError
+from gbcs.keystore import KeyStore
 from gbcs.ota import OtaImage, parse_ota_image
 
 from .actions import (
@@ -66,6 +69,7 @@ from .answers import (
     activation_outcome,
     read_answer,
     receipt_alert,
+    refusal_alert,
     reported_version,
 )
 from .jobs import (
@@ -95,6 +99,18 @@ READ_COMMANDS = (
 class TranslatorConfig:
     # how long after an activation the device is read (it restarts on its new image)
     activation_settle: timedelta = timedelta(seconds=10)
+    # the fleet's GBCS keys (security on, FleetBuild.keys): the bridge checks each
+    # command for its device and signs or MACs the answers it writes for it (D-SEC18);
+    # None: security off, placeholders as before
+    keys: KeyStore | None = None
+    # the remote parties its devices trust to sign critical commands (D-SEC14)
+    signers: frozenset[bytes] | None = None
+
+    @classmethod
+    def of_fleet(cls, keys: KeyStore | None, signers: frozenset[bytes]) -> TranslatorConfig:
+        """The bridge speaking for a fleet's devices: its keys (None with security off)
+        and the signers its devices trust (FleetBuild.keys, FleetBuild.signers)."""
+        return cls(keys=keys, signers=signers if keys is not None else None)
 
 
 _RESULT_EVENTS: dict[type[OpResult], ZigbeeJobEvent] = {
@@ -111,6 +127,12 @@ class HubTranslator:
     def __init__(self, device_ids: Iterable[bytes], config: TranslatorConfig | None = None):
         self.config = config or TranslatorConfig()
         self.devices = {device_id: DeviceView(device_id) for device_id in device_ids}
+        keys, signers = self.config.keys, self.config.signers
+        self.device_keys = (
+            {}
+            if keys is None
+            else {device_id: DeviceKeys(device_id, keys, signers) for device_id in self.devices}
+        )
         self.radio_is_up = False
         self.counts: Counter[str] = Counter()
         self._ops: dict[int, DeviceView] = {}
@@ -131,6 +153,9 @@ class HubTranslator:
         if device is None:
             recipient = header.recipient_id.hex().upper()
             return self._drop(tag, f"no ZigBee device {recipient} behind this hub")
+        refusal = self._authenticate(device, data, header, tag, now)
+        if refusal is not None:
+            return refusal
         kind = _job_kind(message.payload)
         if kind is None:
             name = gbcs.message_name(header.message_code)
@@ -138,6 +163,27 @@ class HubTranslator:
         self.counts["commands"] += 1
         device.queue.append(ZigbeeJob(kind, header, message.payload, tag))
         return self._start_if_idle(device, now)
+
+    def _authenticate(
+        self, device: DeviceView, data: bytes, header: GbcsHeader, tag: object, now: datetime
+    ) -> list[TranslatorAction] | None:
+        """None when security is off or the command passes its device's checks; else
+        the device's signed refusal alert, the command not carried (D-SEC13, D-SEC18)."""
+        keys = self.device_keys.get(device.device_id)
+        if keys is None:
+            return None
+        try:
+            keys.check_command(data)
+        except DeviceSecurityError as exc:
+            self.counts["refused"] += 1
+            log.warning("ZigBee device %s: command refused: %s", device.hex_id, exc.reason)
+            counter = device.next_alert_counter(now)
+            alert = refusal_alert(header, device.device_id, counter, exc, now=now, sealer=keys)
+            return [self._uplink(device, alert), Finished(tag)]
+        return None
+
+    def _sealer(self, device: DeviceView) -> DeviceKeys | None:
+        return self.device_keys.get(device.device_id)
 
     def completed(self, op: int, result: OpResult, now: datetime) -> list[TranslatorAction]:
         """The result of operation `op`; a stale one (issued before the radio went) is
@@ -258,7 +304,9 @@ class HubTranslator:
             return []  # no answer from the device: the DSP's time-out answers E21 (R8)
         assert isinstance(job.body, READ_COMMANDS)
         body: ReadCommand = job.body
-        answer = read_answer(job.command, body, device.device_id, reported_version(result), now)
+        version = reported_version(result)
+        sealer = self._sealer(device)
+        answer = read_answer(job.command, body, device.device_id, version, now, sealer=sealer)
         return [self._uplink(device, answer)]
 
     # ---- 11.1 / 11.4 ----------------------------------------------------------------
@@ -311,7 +359,10 @@ class HubTranslator:
             return [WakeAt(now + self.config.activation_settle, SettleToken(job))]
         job.step = JobStep.DONE
         counter = device.next_alert_counter(now)
-        data = receipt_alert(job.command, device.device_id, counter, job.image.image_hash, None)
+        image_hash, sealer = job.image.image_hash, self._sealer(device)
+        data = receipt_alert(
+            job.command, device.device_id, counter, image_hash, None, sealer=sealer
+        )
         return [self._uplink(device, data)]
 
     def _not_taken(self, device: DeviceView, job: ZigbeeJob, reason: str) -> list[TranslatorAction]:
@@ -334,7 +385,12 @@ class HubTranslator:
         ran = self._activation_result(device, image, version) is Code.SUCCESS
         counter = device.next_alert_counter(now)
         data = receipt_alert(
-            job.command, device.device_id, counter, image.image_hash, version if ran else None
+            job.command,
+            device.device_id,
+            counter,
+            image.image_hash,
+            version if ran else None,
+            sealer=self._sealer(device),
         )
         return [self._uplink(device, data)]
 
@@ -391,7 +447,9 @@ class HubTranslator:
         device.move(DeviceSlotEvent.SCHEDULED)
         device.scheduled = scheduled = Scheduled(job.command, execution, job.image)
         job.step = JobStep.DONE
-        accepted = activation_accepted(job.command, device.device_id, now)
+        accepted = activation_accepted(
+            job.command, device.device_id, now, sealer=self._sealer(device)
+        )
         return [
             WakeAt(execution + self.config.activation_settle, scheduled),
             self._uplink(device, accepted),
@@ -404,7 +462,10 @@ class HubTranslator:
         code = job.code
         if code is None:  # read after the activation: did it run the new image?
             code = self._activation_result(device, job.image, version)
-        answer = activation_outcome(job.command, device.device_id, code, version, now)
+        sealer = self._sealer(device)
+        answer = activation_outcome(
+            job.command, device.device_id, code, version, now, sealer=sealer
+        )
         return [self._uplink(device, answer)]
 
     def _activation_result(
@@ -432,7 +493,9 @@ class HubTranslator:
         if scheduled is not None:
             device.move(DeviceSlotEvent.CANCELLED)
             device.scheduled = None
-        return [self._uplink(device, activation_accepted(job.command, device.device_id, now))]
+        sealer = self._sealer(device)
+        accepted = activation_accepted(job.command, device.device_id, now, sealer=sealer)
+        return [self._uplink(device, accepted)]
 
     # ---- the future-dated execution (R7) ---------------------------------------------
 
@@ -464,6 +527,7 @@ class HubTranslator:
             execution=scheduled.execution,
             code=code,
             version=version,
+            sealer=self._sealer(device),
         )
         return [self._uplink(device, data)]
 

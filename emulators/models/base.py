@@ -5,14 +5,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from contract.vocabulary import DeviceType
 from emulators.actions import Action, DeviceEvent, EventKind, FaultFired, Send
 from emulators.errors import UnsupportedCommandError
 from emulators.faults import FaultInjector, FaultKind, FaultRule
-from gbcs import ActivateImageResponseCode, GbcsHeader, GbcsMessage, message_name
+from gbcs import (
+    ActivateImageResponseCode,
+    DeviceAlert,
+    GbcsHeader,
+    GbcsMessage,
+    MessageCode,
+    message_name,
+)
 from gbcs.payloads import Payload
 from gbcs.replies import alert, response
+
+if TYPE_CHECKING:
+    from gbcs.device_keys import DeviceKeys, DeviceSecurityError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,7 @@ class DeviceModel:
         "clock_skew",
         "device_id",
         "faults",
+        "keys",
         "profile",
         "running_hash",
         "running_version",
@@ -73,6 +85,8 @@ class DeviceModel:
         self.faults = faults
         self.alert_counter = alert_counter
         self.clock_skew = 0
+        # its GBCS keys when the fleet's security is on (docs/security.md D-SEC17)
+        self.keys: DeviceKeys | None = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.hex_id} {self.running_version.hex().upper()}>"
@@ -132,8 +146,25 @@ class DeviceModel:
         return DeviceEvent(self.hex_id, kind, now, detail)
 
     def reply(self, command: GbcsHeader, payload: Payload, now: datetime) -> Send:
-        data = response(command, self.device_id, payload, self.clock(now))
+        data = response(command, self.device_id, payload, self.clock(now), self.keys)
         return Send(data, command.message_code, now)
+
+    def refuse(
+        self, command: GbcsHeader, error: DeviceSecurityError, now: datetime
+    ) -> list[Action]:
+        """A command that failed its security checks: not executed; journalled as
+        `authentication_failed`, and answered with the signed alert GBCS names for it
+        (0x8F53, or 0x8F30 for an originator it does not trust; D-SEC13)."""
+        code = error.alert_code
+        log.warning("device %s: refused a command (alert 0x%04X): %s", self.hex_id, code, error)
+        detail = f"alert 0x{code:04X} {code.name}: {error.reason}"
+        payload = DeviceAlert(code, self.clock(now).replace(microsecond=0))
+        return [
+            self.event(EventKind.AUTHENTICATION_FAILED, now, detail),
+            self.raise_alert(
+                command.originator_id, MessageCode.GENERIC_CRITICAL_ALERT, payload, now, command
+            ),
+        ]
 
     def raise_alert(
         self,
@@ -152,5 +183,6 @@ class DeviceModel:
             message_code=code,
             payload=payload,
             command=command,
+            sealer=self.keys,
         )
         return Send(data, code, now)

@@ -9,7 +9,8 @@ from contract.records import record
 from gbcs.codes import CraFlag, MessageCode
 from gbcs.reader import ByteReader
 
-from . import cs05, cs06, cs08, ecs52, gcs38
+from . import alerts, cs05, cs06, cs08, ecs52, gcs38
+from .alerts import DeviceAlert
 from .cs05 import FirmwareDistributionCommand, FirmwareReceiptAlert
 from .cs06 import (
     CANCELLATION_DATETIME,
@@ -44,6 +45,7 @@ Payload = (
     | ReadDeviceFirmwareVersionResponse
     | FirmwareDistributionCommand
     | FirmwareReceiptAlert
+    | DeviceAlert
 )
 
 
@@ -85,6 +87,10 @@ PAYLOAD_CODECS: dict[tuple[int, CraFlag], PayloadCodec] = {
         cs05.read_distribution, (FirmwareDistributionCommand,)
     ),
     (_RECEIPT, CraFlag.ALERT): PayloadCodec(cs05.read_receipt, (FirmwareReceiptAlert,)),
+    **{
+        (code, CraFlag.ALERT): PayloadCodec(alerts.read_alert, (DeviceAlert,))
+        for code in (MessageCode.GENERIC_CRITICAL_ALERT, MessageCode.GENERIC_NON_CRITICAL_ALERT)
+    },
 }
 
 __all__ = [
@@ -94,6 +100,7 @@ __all__ = [
     "ActivateFirmwareCommand",
     "ActivateFirmwareOutcome",
     "CosemAttribute",
+    "DeviceAlert",
     "FirmwareActivationAlert",
     "FirmwareDistributionCommand",
     "FirmwareReceiptAlert",

@@ -24,12 +24,14 @@ from bridge.simulators.zigbee_radio import EmulatedNetwork, emulated_factory
 from bridge.zigbee.bridge import ZigbeeBridge, ZigbeeBridgeConfig, zigbee_bridge_link
 from bridge.zigbee.devicemap import DeviceMap, load_device_map
 from bridge.zigbee.radios import AppFactory, RadioKind, radio_config, radio_factory
+from bridge.zigbee.translate import TranslatorConfig
 from bus.adapter import MqttAdapter
 from bus.clock import ScaledClock
 from contract.topics import Topics
 from emulators.errors import ConfigError
 from emulators.fleet import FleetBuild
 from emulators.journal import FleetJournal
+from gbcs.keystore import KeyStore
 from hil.errors import LabError
 
 from .env import HubKind, HubPlan, ZigbeeHubSpec
@@ -51,6 +53,10 @@ class HubContext:
     journal_dir: Path | None
     run_id: str
     build_for: Callable[[set[str]], FleetBuild]  # a fresh fleet build of these hubs only
+    # the fleet's GBCS keys and trusted signers, for a bridge that speaks for its
+    # devices (None: security off; docs/security.md D-SEC18)
+    keys: KeyStore | None = None
+    signers: frozenset[bytes] = frozenset()
 
 
 @dataclass(slots=True)
@@ -100,7 +106,8 @@ async def start_zigbee(context: HubContext, plan: HubPlan, stack: AsyncExitStack
             device_map, factory = _radio(context, plan, settings)
     except (BridgeError, ConfigError) as exc:
         raise LabError(f"hub {plan.name}: {exc}") from exc
-    config = ZigbeeBridgeConfig(device_map, radio=settings.radio)
+    translator = TranslatorConfig.of_fleet(context.keys, context.signers)
+    config = ZigbeeBridgeConfig(device_map, radio=settings.radio, translator=translator)
     hub.zigbee = await _start_zigbee_bridge(
         context, plan, config, factory, network=network, stack=stack
     )

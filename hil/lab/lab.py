@@ -164,6 +164,8 @@ class Lab:
             self.journal_dir,
             self.run_id,
             self._build_for,
+            self.build.keys,
+            self.build.signers,
         )
 
     # ---- what a scenario, a test or a report uses ----------------------------------

@@ -33,12 +33,14 @@ from contract.topics import Topics
 from contract.vocabulary import Device, DeviceType, SmiStatus
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
+from dsp_core.keys import secured
 from dsp_core.model import JournalKind
 from dsp_core.service import DspService, dsp_link
 from dsp_core.store import MemoryStore
 from dsp_core.turn import CoreConfig
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
+from gbcs.security import protections
 from tests.support.brokers import Mosquitto
 from tests.support.bus import connected
 from tests.support.service_user import ServiceUserClient, final, user_link
@@ -136,8 +138,9 @@ async def rig_lab(
     *,
     tcp: bool = False,
     core: CoreConfig = CORE,
+    spec: FleetSpec = SPEC,
 ) -> AsyncIterator[Lab]:
-    build = build_fleet(SPEC)
+    build = build_fleet(spec)
     store = await seeded_store(build, esme_status)
     setting = ClockSetting.starting_now(T0, SCALE, time.time())
     topics = Topics()
@@ -146,7 +149,8 @@ async def rig_lab(
         dsp_config = dsp_link(url, topics, "t-serial-dsp", version)
         dsp_bus = await enter(connected(MqttAdapter(dsp_config)))
         dsp_bus.publish(topics.clock, setting.to_json(), retain=True)
-        dsp = DspService(CoreDriver(DspCore(core), store), dsp_bus, topics, ScaledClock(setting))
+        driver = CoreDriver(DspCore(secured(core, build.keys)), store)
+        dsp = DspService(driver, dsp_bus, topics, ScaledClock(setting))
         where = {"listen": ("127.0.0.1", 0)} if tcp else {"link": tmp_path / "rig"}
         rig = RigSimulator(build, ScaledClock(setting), session=FAST, **where)
         await enter(rig)
@@ -237,6 +241,29 @@ async def test_an_11_2_round_trip_to_the_rigs_esme_restores_it_in_the_smi(
 async def test_the_same_on_mosquitto(mosquitto_broker: Mosquitto, tmp_path: Path) -> None:
     async with rig_lab(mosquitto_broker.url, "auto", tmp_path, SmiStatus.SUSPENDED) as lab:
         await read_and_restore(lab)
+
+
+async def test_the_rig_carries_protected_bytes_unchanged(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """docs/security.md D-SEC18: with `security: true` the DSP MACs the 11.2 command, the
+    rig's ESME (the emulated PKI of the fleet's seed) checks it and MACs its response,
+    and the serial bridge carries both unchanged: the response's MAC verifies."""
+    spec = SPEC.model_copy(update={"security": True})
+    async with rig_lab(
+        embedded_broker.url, "3.1.1", tmp_path, SmiStatus.SUSPENDED, spec=spec
+    ) as lab:
+        await read_and_restore(lab)
+        keys = lab.build.keys
+        assert keys is not None
+        messages = [
+            bytes.fromhex(entry.detail["gbcs_hex"])
+            for entry in lab.store.entries
+            if entry.kind is JournalKind.DEVICE_MESSAGE
+        ]
+    assert messages
+    for data in messages:
+        assert [(p.kind, p.valid) for p in protections(data, keys)] == [("mac", True)]
 
 
 async def test_the_cable_pulled_during_a_firmware_download_loses_and_repeats_nothing(

@@ -39,6 +39,7 @@ from contract.topics import Topics
 from contract.vocabulary import CplStatus, Device, DeviceType, SmiStatus
 from dsp_core.core import DspCore
 from dsp_core.driver import CoreDriver
+from dsp_core.keys import secured
 from dsp_core.model import JournalKind
 from dsp_core.service import DspService, dsp_link
 from dsp_core.store import MemoryStore
@@ -46,6 +47,7 @@ from dsp_core.turn import CoreConfig
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from gbcs.ota import OtaImage
+from gbcs.security import protections
 from tests.support.brokers import Mosquitto
 from tests.support.bus import connected
 from tests.support.service_user import ServiceUserClient, final, user_link
@@ -173,8 +175,8 @@ class Lab:
 
 
 @asynccontextmanager
-async def zigbee_lab(url: str, version: str) -> AsyncIterator[Lab]:
-    build = build_fleet(SPEC)
+async def zigbee_lab(url: str, version: str, spec: FleetSpec = SPEC) -> AsyncIterator[Lab]:
+    build = build_fleet(spec)
     store = MemoryStore()
     seed = build.seed
     await store.seed(
@@ -191,7 +193,7 @@ async def zigbee_lab(url: str, version: str) -> AsyncIterator[Lab]:
     config = ZigbeeBridgeConfig(
         DeviceMap(ch_id, mappings),
         radio="emulated",
-        translator=SETTLE,
+        translator=replace(SETTLE, keys=build.keys, signers=build.signers or None),
         backoff=Backoff(initial=0.05, cap=0.3),
     )
     async with AsyncExitStack() as stack:
@@ -199,7 +201,8 @@ async def zigbee_lab(url: str, version: str) -> AsyncIterator[Lab]:
         dsp_config = dsp_link(url, topics, "t-zigbee-dsp", version)
         dsp_bus = await enter(connected(MqttAdapter(dsp_config)))
         dsp_bus.publish(topics.clock, setting.to_json(), retain=True)
-        dsp = DspService(CoreDriver(DspCore(CORE), store), dsp_bus, topics, ScaledClock(setting))
+        driver = CoreDriver(DspCore(secured(CORE, build.keys)), store)
+        dsp = DspService(driver, dsp_bus, topics, ScaledClock(setting))
         supplier = seed.users[0].user_id
         link = user_link(url, topics, supplier, ch_id, client_id="t-zigbee-user", version=version)
         bus = await enter(connected(MqttAdapter(link)))
@@ -248,6 +251,27 @@ async def distribute_and_check_receipt(lab: Lab, version: str) -> None:
     receipt = lab.user.seen("alerts", alert("FirmwareReceipt"))[-1]
     assert receipt["body"]["hash_matches"] is True
     assert receipt["body"]["image_hash"] == lab.image(version).sha256.hex().upper()
+
+
+async def test_with_security_on_the_bridge_checks_and_macs_for_its_device(
+    embedded_broker: EmbeddedBroker,
+) -> None:
+    """docs/security.md D-SEC18: with `security: true` the DSP MACs the 11.2 command, the
+    bridge checks it with the ZigBee ESME's keys (the fleet's) and MACs the response for
+    the device; the MAC verifies against the fleet's store."""
+    spec = SPEC.model_copy(update={"security": True})
+    async with zigbee_lab(embedded_broker.url, "3.1.1", spec) as lab:
+        await nothing_more_on_the_way(lab)
+        keys = lab.build.keys
+        assert keys is not None
+        messages = [
+            bytes.fromhex(entry.detail["gbcs_hex"])
+            for entry in lab.store.entries
+            if entry.kind is JournalKind.DEVICE_MESSAGE
+        ]
+        assert lab.bridge.translator.counts["refused"] == 0
+    assert len(messages) == 1
+    assert [(p.kind, p.valid) for p in protections(messages[0], keys)] == [("mac", True)]
 
 
 async def test_the_mp105_story_on_one_zigbee_device_ends_with_the_smi_equal_to_the_device(

@@ -68,6 +68,13 @@ CASES: list[tuple[int, gbcs.CraFlag, Payload]] = [
     (0xFF05, gbcs.CraFlag.COMMAND, gbcs.FirmwareDistributionCommand(bytes(300), activate=True)),
     (0xFF06, gbcs.CraFlag.ALERT, gbcs.FirmwareReceiptAlert(bytes(range(32)))),
     (0xFF06, gbcs.CraFlag.ALERT, gbcs.FirmwareReceiptAlert(bytes(32), VERSION)),
+    # the generic alerts a device raises when it refuses a command (docs/security.md D-SEC13)
+    *[
+        (code, gbcs.CraFlag.ALERT, gbcs.DeviceAlert(alert, WHEN))
+        for code in (0x1000, 0x1001)
+        for alert in gbcs.SecurityAlertCode
+    ],
+    (0x1001, gbcs.CraFlag.ALERT, gbcs.DeviceAlert(0x8F3D, WHEN, b"\x01\x07\x00", 1)),
 ]
 
 
@@ -116,3 +123,27 @@ def test_distribution_activate_flag_must_be_0_or_1() -> None:
     bad = good.replace(bytes.fromhex("020100"), bytes.fromhex("020102"))
     with pytest.raises(gbcs.GbcsDecodeError, match="activate flag 0 or 1"):
         gbcs.decode(bad)
+
+
+def test_a_generic_alert_is_the_gbz_alert_form() -> None:
+    """Profile 0x0109, no component, alert code, ZigBee UTCTime (seconds since 2000,
+    big-endian), as gbcs-parser's parseGbzAlertPayload reads it (D-SEC13)."""
+    alert = gbcs.DeviceAlert(0x8F53, datetime(2000, 1, 1, 0, 1, 40, tzinfo=UTC))
+    assert alert.to_bytes().hex().upper() == "0109008F5300000064"
+    assert alert.fields()["alert_code"] == "8F53"
+
+
+def test_a_generic_alert_time_stamp_needs_a_zone_and_the_zigbee_range() -> None:
+    with pytest.raises(gbcs.GbcsEncodeError, match="time zone"):
+        gbcs.DeviceAlert(0x8F53, datetime(2030, 1, 1)).to_bytes()
+    with pytest.raises(gbcs.GbcsEncodeError, match="outside ZigBee UTCTime"):
+        gbcs.DeviceAlert(0x8F53, datetime(1999, 1, 1, tzinfo=UTC)).to_bytes()
+
+
+def test_a_generic_alert_with_an_invalid_time_is_refused() -> None:
+    header = gbcs.GbcsHeader(gbcs.CraFlag.ALERT, 1, ESME, SUPPLIER, None, 0x1000)
+    data = gbcs.encode(
+        gbcs.GbcsMessage(header, gbcs.RawPayload(bytes.fromhex("0109008F53FFFFFFFF")), b"")
+    )
+    with pytest.raises(gbcs.GbcsDecodeError, match="UTCTime"):
+        gbcs.decode(data)

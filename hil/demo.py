@@ -46,6 +46,7 @@ from .campaign.plan import CampaignPlan, FirmwareTarget
 from .campaign.report import CampaignReport, Recovery
 from .campaign.runner import CampaignRunner
 from .errors import DemoError, LabError
+from .keys import lab_security
 from .lab.stack import Stack, StackConfig, seed_store
 from .shipped import shipped
 
@@ -383,7 +384,7 @@ class DemoRun:
             f"campaign: {sum(len(t.device_ids) for t in plan.targets)} devices, "
             f"{options.loss:.0%} of 11.3 responses lost (seed {options.seed})"
         )
-        model = CampaignModel(plan)
+        model = CampaignModel(plan, *lab_security(self.build.keys))  # None, None: off
         runner = CampaignRunner(model, user, lab.config.topics, lab.clock(), self._progress)
         if self.interlude is None:
             return await runner.run()

@@ -114,6 +114,8 @@ class Lab:
             run_id=self.run_id,
         )
         emulated = self._build_for({h.ch_id for h in self.hubs if not h.bridged})
+        if self.keys is not None:  # the DSP MACs for a physical device with its certificate
+            emulated = replace(emulated, keys=self.keys)
         self._stack = await exit_stack.enter_async_context(
             Stack(config, emulated, store, self.journal)
         )

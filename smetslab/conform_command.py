@@ -129,7 +129,7 @@ def conform(
     )
     if env is not None:
         if user or image or held or second_image or second_held or keys:
-            raise TargetError("--env gives the user, the images and the keys: leave those out")
+            raise TargetError("--env gives the user and the images (and the keys): leave those out")
         lab_env = load_lab_env(env)
         where = (str(env), _hub_kind(lab_env, device))
         _conclude(_report(conform_on_lab(lab_env, device, options), where), paths, as_json)

@@ -65,9 +65,10 @@ class KeyStoreVerifier:
 
 
 def with_certificates(keys: KeyStore, certificates: Mapping[str, Sequence[Path]]) -> KeyStore:
-    """`keys` with each device's certificates (PEM files) added first, by their key
-    usage: digital signing or key agreement. A file that cannot be read or is not a
-    P-256 certificate raises `SigningError` naming the file and the device."""
+    """`keys` with each device's certificates (PEM files) added first (to `keys` itself,
+    which is returned), by their key usage: digital signing or key agreement. A file
+    that cannot be read or is not a certificate raises `SigningError` naming the file
+    and the device."""
     for device_id, paths in certificates.items():
         for path in paths:
             certificate = _read_certificate(path, device_id)

@@ -72,7 +72,13 @@ def with_certificates(keys: KeyStore, certificates: Mapping[str, Sequence[Path]]
     for device_id, paths in certificates.items():
         for path in paths:
             certificate = _read_certificate(path, device_id)
-            keys.add(to_bytes(device_id), _use_of(certificate, path), certificate=certificate)
+            use = _use_of(certificate, path)
+            try:
+                keys.add(to_bytes(device_id), use, certificate=certificate)
+            except KeyStoreError as exc:  # not a P-256 key
+                raise SigningError(
+                    f"{path}: the certificate of {to_duis(device_id)}: {exc}"
+                ) from exc
     return keys
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from contract.ids import to_duis
 from gbcs import CraFlag, GbcsHeader
@@ -216,3 +218,47 @@ def test_an_unreadable_certificate_names_the_file_and_device(tmp_path: Path) -> 
     with pytest.raises(SigningError, match=f"bad.pem: the certificate of {DEVICE}"):
         with_certificates(KeyStore(), {DEVICE: [tmp_path / "bad.pem"]})
     assert to_duis(DEVICE) == DEVICE
+
+
+def _certificate(tmp_path: Path, curve: ec.EllipticCurve, *, usage: bool = True) -> Path:
+    key = ec.generate_private_key(curve)
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, DEVICE)])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(datetime(2020, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2099, 1, 1, tzinfo=UTC))
+    )
+    if usage:
+        flags = dict.fromkeys(
+            (
+                "content_commitment",
+                "key_encipherment",
+                "data_encipherment",
+                "key_agreement",
+                "key_cert_sign",
+                "crl_sign",
+                "encipher_only",
+                "decipher_only",
+            ),
+            False,
+        )
+        builder = builder.add_extension(x509.KeyUsage(digital_signature=True, **flags), True)
+    path = tmp_path / f"{curve.name}-{usage}.pem"
+    certificate = builder.sign(key, hashes.SHA256())
+    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def test_a_certificate_off_p256_or_without_key_usage_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SigningError, match=f"p384.*the certificate of {DEVICE}"):
+        with_certificates(KeyStore(), {DEVICE: [_certificate(tmp_path, ec.SECP384R1())]})
+    bare = _certificate(tmp_path, ec.SECP256R1(), usage=False)
+    with pytest.raises(SigningError, match="no key usage"):
+        with_certificates(KeyStore(), {DEVICE: [bare]})
+    signing = _certificate(tmp_path, ec.SECP256R1())
+    store = with_certificates(KeyStore(), {DEVICE: [signing]})
+    assert store.entries(_id(DEVICE), DS)

@@ -85,6 +85,7 @@ class LabClient:
         self.signer, self.verifier = security
         self.verdicts: list[MessageVerdict] = []
         self._to_sign: dict[str, SendRequest] = {}  # CV 4s whose pre-command to sign
+        self.signing_failures: dict[str, str] = {}  # request ID -> why it was not signed
         self.topics = topics
         self.clock = clock
         self.received: list[Observation] = []
@@ -227,25 +228,27 @@ class LabClient:
         except MalformedMessageError as exc:
             log.warning("lab client: %s: %s", request.request_id, exc)
             return observation
-        if pre is None or not self._sign_and_send(request, pre.data):
+        if pre is None:
             return observation
+        self._sign_and_send(request, pre.data)
+        # never the device's answer, signed or not (a failure is in signing_failures)
         return replace(observation, kind=ObservationKind.PRE_COMMAND)
 
-    def _sign_and_send(self, request: SendRequest, pre_command: bytes) -> bool:
+    def _sign_and_send(self, request: SendRequest, pre_command: bytes) -> None:
         assert self.signer is not None
         target = str(request.payload["request_id"]).split(":")[1]
+        del self._to_sign[request.request_id]
         try:
             signed = self.signer.sign(pre_command, request.user_id)
         except SigningError as exc:
             log.error("lab client: device %s: %s (request %s)", target, exc, request.request_id)
-            return False
-        del self._to_sign[request.request_id]
+            self.signing_failures[request.request_id] = str(exc)
+            return
         counter = RequestId.parse(request.request_id).counter
         self._publish(
             signed_pre_command_request(request.user_id, Srv(request.srv), target, counter, signed)
         )
         log.info("lab client: device %s: signed pre-command sent (%s)", target, request.request_id)
-        return True
 
     def _judge(self, observation: Observation, body: dict[str, Any]) -> None:
         if self.verifier is None:
@@ -322,10 +325,14 @@ class ServiceUser:
     async def response(
         self, request_id: str, *, within: float = 300.0, final: bool = True
     ) -> dict[str, Any]:
-        """The first response to `request_id` (with `final`, the first but I99)."""
+        """The first response to `request_id` (with `final`, the first but I99); a
+        pre-command this client could not sign raises `SigningError` naming why."""
 
         def fits(observation: Observation) -> bool:
             content = observation.content
+            failure = self.client.signing_failures.get(request_id)
+            if failure is not None:
+                raise SigningError(f"request {request_id}: {failure}")
             if observation.kind is not ObservationKind.RESPONSE:
                 return False
             acknowledgement = content.get("response_code") == "I99"

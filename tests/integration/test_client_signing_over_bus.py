@@ -22,7 +22,8 @@ from contract.requests import Srv, activate_body, build, signed_pre_command_requ
 from contract.vocabulary import DeviceType
 from dsp_core.store import MemoryStore
 from emulators.fleet import build_fleet
-from gbcs.keystore import DerivedKeyStore
+from gbcs.keystore import DerivedKeyStore, KeyStore
+from hil.errors import SigningError
 from hil.keys import KeyStoreSigner, lab_security
 from hil.lab.client import Counters, LabClient, ServiceUser, client_link
 from hil.lab.observations import ObservationKind
@@ -35,6 +36,7 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
 SECURED = TWO_ESMES.model_copy(update={"security": True})
 IMAGE_HASH = "AB" * 32
+MQTT = "3.1.1"
 
 
 @asynccontextmanager
@@ -43,7 +45,8 @@ async def secured_lab(url: str) -> AsyncIterator[Stack]:
     assert build.keys is not None
     store = MemoryStore()
     await seed_store(store, build.seed)
-    config = StackConfig(url, ClockSetting.starting_now(T0, 10.0, time.time()))
+    clock = ClockSetting.starting_now(T0, 10.0, time.time())
+    config = StackConfig(url, clock, mqtt_version=MQTT)  # amqtt speaks 3.1.1
     async with Stack(config, build, store) as stack:
         yield stack
 
@@ -108,7 +111,7 @@ async def test_the_lab_client_signs_a_critical_request_and_judges_the_answer(
         supplier = stack.build.seed.users[0].user_id
         device = _esme(stack)
         topics = stack.config.topics
-        link = client_link(embedded_broker.url, topics, (supplier,), "signing-client")
+        link = client_link(embedded_broker.url, topics, (supplier,), "signing-client", MQTT)
         security = lab_security(stack.build.keys)
         counters = Counters(100)
         async with LabClient(link, topics, stack.clock(), counters, security) as client:
@@ -124,3 +127,19 @@ async def test_the_lab_client_signs_a_critical_request_and_judges_the_answer(
         # TOLERANT until the device side (branch device-security) signs its CS06 responses:
         # an unsigned answer is judged invalid here; the lead tightens this to VALID.
         assert all(v.integrity in {Integrity.VALID, Integrity.INVALID} for v in verdicts)
+
+
+async def test_a_pre_command_the_client_cannot_sign_is_an_error_not_an_answer(
+    embedded_broker: EmbeddedBroker,
+) -> None:
+    async with secured_lab(embedded_broker.url) as stack:
+        supplier = stack.build.seed.users[0].user_id
+        topics = stack.config.topics
+        link = client_link(embedded_broker.url, topics, (supplier,), "keyless-client", MQTT)
+        keyless = (KeyStoreSigner(KeyStore()), None)  # no key of the supplier's
+        async with LabClient(link, topics, stack.clock(), Counters(200), keyless) as client:
+            user = ServiceUser(client, supplier)
+            body = activate_body(IMAGE_HASH, None)
+            request_id = user.send(Srv.ACTIVATE_FIRMWARE, _esme(stack), body)
+            with pytest.raises(SigningError, match=f"request {request_id}: cannot sign"):
+                await user.response(request_id, within=600)

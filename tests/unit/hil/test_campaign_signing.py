@@ -6,6 +6,7 @@ Device messages are sealed here with gbcs.security, so the device side is not ne
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from tests.support.campaign_bench import (
     NEW,
     USER,
     Bench,
+    alert,
     device_ids,
     make_plan,
     outcome,
@@ -189,3 +191,45 @@ def test_a_late_pre_command_after_the_answer_wait_is_noise_not_signed() -> None:
     bench.tick(bench.plan.response_wait)  # expired: the retry is due after the back-off
     assert bench.respond(response(activation, "I0", pre_command(device))) == []
     assert bench.model.report().totals.noise == 1
+
+
+def test_a_signed_pre_command_refused_s7_is_the_activation_s_failure() -> None:
+    bench, (device,) = secured_bench()
+    activation, _ = activate_and_sign(bench, device)
+    bench.respond(response(activation, "I99"))
+    sends = bench.respond(response(activation, "S7", {"reason": "does not verify"}))
+    assert [r.srv for r in sends] == ["8.2"]
+    outcome = bench.model.report().device(device)
+    assert "S7" in outcome.error_codes
+    assert bench.model._state.requests[activation.request_id].final_code == "S7"
+
+
+def test_e21_after_the_cv_5_retries_with_a_new_cv_4_and_signs_again() -> None:
+    bench, (device,) = secured_bench()
+    first, _ = activate_and_sign(bench, device)
+    bench.respond(response(first, "E21"))
+    assert bench.model._state.requests[first.request_id].state is RequestState.TIMED_OUT
+    (retry,) = bench.tick_to_due()
+    assert retry.payload["command_variant"] == 4
+    assert retry.request_id != first.request_id
+    (cv5,) = bench.respond(response(retry, "I0", pre_command(device)))
+    assert (cv5.request_id, cv5.payload["command_variant"]) == (retry.request_id, 5)
+    bench.respond(response(retry, "I0", outcome(NEW)))
+    report = bench.model.report()
+    assert report.device(device).recovery is Recovery.RETRY
+    assert report.security is not None
+    assert report.security.pre_commands_signed == 2
+
+
+def test_a_future_dated_signed_activation_is_accepted_then_confirmed_by_8f66() -> None:
+    keys = DerivedKeyStore(SEED)
+    ids = device_ids(1)
+    plan = make_plan(ids, execution_delay=timedelta(hours=1))
+    bench = Bench(plan, signer=KeyStoreSigner(keys), verifier=KeyStoreVerifier(keys))
+    activation, _ = activate_and_sign(bench, ids[0])
+    bench.respond(response(activation, "I0", {"command_accepted": True}))
+    assert bench.model._state.requests[activation.request_id].state is RequestState.SCHEDULED
+    body = {"request_id": activation.request_id, "response_code": 0, "firmware_version": NEW}
+    bench.alert(alert("8F66", ids[0], body))
+    assert bench.model._state.requests[activation.request_id].state is RequestState.DONE
+    assert bench.model.report().device(ids[0]).state == "Activated"

@@ -119,7 +119,17 @@ class DemoSummary:
             "mp105": self.mp105,
             "wall_s": round(self.wall_s, 2),
             "device_s": round(self.device_s, 1),
+            **self._security(),
         }
+
+    def _security(self) -> dict[str, Any]:
+        """With the fleet's security on: the campaign's signing and verdict counts."""
+        security = None if self.report is None else self.report.security
+        if security is None:
+            return {}
+        counts = security.to_json()
+        counts.pop("not_valid")
+        return {"security": counts}
 
 
 Say = Callable[[str], None]

@@ -227,8 +227,11 @@ class LabClient:
             pre = read_pre_command(body)
         except MalformedMessageError as exc:
             log.warning("lab client: %s: %s", request.request_id, exc)
+            del self._to_sign[request.request_id]
             return observation
         if pre is None:
+            if content.get("response_code") != "I99":  # answered without a pre-command
+                del self._to_sign[request.request_id]
             return observation
         self._sign_and_send(request, pre.data)
         # never the device's answer, signed or not (a failure is in signing_failures)

@@ -143,3 +143,22 @@ async def test_a_pre_command_the_client_cannot_sign_is_an_error_not_an_answer(
             request_id = user.send(Srv.ACTIVATE_FIRMWARE, _esme(stack), body)
             with pytest.raises(SigningError, match=f"request {request_id}: cannot sign"):
                 await user.response(request_id, within=600)
+
+
+async def test_a_request_answered_without_a_pre_command_is_no_longer_waited_on(
+    embedded_broker: EmbeddedBroker,
+) -> None:
+    """An 11.3 to a device the DSP does not know is refused (E19) before any pre-command:
+    the client forgets it, and the answer is the final response as ever."""
+    async with secured_lab(embedded_broker.url) as stack:
+        supplier = stack.build.seed.users[0].user_id
+        topics = stack.config.topics
+        link = client_link(embedded_broker.url, topics, (supplier,), "forgetting-client", MQTT)
+        security = lab_security(stack.build.keys)
+        async with LabClient(link, topics, stack.clock(), Counters(300), security) as client:
+            user = ServiceUser(client, supplier)
+            body = activate_body(IMAGE_HASH, None)
+            request_id = user.send(Srv.ACTIVATE_FIRMWARE, "00-DB-FF-FF-FF-FF-FF-01", body)
+            answer = await user.response(request_id, within=600)
+            assert answer["response_code"] == "E19"
+            assert request_id not in client._to_sign

@@ -10,9 +10,12 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
 
 from bus.adapter import MqttAdapter
 from bus.broker import EmbeddedBroker
@@ -22,14 +25,19 @@ from contract.requests import Srv, activate_body, build, signed_pre_command_requ
 from contract.vocabulary import DeviceType
 from dsp_core.store import MemoryStore
 from emulators.fleet import build_fleet
+from emulators.fleetspec import load_fleet_spec
 from gbcs.keystore import DerivedKeyStore, KeyStore
+from gbcs.security import KeyUse
 from hil.errors import SigningError
 from hil.keys import KeyStoreSigner, lab_security
 from hil.lab.client import Counters, LabClient, ServiceUser, client_link
+from hil.lab.env import load_lab_env
+from hil.lab.lab import Lab
 from hil.lab.observations import ObservationKind
 from hil.lab.stack import Stack, StackConfig, seed_store
 from hil.security import Integrity
 from tests.support.fleets import TWO_ESMES
+from tests.support.paths import ROOT
 from tests.support.service_user import receive_until
 
 pytestmark = pytest.mark.integration
@@ -162,3 +170,35 @@ async def test_a_request_answered_without_a_pre_command_is_no_longer_waited_on(
             answer = await user.response(request_id, within=600)
             assert answer["response_code"] == "E19"
             assert request_id not in client._to_sign
+
+
+async def test_the_env_file_s_certificates_come_first_in_the_lab_s_keys(tmp_path: Path) -> None:
+    """A physical device's certificate named in `certificates:` is the one the lab's
+    clients verify with, and the one its DSP MACs for, not the key derived from the seed."""
+    fleet = tmp_path / "fleet.yaml"
+    data = yaml.safe_load((ROOT / "configs" / "lab-fleet.yaml").read_text())
+    fleet.write_text(yaml.safe_dump({**data, "security": True}))
+    spec, plan = load_fleet_spec(fleet)
+    device = next(d for d in build_fleet(spec, plan).seed.devices if d.device_type == "ESME")
+    elsewhere = DerivedKeyStore(999)  # "the meter's own" keys, not the lab's
+    entity = bytes.fromhex(device.device_id.replace("-", ""))
+    for use in KeyUse.DIGITAL_SIGNING, KeyUse.KEY_AGREEMENT:
+        pem = elsewhere.certificate(entity, use).public_bytes(serialization.Encoding.PEM)
+        (tmp_path / f"meter-{use}.pem").write_bytes(pem)
+    env_file = tmp_path / "lab.yaml"
+    env_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "certs",
+                "fleet": "fleet.yaml",
+                "store": "memory",
+                "certificates": {device.device_id: ["meter-ds.pem", "meter-ka.pem"]},
+            }
+        )
+    )
+    async with Lab(load_lab_env(env_file)) as lab:
+        keys = lab.keys
+        assert keys is not None
+        for use in KeyUse.DIGITAL_SIGNING, KeyUse.KEY_AGREEMENT:
+            assert keys.public_key(entity, use) == elsewhere.public_key(entity, use)
+        assert lab.stack.build.keys is keys  # the DSP's too

@@ -4,7 +4,9 @@ everything the DSP says to its users (responses, alerts) and about the CPL.
 One connection may speak for several users: it subscribes to each one's responses and
 alerts, and publishes each request on its user's request topic (DESIGN §3). What comes
 in is kept as `Observation`s, stamped with the shared clock; `wait_for` waits for one
-that passes a test, within device seconds.
+that passes a test, within device seconds. With the lab's security on it signs the
+pre-commands of its Critical SRs and judges device messages (docs/security.md, "The
+service user's side").
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ never fatal).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -108,6 +110,36 @@ def read_alert(message: Mapping[str, Any]) -> AlertMessage:
     code = _text(message, "alert_code")
     device_id = message.get("device_id")
     return AlertMessage(code, device_id if isinstance(device_id, str) else None, _body(message))
+
+
+@dataclass(frozen=True, slots=True)
+class PreCommand:
+    """The pre-command the DSP answers a Critical SR's CV 4 with (D-SEC8): the GBCS
+    General Signing APDU for the user to sign and send back as CV 5."""
+
+    data: bytes
+    device_id: str | None
+    expires: str | None
+
+
+def read_pre_command(body: Mapping[str, Any]) -> PreCommand | None:
+    """The pre-command of an I0 answer to a CV 4; None when the body carries none (the
+    answer of a DSP whose security is off). Not base64: `MalformedMessageError`."""
+    found = body.get("pre_command")
+    if found is None:
+        return None
+    if not isinstance(found, str) or not found:
+        raise MalformedMessageError("pre_command is not a base64 string")
+    try:
+        data = base64.b64decode(found, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedMessageError(f"pre_command is not base64: {exc}") from exc
+    device_id, expires = body.get("device_id"), body.get("expires")
+    return PreCommand(
+        data,
+        device_id if isinstance(device_id, str) else None,
+        expires if isinstance(expires, str) else None,
+    )
 
 
 def firmware_version(body: Mapping[str, Any]) -> str | None:

@@ -46,6 +46,7 @@ from .campaign.plan import CampaignPlan, FirmwareTarget
 from .campaign.report import CampaignReport, Recovery
 from .campaign.runner import CampaignRunner
 from .errors import DemoError, LabError
+from .keys import lab_security
 from .lab.stack import Stack, StackConfig, seed_store
 from .shipped import shipped
 
@@ -119,7 +120,17 @@ class DemoSummary:
             "mp105": self.mp105,
             "wall_s": round(self.wall_s, 2),
             "device_s": round(self.device_s, 1),
+            **self._security(),
         }
+
+    def _security(self) -> dict[str, Any]:
+        """With the fleet's security on: the campaign's signing and verdict counts."""
+        security = None if self.report is None else self.report.security
+        if security is None:
+            return {}
+        counts = security.to_json()
+        counts.pop("not_valid")
+        return {"security": counts}
 
 
 Say = Callable[[str], None]
@@ -387,7 +398,7 @@ class DemoRun:
             f"campaign: {sum(len(t.device_ids) for t in plan.targets)} devices, "
             f"{options.loss:.0%} of 11.3 responses lost (seed {options.seed})"
         )
-        model = CampaignModel(plan)
+        model = CampaignModel(plan, *lab_security(self.build.keys))  # None, None: off
         runner = CampaignRunner(model, user, lab.config.topics, lab.clock(), self._progress)
         if self.interlude is None:
             return await runner.run()

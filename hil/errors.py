@@ -45,3 +45,8 @@ class TranscriptError(HilError, ValueError):
 
 class DemoError(HilError):
     """The demo story could not go on (alerts that never came); says what to check."""
+
+
+class SigningError(HilError):
+    """A pre-command that could not be signed (no key of the user, not a pre-command),
+    or a key file that could not be read; names the user, the device or the file."""

@@ -12,10 +12,15 @@ Fixtures: `lab` (a started `hil.lab.Lab`, one per test), `dsp` (its DSP: SMI, jo
 MP105 switch), `service_user` (the supplier's `ServiceUser`), `premises` (the hub a
 test runs on: the first bridged hub for a `hardware` test, else the first hub; choose
 with `@pytest.mark.premises("rig")` or `@pytest.mark.premises(smets=1, devices=["ESME"])`),
-`smetslab_env` (the environment). The marker `hardware` skips a test, with the reason,
-when the environment has no bridged hub. Scenario files run as tests when named with
-`--smetslab-scenarios PATH` (a file or a folder, repeatable) or the ini option
-`smetslab_scenarios`: each file is one test, on a fresh lab.
+`smetslab_env` (the environment). With the fleet's `security: true` the service user
+signs every Critical SR (11.3) with the supplier's key from the lab's key store (the
+pre-command answer is signed and sent back as CV 5; `response` waits for the device's
+answer) and `service_user.verdicts(request_id)` gives the verdicts on the device's
+signatures and MACs (docs/security.md, "The service user's side"). The marker
+`hardware` skips a test, with the reason, when the environment has no bridged hub.
+Scenario files run as tests when named with `--smetslab-scenarios PATH` (a file or a
+folder, repeatable) or the ini option `smetslab_scenarios`: each file is one test, on a
+fresh lab.
 
 The async fixtures need pytest-asyncio (`pip install 'smetslab[pytest]'`), in any
 `asyncio_mode`: an async test on them is marked `asyncio` here. Scenario tests need
@@ -148,7 +153,8 @@ if importlib.util.find_spec("pytest_asyncio") is not None:  # else scenario file
 
     @pytest_asyncio.fixture
     async def service_user(lab: Lab) -> AsyncIterator[ServiceUser]:
-        """The lab's supplier on its own connection."""
+        """The lab's supplier on its own connection; it signs Critical SRs with the
+        lab's keys when the fleet's security is on (`lab.client()`)."""
         async with lab.client() as client:
             yield ServiceUser(client, lab.users["supplier"])
 

@@ -25,6 +25,7 @@ from rich.text import Text
 from contract.ids import to_duis
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
+from gbcs.keystore import KeyStore
 from hil.conformance import (
     ConformanceOptions,
     ConformanceReport,
@@ -38,7 +39,10 @@ from hil.conformance import (
 )
 from hil.conformance.on_lab import conform_on_lab
 from hil.conformance.report import RunInfo
+from hil.errors import SigningError
+from hil.keys import lab_security, load_keys
 from hil.lab.env import LabEnv, load_lab_env, plan_hubs
+from hil.security import Signer, Verifier
 
 from .inputs import ota_bytes
 from .logs import setup_logging
@@ -106,6 +110,13 @@ def conform(
         "conformance.html"
     ),
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    keys: Annotated[
+        Path | None,
+        typer.Option(
+            help="without --env: a GBCS key store (keystore.json or PEM folder) to sign "
+            "11.3s and check the device's signatures and MACs with"
+        ),
+    ] = None,
 ) -> None:
     """Run the firmware-activation conformance checks against one device (exit 2 if any
     check fails, 1 if the run cannot start)."""
@@ -117,8 +128,8 @@ def conform(
         first_counter=first_counter,
     )
     if env is not None:
-        if user or image or held or second_image or second_held:
-            raise TargetError("--env gives the user and the images: leave those out")
+        if user or image or held or second_image or second_held or keys:
+            raise TargetError("--env gives the user and the images (and the keys): leave those out")
         lab_env = load_lab_env(env)
         where = (str(env), _hub_kind(lab_env, device))
         _conclude(_report(conform_on_lab(lab_env, device, options), where), paths, as_json)
@@ -133,7 +144,15 @@ def conform(
         _second(second_image, second_held),
         topic_root=topic_root,
     )
-    run_conform(target, options, paths, as_json=as_json)
+    security = (None, None) if keys is None else lab_security(_keys(keys))
+    run_conform(target, options, paths, as_json=as_json, security=security)
+
+
+def _keys(path: Path) -> KeyStore:
+    try:
+        return load_keys(path)
+    except SigningError as exc:
+        raise TargetError(f"--keys: {exc}") from exc
 
 
 def run_conform(
@@ -142,11 +161,13 @@ def run_conform(
     paths: ReportPaths,
     *,
     as_json: bool = False,
+    security: tuple[Signer | None, Verifier | None] = (None, None),
 ) -> ConformanceReport:
     """One run on a lab already running, its reports written and its verdict as the
-    exit code."""
+    exit code; `security` signs and judges when the lab's security is on (D-SEC25)."""
     where = (target.broker, "unknown: a lab already running")
-    return _conclude(_report(ConformanceRunner(target, options).run(), where), paths, as_json)
+    runner = ConformanceRunner(target, options, security)
+    return _conclude(_report(runner.run(), where), paths, as_json)
 
 
 def _report(

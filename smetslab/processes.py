@@ -38,6 +38,7 @@ from hil.campaign.plan import CampaignPlan
 from hil.campaign.report import CampaignReport
 from hil.campaign.runner import CampaignRunner
 from hil.demo import targets
+from hil.keys import lab_security
 from hil.lab.stack import seed_store
 
 
@@ -190,7 +191,9 @@ async def run_campaign(
         if bus is None:
             return None
         clock = ScaledClock.real_time()
-        runner = CampaignRunner(CampaignModel(plan), bus, topics, clock, on_progress)
+        # with the fleet's security on, pre-commands are signed and device messages judged
+        model = CampaignModel(plan, *lab_security(build.keys))
+        runner = CampaignRunner(model, bus, topics, clock, on_progress)
         return await runner.run(stop)
 
 

@@ -35,15 +35,18 @@ from contract.ids import DCC_ACCESS_CONTROL_BROKER
 from contract.requests import SendRequest, Srv
 from contract.responses import (
     AlertMessage,
+    PreCommand,
     ResponseMessage,
     firmware_version,
     read_alert,
+    read_pre_command,
     read_response,
 )
 from contract.vocabulary import SmiStatus
 from hil.errors import CampaignError
+from hil.security import Signer, Verifier
 
-from . import upgrade
+from . import signing, upgrade
 from .device import UpgradeState
 from .plan import CampaignPlan
 from .report import CampaignReport, GpfRead
@@ -84,8 +87,12 @@ class CampaignModel:
 
     __slots__ = ("_state",)
 
-    def __init__(self, plan: CampaignPlan) -> None:
-        self._state = CampaignState(plan)
+    def __init__(
+        self, plan: CampaignPlan, signer: Signer | None = None, verifier: Verifier | None = None
+    ) -> None:
+        """`signer` signs the pre-commands of Critical SRs and `verifier` judges the
+        device messages, when the lab's security is on (None, None: off, as before)."""
+        self._state = CampaignState(plan, signer, verifier)
 
     # ---- the interface ------------------------------------------------------------
 
@@ -136,6 +143,9 @@ class CampaignModel:
         if sent is None:
             self._state.unexpect(now, "response", "unknown request ID", response.request_id)
             return []
+        signing.judge_message(
+            self._state, ("response", response.request_id), response.body, sent.job.target, now
+        )
         return self._on_response(sent, response, now) + self._progress(now)
 
     def on_alert(self, message: Mapping[str, Any], now: datetime) -> list[SendRequest]:
@@ -145,6 +155,9 @@ class CampaignModel:
         except MalformedMessageError as exc:
             self._state.unexpect(now, "alert", f"malformed: {exc}")
             return []
+        signing.judge_message(
+            self._state, ("alert", alert.alert_code), alert.body, alert.device_id, now
+        )
         return self._on_alert(alert, now) + self._progress(now)
 
     def on_tick(self, now: datetime) -> list[SendRequest]:
@@ -167,6 +180,13 @@ class CampaignModel:
         if response.code == ResponseCode.I99:
             sent.acknowledged = True  # I99: accepted by the DSP; nothing else to do
             return []
+        try:
+            pre = read_pre_command(response.body) if response.code == ResponseCode.I0 else None
+        except MalformedMessageError as exc:
+            self._state.unexpect(now, "response", f"malformed: {exc}", sent.request_id)
+            return []
+        if pre is not None:
+            return self._on_pre_command(sent, response, pre, now)
         event = self._request_event(sent, response)
         if event is None:
             return []
@@ -177,6 +197,23 @@ class CampaignModel:
             return []
         self._state.step_request(sent, event, response.code, now)
         return self._dispatch(sent, response, event, now)
+
+    def _on_pre_command(
+        self, sent: Outstanding, response: ResponseMessage, pre: PreCommand, now: datetime
+    ) -> list[SendRequest]:
+        """CV 4 answered with a pre-command: sign it and send CV 5 (D-SEC21); when it
+        cannot be signed the request ends as refused (`unsigned`)."""
+        state = self._state
+        if not signing.may_sign(sent):
+            state.note_noise(f"pre-command for a request {sent.state}", sent.request_id)
+            return []
+        signed = signing.sign_pre_command(state, sent, pre, now)
+        if isinstance(signed, SendRequest):
+            return [signed]
+        state.unexpect(now, "signature", signed, sent.request_id, sent.job.target)
+        refusal = signing.unsigned(response)
+        state.step_request(sent, RequestEvent.ANSWERED, refusal.code, now)
+        return self._dispatch(sent, refusal, RequestEvent.ANSWERED, now)
 
     def _request_event(self, sent: Outstanding, response: ResponseMessage) -> RequestEvent | None:
         """What an answer means for its request; None for noise (D9's S3 for a request

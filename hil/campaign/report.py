@@ -12,6 +12,7 @@ from typing import Any
 
 from contract.times import iso
 from contract.vocabulary import SmiStatus
+from hil.security import Integrity, MessageVerdict
 
 from .device import DeviceProgress, UpgradeState
 
@@ -108,6 +109,49 @@ class Totals:
 
 
 @dataclass(frozen=True, slots=True)
+class SecurityTotals:
+    """With security on (D-SEC22): the pre-commands signed, and the verdicts on the
+    device messages (responses and alerts carrying `gbcs_payload`); every verdict not
+    valid is listed."""
+
+    pre_commands_signed: int
+    messages_checked: int
+    messages_valid: int
+    messages_invalid: int
+    messages_unchecked: int
+    not_valid: tuple[MessageVerdict, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "not_valid"}
+        return {**counts, "not_valid": [v.to_json() for v in self.not_valid]}
+
+
+class IntegrityLog:
+    """The verdicts on device messages, as they come (the campaign's journal of them)."""
+
+    __slots__ = ("verdicts",)
+
+    def __init__(self) -> None:
+        self.verdicts: list[MessageVerdict] = []
+
+    def add(self, verdict: MessageVerdict) -> None:
+        self.verdicts.append(verdict)
+
+    def count(self, integrity: Integrity) -> int:
+        return sum(1 for v in self.verdicts if v.integrity is integrity)
+
+    def report(self, signed: int) -> SecurityTotals:
+        return SecurityTotals(
+            pre_commands_signed=signed,
+            messages_checked=len(self.verdicts),
+            messages_valid=self.count(Integrity.VALID),
+            messages_invalid=self.count(Integrity.INVALID),
+            messages_unchecked=self.count(Integrity.UNCHECKED),
+            not_valid=tuple(v for v in self.verdicts if not v.valid),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignReport:
     finished: bool
     phase: str
@@ -116,6 +160,7 @@ class CampaignReport:
     alerts: Mapping[str, int]  # alert code -> how many were seen
     gpf_reads: tuple[GpfRead, ...]
     unexpected: tuple[Unexpected, ...]
+    security: SecurityTotals | None = None  # None: security off
 
     def device(self, device_id: str) -> DeviceOutcome:
         return next(d for d in self.devices if d.device_id == device_id)
@@ -129,6 +174,7 @@ class CampaignReport:
             "devices": [d.to_json() for d in self.devices],
             "gpf_reads": [g.to_json() for g in self.gpf_reads],
             "unexpected": [u.to_json() for u in self.unexpected],
+            **({} if self.security is None else {"security": self.security.to_json()}),
         }
 
 

@@ -20,10 +20,19 @@ from contract.requests import (
     update_firmware_body,
 )
 from contract.transitions import TransitionTable
+from hil.security import Signer, Verifier
 
 from .device import DeviceProgress, UpgradeEvent, UpgradeState, device_allows
 from .plan import CampaignPlan
-from .report import CampaignReport, Counts, GpfRead, Unexpected, outcome_of, totals_of
+from .report import (
+    CampaignReport,
+    Counts,
+    GpfRead,
+    IntegrityLog,
+    Unexpected,
+    outcome_of,
+    totals_of,
+)
 from .timers import Timers
 from .tracking import Job, JobEvent, JobState, Outstanding, Purpose, RequestEvent, RequestState
 
@@ -76,6 +85,7 @@ class CampaignState:
         "devices",
         "e21",
         "gpf_reads",
+        "integrity",
         "jobs",
         "missing",
         "noise",
@@ -83,13 +93,22 @@ class CampaignState:
         "phase_jobs",
         "plan",
         "requests",
+        "signed",
+        "signer",
         "timers",
         "unexpected",
         "unsettled",
+        "verifier",
     )
 
-    def __init__(self, plan: CampaignPlan) -> None:
+    def __init__(
+        self, plan: CampaignPlan, signer: Signer | None = None, verifier: Verifier | None = None
+    ) -> None:
         self.plan = plan
+        self.signer = signer  # None: security off, a pre-command cannot be signed
+        self.verifier = verifier  # None: device messages are not judged
+        self.integrity = IntegrityLog()
+        self.signed = 0  # signed pre-commands sent (CV 5)
         self.phase = CampaignPhase.IDLE
         self.counter = plan.first_counter  # the next originator counter
         self.devices = {
@@ -254,6 +273,9 @@ class CampaignState:
     def report(self) -> CampaignReport:
         outcomes = tuple(outcome_of(progress) for progress in self.devices.values())
         counts = Counts(self.e21, self.missing, len(self.unexpected), self.noise)
+        security = None
+        if self.verifier is not None or self.signer is not None:
+            security = self.integrity.report(self.signed)
         return CampaignReport(
             finished=self.finished,
             phase=str(self.phase),
@@ -262,6 +284,7 @@ class CampaignState:
             alerts=dict(self.alerts),
             gpf_reads=tuple(self.gpf_reads.values()),
             unexpected=tuple(self.unexpected),
+            security=security,
         )
 
 

@@ -25,6 +25,8 @@ class Purpose(StrEnum):
 
 class RequestState(StrEnum):
     OPEN = "Open"  # sent; I99 may have come
+    AWAITING_SIGNATURE = "AwaitingSignature"  # CV 4 answered with a pre-command (D-SEC8)
+    SIGNED = "Signed"  # the signed pre-command sent back as CV 5 under the same ID
     SCHEDULED = "Scheduled"  # a future-dated 11.3 the device accepted (R7)
     TIMED_OUT = "TimedOut"  # E21/E30, or nothing within response_wait; late answers welcome
     DONE = "Done"
@@ -36,6 +38,8 @@ class RequestEvent(StrEnum):
     NO_RESPONSE = "no-response"  # E21 (R8) or E30 (R7) from the DSP
     EXPIRED = "expired"  # response_wait passed with no final answer
     EXECUTED = "executed"  # 0x8F66/0x8F67 alert (R7)
+    PRE_COMMAND = "pre-command"  # I0 to a CV 4 carrying the pre-command to sign
+    SIGNED = "signed"  # the campaign signed it and sent the CV 5
 
 
 _R, _RE = RequestState, RequestEvent
@@ -54,6 +58,15 @@ REQUEST_TRANSITIONS: TransitionTable[RequestState, RequestEvent] = TransitionTab
         (_R.TIMED_OUT, _RE.ANSWERED): _R.DONE,  # R8: late, still a device's report
         (_R.TIMED_OUT, _RE.EXECUTED): _R.DONE,
         (_R.TIMED_OUT, _RE.NO_RESPONSE): _R.TIMED_OUT,  # we gave up waiting before the DSP
+        # a Critical SR with security on (D-SEC8, D-SEC21): sign, then as an open request
+        (_R.OPEN, _RE.PRE_COMMAND): _R.AWAITING_SIGNATURE,
+        (_R.AWAITING_SIGNATURE, _RE.SIGNED): _R.SIGNED,
+        (_R.AWAITING_SIGNATURE, _RE.ANSWERED): _R.DONE,  # could not be signed
+        (_R.SIGNED, _RE.ACCEPTED): _R.SCHEDULED,
+        (_R.SIGNED, _RE.ANSWERED): _R.DONE,
+        (_R.SIGNED, _RE.NO_RESPONSE): _R.TIMED_OUT,
+        (_R.SIGNED, _RE.EXPIRED): _R.TIMED_OUT,
+        (_R.SIGNED, _RE.EXECUTED): _R.DONE,
     }
 )
 

@@ -39,7 +39,7 @@ from .evidence import (
     smi_record,
 )
 from .model import ACTIVATION_ALERTS
-from .recording import ConformanceStep, Entry, Recording
+from .recording import ConformanceStep, Entry, Recording, Source
 
 Code = ActivateImageResponseCode
 
@@ -458,6 +458,33 @@ def check_smi(recording: Recording) -> Outcome:
     return found.outcome(f"the SMI holds {expected}, status {status}")
 
 
+def check_device_signatures(recording: Recording) -> Outcome:
+    """Every device message recorded (CS06 responses, alerts, 11.2 responses) carries a
+    signature or MAC that verifies with the device's certificate (D-SEC25)."""
+    verdicts = recording.verdicts
+    if verdicts is None:
+        return Outcome(
+            Verdict.SKIPPED,
+            "the lab's security is off (fleet security: false): devices neither sign nor "
+            "MAC and nothing was checked",
+        )
+    found = Findings(recording)
+    messages = [
+        e
+        for e in recording.entries
+        if e.source in (Source.RESPONSE, Source.ALERT) and e.gbcs is not None
+    ]
+    found.expect(bool(messages), "no device message (a response or alert with GBCS bytes)")
+    for entry in messages:
+        found.saw(entry)
+        verdict = verdicts.get(entry.index)
+        if verdict is None:
+            found.problem(f"{entry.source} {entry.code}: not checked")
+        elif not verdict.valid:
+            found.problem(f"{verdict.what}: {verdict.integrity} ({verdict.reason})")
+    return found.outcome(f"{len(messages)} device messages, every signature and MAC valid")
+
+
 CHECKS: tuple[Check, ...] = (
     Check(
         "distribution-receipt",
@@ -506,6 +533,12 @@ CHECKS: tuple[Check, ...] = (
         "SMI updated: the new version, and not Suspended",
         ("R5", "R1"),
         check_smi,
+    ),
+    Check(
+        "device-signatures",
+        "Device signatures and MACs valid",
+        ("GBCS §5 signatures and MACs", "D-SEC25"),
+        check_device_signatures,
     ),
 )
 

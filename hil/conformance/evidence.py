@@ -55,7 +55,9 @@ def decode(data: bytes) -> Decoded:
 
 def final_answer(recording: Recording, step: ConformanceStep) -> Entry | None:
     """The step's final answer: its first I0, late ones included (R8: an I0 after E21
-    carries what the device said), else its first answer other than I99."""
+    carries what the device said), else its first answer other than I99. The I0 that
+    carries a Critical SR's pre-command (security on) is the DSP's, not the device's
+    answer: it is passed over (D-SEC24)."""
     run = recording.step(step)
     if run is None or run.request_id is None:
         return None
@@ -65,6 +67,7 @@ def final_answer(recording: Recording, step: ConformanceStep) -> Entry | None:
         if e.source is Source.RESPONSE
         and e.request_id == run.request_id
         and e.code != ResponseCode.I99
+        and "pre_command" not in e.body
     ]
     return next((e for e in answers if e.code == ResponseCode.I0), answers[0] if answers else None)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import gbcs
 from contract.codes import ResponseCode, UserAlertCode
-from contract.errors import IllegalTransitionError, InvalidRequestError
+from contract.errors import IllegalTransitionError, InvalidRequestError, MalformedMessageError
 from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_duis
 from contract.requests import (
     SendRequest,
@@ -34,10 +34,14 @@ from contract.requests import (
     activate_body,
     build,
     inventory_body,
+    signed_pre_command_request,
     update_firmware_body,
 )
+from contract.responses import read_pre_command
 from contract.transitions import TransitionTable
 from contract.vocabulary import DeviceType
+from hil.errors import SigningError
+from hil.security import MessageVerdict, Signer, Verifier
 
 from .evidence import device_type_of
 from .recording import ConformanceStep, Entry, Recording, Source, StepRun, gbcs_of
@@ -127,9 +131,17 @@ class ConformanceModel:
     ROLE = "conformance sequence"
 
     def __init__(
-        self, target: ConformanceTarget, options: ConformanceOptions, first_counter: int
+        self,
+        target: ConformanceTarget,
+        options: ConformanceOptions,
+        first_counter: int,
+        security: tuple[Signer | None, Verifier | None] = (None, None),
     ) -> None:
+        """`security`: the signer of Critical SRs and the verifier of device messages
+        when the lab's security is on (hil.keys.lab_security); (None, None) when off."""
         self.target = target
+        self.signer, self.verifier = security
+        self._verdicts: dict[int, MessageVerdict] = {}  # entry index -> its verdict
         self.options = options
         self.plans = plan_steps(target)
         self.phase = ConformancePhase.READY
@@ -171,6 +183,9 @@ class ConformanceModel:
             or entry.code == ResponseCode.I99
         ):
             return []
+        signed = self._signed(current, entry, now)
+        if signed is not None:
+            return [signed]
         self._answered(current, entry)
         return self._advance_if_done(current, now)
 
@@ -240,6 +255,7 @@ class ConformanceModel:
             entries=tuple(self._entries),
             started=self._started or now,
             finished=now,
+            verdicts=None if self.verifier is None else dict(self._verdicts),
         )
 
     # ---- steps ----------------------------------------------------------------------
@@ -259,6 +275,33 @@ class ConformanceModel:
             current.deadline = max(current.deadline, due)
         elif step is ConformanceStep.INVENTORY_BEFORE:
             self._learn_device(entry.body)
+
+    def _signed(self, current: _Current, entry: Entry, now: datetime) -> SendRequest | None:
+        """The CV 5 for an I0 carrying a pre-command (D-SEC24), recorded as a request;
+        None when the entry is no pre-command or it cannot be signed (then noted)."""
+        try:
+            pre = read_pre_command(entry.body) if entry.code == ResponseCode.I0 else None
+        except MalformedMessageError as exc:
+            self.note(f"{current.plan.step}: {exc}", now)
+            return None
+        if pre is None:
+            return None
+        if self.signer is None:
+            self.note(f"{current.plan.step}: a pre-command to sign, and no signing key", now)
+            return None
+        run = current.run
+        try:
+            signed = self.signer.sign(pre.data, self.target.user_id)
+        except SigningError as exc:
+            self.note(f"{current.plan.step}: {exc}", now)
+            return None
+        assert run.counter is not None
+        srv = Srv(run.srv)
+        request = signed_pre_command_request(
+            self.target.user_id, srv, self.target.device_id, run.counter, signed
+        )
+        self._record(Source.REQUEST, now, current.plan.step, request.payload)
+        return request
 
     def _learn_device(self, body: Mapping[str, Any]) -> None:
         devices = body.get("devices")
@@ -342,7 +385,19 @@ class ConformanceModel:
             gbcs_bytes = gbcs_of(content)
         entry = Entry(len(self._entries), now, source, step, content, gbcs_bytes, note)
         self._entries.append(entry)
+        self._judge(entry)
         return entry
+
+    def _judge(self, entry: Entry) -> None:
+        """The verdict on a device message's signature and MAC, with security on."""
+        if self.verifier is None or entry.gbcs is None:
+            return
+        if entry.source not in (Source.RESPONSE, Source.ALERT):
+            return
+        what = f"{entry.source} {entry.code} to {entry.request_id or '-'}"
+        device = entry.device_id or self.target.device_id
+        verdict = self.verifier.verdict(entry.gbcs, what=what, device_id=device, at=entry.at)
+        self._verdicts[entry.index] = verdict
 
     def _step_for(self, request_id: str | None) -> ConformanceStep | None:
         if request_id is not None and request_id in self._step_of:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from contract.errors import InvalidRequestError
 from contract.ids import to_duis
 from contract.vocabulary import Device
+from hil.keys import lab_security
 from hil.lab.env import LabEnv
 from hil.lab.lab import Lab
 
@@ -25,7 +26,10 @@ async def conform_on_lab(
 ) -> ConformanceReport:
     """Start the lab, run the checks against `device_id` on it, stop the lab."""
     async with Lab(env) as lab:
-        return await ConformanceRunner(target_on_lab(lab, device_id), options).run()
+        # with the fleet's security on: the lab's keys, a physical device's certificates
+        # from the environment file's `certificates:` added (D-SEC25)
+        security = lab_security(lab.keys)
+        return await ConformanceRunner(target_on_lab(lab, device_id), options, security).run()
 
 
 def target_on_lab(lab: Lab, device_id: str) -> ConformanceTarget:

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from hil.security import MessageVerdict
+
 from .target import FirmwareImage
 
 
@@ -110,6 +112,9 @@ class Recording:
     entries: tuple[Entry, ...]
     started: datetime
     finished: datetime
+    # entry index -> the verdict on its device message's signature and MAC; None when
+    # the lab's security is off (nothing was signed or checked, D-SEC25)
+    verdicts: Mapping[int, MessageVerdict] | None = None
 
     def step(self, step: ConformanceStep) -> StepRun | None:
         return next((run for run in self.steps if run.step is step), None)

@@ -25,6 +25,7 @@ from bus.errors import BusError
 from contract.ids import to_compact
 from contract.requests import SendRequest
 from contract.topics import TopicKind
+from hil.security import Signer, Verifier
 
 from .errors import ConformanceError
 from .model import ConformanceModel
@@ -40,9 +41,14 @@ HUB_SOURCES = {TopicKind.CH_DOWN: Source.HUB_DOWN, TopicKind.CH_UP: Source.HUB_U
 
 class ConformanceRunner:
     def __init__(
-        self, target: ConformanceTarget, options: ConformanceOptions | None = None
+        self,
+        target: ConformanceTarget,
+        options: ConformanceOptions | None = None,
+        security: tuple[Signer | None, Verifier | None] = (None, None),
     ) -> None:
+        """`security`: the lab's signer and verifier when its security is on."""
         self.target = target
+        self.security = security
         self.options = options or ConformanceOptions()
         self.topics = target.topics
         self.run_id = uuid.uuid4().hex[:8]
@@ -53,7 +59,8 @@ class ConformanceRunner:
         async with AsyncExitStack() as stack:
             user = await self._connect(stack)
             clock = await self._clock(user)
-            sequence = ConformanceModel(self.target, self.options, self._first_counter())
+            counter = self._first_counter()
+            sequence = ConformanceModel(self.target, self.options, counter, self.security)
             session = _Session(self, sequence, clock, user, stack)
             await session.run()
         return ConformanceReport.of(sequence.recording(clock.now()))

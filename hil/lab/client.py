@@ -4,7 +4,9 @@ everything the DSP says to its users (responses, alerts) and about the CPL.
 One connection may speak for several users: it subscribes to each one's responses and
 alerts, and publishes each request on its user's request topic (DESIGN §3). What comes
 in is kept as `Observation`s, stamped with the shared clock; `wait_for` waits for one
-that passes a test, within device seconds.
+that passes a test, within device seconds. With the lab's security on it signs the
+pre-commands of its Critical SRs and judges device messages (docs/security.md, "The
+service user's side").
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -23,10 +26,14 @@ from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.errors import BusError
 from contract.cpl import cpl_change_json
-from contract.ids import to_compact, to_duis
-from contract.requests import SendRequest, Srv, build_request
+from contract.errors import MalformedMessageError
+from contract.ids import RequestId, to_compact, to_duis
+from contract.requests import SendRequest, Srv, build_request, signed_pre_command_request
+from contract.responses import read_pre_command
 from contract.topics import TopicKind, Topics
 from contract.vocabulary import CplEntry
+from hil.errors import SigningError
+from hil.security import MessageVerdict, Signer, Verifier, verdict_on
 from hil.taskgroups import unwrap_body_error
 
 from .observations import Observation, ObservationKind
@@ -66,9 +73,21 @@ class LabClient:
     """`async with LabClient(link, topics, clock, counters) as client:`."""
 
     def __init__(
-        self, link: LinkConfig, topics: Topics, clock: ScaledClock, counters: Counters
+        self,
+        link: LinkConfig,
+        topics: Topics,
+        clock: ScaledClock,
+        counters: Counters,
+        security: tuple[Signer | None, Verifier | None] = (None, None),
     ) -> None:
+        """`security`: the lab's signer and verifier when its fleet's security is on
+        (hil.keys.lab_security); critical requests are then signed, and each device
+        message judged (`verdicts`)."""
         self.bus = MqttAdapter(link)
+        self.signer, self.verifier = security
+        self.verdicts: list[MessageVerdict] = []
+        self._to_sign: dict[str, SendRequest] = {}  # CV 4s whose pre-command to sign
+        self.signing_failures: dict[str, str] = {}  # request ID -> why it was not signed
         self.topics = topics
         self.clock = clock
         self.received: list[Observation] = []
@@ -118,7 +137,21 @@ class LabClient:
         counter = self.counters.next()
         return build_request(user_id, srv, target, counter, body, command_variant=command_variant)
 
-    def send(self, request: SendRequest) -> None:
+    def send(self, request: SendRequest, *, sign: bool | None = None) -> None:
+        """Publish `request`. With `sign` (by default: a Critical SR, CV 4, when the lab's
+        security is on) the pre-command the DSP answers with is signed and sent back as
+        CV 5 under the same request ID as soon as it comes (D-SEC23)."""
+        if sign is None:
+            sign = self.signer is not None and request.payload.get("command_variant") == 4
+        if sign:
+            if self.signer is None:
+                raise SigningError(
+                    f"request {request.request_id}: cannot sign, the lab's security is off"
+                )
+            self._to_sign[request.request_id] = request  # before the answer can come
+        self._publish(request)
+
+    def _publish(self, request: SendRequest) -> None:
         self.bus.publish(self.topics.request(to_compact(request.user_id)), request.to_bytes())
 
     def change_cpl(self, entry: CplEntry) -> None:
@@ -166,7 +199,7 @@ class LabClient:
                 # subscriptions (a hub's status, which the DSP follows, D-E1)
                 log.info("lab client: skipped %s, not one of its subscriptions", message.topic)
             else:
-                self.received.append(self._observe(message))
+                self.received.append(self._secured(self._observe(message)))
                 self._arrived.set()
             self.bus.ack(message)
 
@@ -180,6 +213,63 @@ class LabClient:
             self.clock.update(ClockSetting.from_json(message.payload))
         except BusError as exc:
             log.warning("lab client: bad clock message: %s", exc)
+
+    def _secured(self, observation: Observation) -> Observation:
+        """Judge a device message; sign a pre-command asked for (then kept as one)."""
+        if observation.kind not in (ObservationKind.RESPONSE, ObservationKind.ALERT):
+            return observation
+        content = observation.content
+        body = content.get("body")
+        body = body if isinstance(body, dict) else {}
+        self._judge(observation, body)
+        request = self._to_sign.get(str(content.get("request_id")))
+        if observation.kind is not ObservationKind.RESPONSE or request is None:
+            return observation
+        try:
+            pre = read_pre_command(body)
+        except MalformedMessageError as exc:
+            log.warning("lab client: %s: %s", request.request_id, exc)
+            del self._to_sign[request.request_id]
+            return observation
+        if pre is None:
+            if content.get("response_code") != "I99":  # answered without a pre-command
+                del self._to_sign[request.request_id]
+            return observation
+        self._sign_and_send(request, pre.data)
+        # never the device's answer, signed or not (a failure is in signing_failures)
+        return replace(observation, kind=ObservationKind.PRE_COMMAND)
+
+    def _sign_and_send(self, request: SendRequest, pre_command: bytes) -> None:
+        assert self.signer is not None
+        target = str(request.payload["request_id"]).split(":")[1]
+        del self._to_sign[request.request_id]
+        try:
+            signed = self.signer.sign(pre_command, request.user_id)
+        except SigningError as exc:
+            log.error("lab client: device %s: %s (request %s)", target, exc, request.request_id)
+            self.signing_failures[request.request_id] = str(exc)
+            return
+        counter = RequestId.parse(request.request_id).counter
+        self._publish(
+            signed_pre_command_request(request.user_id, Srv(request.srv), target, counter, signed)
+        )
+        log.info("lab client: device %s: signed pre-command sent (%s)", target, request.request_id)
+
+    def _judge(self, observation: Observation, body: dict[str, Any]) -> None:
+        if self.verifier is None:
+            return
+        content = observation.content
+        name = content.get("request_id") or content.get("alert_code")
+        device = content.get("device_id")
+        verdict = verdict_on(
+            self.verifier,
+            body,
+            what=f"{observation.kind} {name}",
+            device_id=device if isinstance(device, str) else None,
+            at=observation.at,
+        )
+        if verdict is not None:
+            self.verdicts.append(verdict)
 
     def _observe(self, message: BusMessage) -> Observation:
         now = self.clock.now()
@@ -218,13 +308,21 @@ class ServiceUser:
         body: dict[str, Any] | None = None,
         *,
         command_variant: int | None = None,
+        sign: bool | None = None,
     ) -> str:
-        """Send a request; returns its request ID."""
+        """Send a request; returns its request ID. With `sign` (by default: a Critical SR
+        when the lab's security is on) its pre-command is signed with the user's key and
+        sent back as CV 5; `response` then waits for the device's answer."""
         request = self.client.request(
             self.user_id, Srv(srv), target, body or {}, command_variant=command_variant
         )
-        self.client.send(request)
+        self.client.send(request, sign=sign)
         return request.request_id
+
+    def verdicts(self, request_id: str | None = None) -> list[MessageVerdict]:
+        """The verdicts on the device messages received so far (about `request_id`)."""
+        found = self.client.verdicts
+        return [v for v in found if request_id is None or v.what.endswith(f" {request_id}")]
 
     def change_cpl(self, entry: CplEntry) -> None:
         self.client.change_cpl(entry)
@@ -232,10 +330,14 @@ class ServiceUser:
     async def response(
         self, request_id: str, *, within: float = 300.0, final: bool = True
     ) -> dict[str, Any]:
-        """The first response to `request_id` (with `final`, the first but I99)."""
+        """The first response to `request_id` (with `final`, the first but I99); a
+        pre-command this client could not sign raises `SigningError` naming why."""
 
         def fits(observation: Observation) -> bool:
             content = observation.content
+            failure = self.client.signing_failures.get(request_id)
+            if failure is not None:
+                raise SigningError(f"request {request_id}: {failure}")
             if observation.kind is not ObservationKind.RESPONSE:
                 return False
             acknowledgement = content.get("response_code") == "I99"

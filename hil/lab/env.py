@@ -162,6 +162,24 @@ class LabEnv(BaseModel):
     users: dict[str, str] = Field(default_factory=dict)  # name -> EUI-64
     dsp: DspSpec = Field(default_factory=DspSpec)
     hubs: list[HubSpec] = Field(default_factory=list)
+    # a physical device's GBCS certificates (PEM files, relative to the file): device
+    # ID -> one path or a list (its digital-signing and key-agreement certificates)
+    certificates: dict[str, list[Path]] = Field(default_factory=dict)
+
+    @field_validator("certificates", mode="before")
+    @classmethod
+    def _certificate_lists(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        return {
+            device: [paths] if isinstance(paths, str | Path) else paths
+            for device, paths in value.items()
+        }
+
+    @field_validator("certificates")
+    @classmethod
+    def _certificate_ids(cls, value: dict[str, list[Path]]) -> dict[str, list[Path]]:
+        return {parse_eui64(device).hex().upper(): paths for device, paths in value.items()}
 
     @field_validator("broker")
     @classmethod
@@ -222,7 +240,17 @@ def load_lab_env(path: Path) -> LabEnv:
             f"{path}: invalid lab environment: {describe(exc, 'file', first=True)}"
         ) from exc
     hubs = [_resolved(hub, path.parent) for hub in env.hubs]
-    return env.model_copy(update={"fleet": (path.parent / env.fleet).resolve(), "hubs": hubs})
+    certificates = {
+        device: [(path.parent / pem).resolve() for pem in pems]
+        for device, pems in env.certificates.items()
+    }
+    return env.model_copy(
+        update={
+            "fleet": (path.parent / env.fleet).resolve(),
+            "hubs": hubs,
+            "certificates": certificates,
+        }
+    )
 
 
 def _resolved(hub: HubSpec, folder: Path) -> HubSpec:

@@ -40,8 +40,10 @@ from emulators.fleet import FleetBuild, ImageKey, build_fleet
 from emulators.fleetspec import FleetSpec, load_fleet_spec
 from emulators.journal import FleetJournal
 from emulators.runner import FleetRunner
+from gbcs.keystore import KeyStore
 from gbcs.ota import OtaImage
 from hil.errors import LabError
+from hil.keys import lab_security, with_certificates
 from hil.taskgroups import unwrap_body_error
 
 from .client import Counters, LabClient, client_link
@@ -64,6 +66,7 @@ class Lab:
         self.bridged: dict[str, BridgedHub] = {}
         self.journal = FleetJournal(journal_dir / "fleet.jsonl" if journal_dir else None)
         self.users = _users(env, self.spec)
+        self._keys: KeyStore | None = None
         self._stack: Stack | None = None
         self._exit = AsyncExitStack()
         self._folder = Path()
@@ -111,6 +114,8 @@ class Lab:
             run_id=self.run_id,
         )
         emulated = self._build_for({h.ch_id for h in self.hubs if not h.bridged})
+        if self.keys is not None:  # the DSP MACs for a physical device with its certificate
+            emulated = replace(emulated, keys=self.keys)
         self._stack = await exit_stack.enter_async_context(
             Stack(config, emulated, store, self.journal)
         )
@@ -214,7 +219,16 @@ class Lab:
         client_id = f"smetslab-{self.run_id}-client-{self._clients}"
         config = self.stack.config
         link = client_link(self._url, config.topics, wanted, client_id, config.mqtt_version)
-        return LabClient(link, config.topics, self.clock(), self.counters)
+        security = lab_security(self.keys)  # None, None: the fleet's security is off
+        return LabClient(link, config.topics, self.clock(), self.counters, security)
+
+    @property
+    def keys(self) -> KeyStore | None:
+        """The lab's GBCS keys (the fleet's `key_store()`) with the physical devices'
+        certificates of the environment file added; None with the fleet's security off."""
+        if self._keys is None and self.build.keys is not None:
+            self._keys = with_certificates(self.build.keys, self.env.certificates)
+        return self._keys
 
     async def smi(self, device_id: str) -> Device:
         """The SMI record of one device, as the DSP's store has it now."""

@@ -14,6 +14,9 @@ class ObservationKind(StrEnum):
     ALERT = "alert"
     CPL_RESULT = "cpl_result"
     UNREADABLE = "unreadable"  # kept, never dropped: the content says what it was
+    # the I0 to a Critical SR's CV 4 carrying the pre-command, which the client signed and
+    # sent back as CV 5 itself (D-SEC23): kept for transcripts, not an answer to wait for
+    PRE_COMMAND = "pre_command"
 
 
 @dataclass(frozen=True, slots=True)

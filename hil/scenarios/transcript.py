@@ -41,6 +41,8 @@ VOLATILE = frozenset(
         "signature_hex",
         "mac_hex",
         "date_time",
+        "pre_command",  # a CS06 pre-command: counters and times inside (D-SEC23)
+        "expires",  # when that pre-command expires
     }
 )
 # Line kinds that matter: what the scenario did and saw, and what the DSP decided.

@@ -27,6 +27,7 @@ from emulators.models import GpfModel
 from hil.campaign.model import CampaignModel
 from hil.campaign.plan import CampaignPlan, FirmwareTarget
 from hil.campaign.report import UPGRADED, CampaignReport
+from hil.keys import lab_security
 from tests.support.lab_loop import LabLoop
 
 FLEET = Path(__file__).resolve().parents[2] / "configs" / "fleet.yaml"
@@ -109,8 +110,9 @@ def _plan(loop: LabLoop, delay: timedelta | None) -> CampaignPlan:
     )
 
 
-def _loop(seed: int) -> LabLoop:
+def _loop(seed: int, *, security: bool = False) -> LabLoop:
     spec, _ = load_fleet_spec(FLEET)
+    spec = spec.model_copy(update={"security": security})
     return LabLoop(build_fleet(spec, _fault_plan(seed)))
 
 
@@ -198,3 +200,31 @@ def test_campaign_on_the_shipped_fault_plan_reports_what_failed() -> None:
         assert outcome.smi_status == SmiStatus.SUSPENDED
         assert loop.running(outcome.device_id) != outcome.target_version
     assert report.totals.still_suspended == len(failed)
+
+
+@pytest.mark.e2e
+def test_with_the_fleets_security_on_the_campaign_signs_every_activation() -> None:
+    """Issue 17: the DSP (as the ACB, the fleet's keys) answers each 11.3 with a
+    pre-command; the campaign signs it with the supplier's key and sends CV 5; the
+    upgrade ends as with security off, and every device message is judged."""
+    loop = _loop(seed=11, security=True)
+    assert loop.build.keys is not None
+    plan = _plan(loop, delay=None)
+    _remove_old_entries(loop, plan.targets)
+    report = _run(loop, CampaignModel(plan, *lab_security(loop.build.keys)))
+
+    assert report.finished
+    assert report.unexpected == ()
+    _assert_smi_matches_fleet(loop)
+    assert report.totals.activated == report.totals.devices
+    security = report.security
+    assert security is not None
+    two_step = sum(1 for t in plan.targets if not t.one_step for _ in t.device_ids)
+    assert security.pre_commands_signed >= two_step  # one per 11.3 sent, retries too
+    assert security.messages_checked > 0
+    assert security.messages_checked == (
+        security.messages_valid + security.messages_invalid + security.messages_unchecked
+    )
+    # TOLERANT until the device side (branch device-security) signs and MACs its
+    # messages: they are judged; the lead tightens this to messages_invalid == 0.
+    assert security.messages_unchecked == 0

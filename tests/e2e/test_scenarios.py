@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from hil.lab.env import LabEnv, load_lab_env
@@ -108,3 +109,27 @@ def test_smetslab_hil_run_exits_1_and_names_the_failed_step(tmp_path: Path) -> N
     result = CliRunner().invoke(app, ["hil", "run", "--env", str(EMULATED), str(failing)])
     assert result.exit_code == 1
     assert "FAILED scenario wrong, step 2 (expect_response): expected E21, saw I0" in result.output
+
+
+@pytest.mark.parametrize(
+    "name", ["future-dated-8f66", "lost-11.3-recovered-by-retry", "smets1-single-step"]
+)
+async def test_with_the_fleets_security_on_a_scenario_signs_its_11_3s(
+    name: str, tmp_path: Path
+) -> None:
+    """The same scenario files, on the lab's fleet with `security: true` (issue 17): the
+    lab client signs each 11.3's pre-command and the steps pass unchanged."""
+    fleet = tmp_path / "secured-fleet.yaml"
+    data = yaml.safe_load((ROOT / "configs" / "lab-fleet.yaml").read_text())
+    fleet.write_text(yaml.safe_dump({**data, "security": True}))
+    scenario = load_scenario(ROOT / "configs" / "scenarios" / f"{name}.yaml")
+    env = emulated(fleet=fleet)
+    if not expects_e21(scenario):
+        env = patient(env, scenario, 4 * env.dsp.response_timeout)
+    async with Lab(env) as lab:
+        assert lab.keys is not None
+        result = await run_scenario(lab, scenario, transcript=tmp_path / "run.jsonl")
+    result.raise_for_failure()
+    transcript = load_transcript(tmp_path / "run.jsonl")
+    seen = [line.get("type") for line in transcript.lines if line["kind"] == "observed"]
+    assert "pre_command" in seen  # the DSP asked for a signature, and the client gave it

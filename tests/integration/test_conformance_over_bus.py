@@ -44,7 +44,8 @@ async def test_a_conforming_device_passes_every_check_over_the_bus(
     embedded_broker: EmbeddedBroker,
 ) -> None:
     report = await conformance(embedded_broker.url)
-    assert verdicts(report) == {c.id: Verdict.PASS for c in CHECKS}, report.summary()["failed"]
+    expected = {c.id: Verdict.PASS for c in CHECKS} | {"device-signatures": Verdict.SKIPPED}
+    assert verdicts(report) == expected, report.summary()["failed"]  # SKIPPED: security off
     entries = report.recording.entries
     sources = {e.source for e in entries}
     assert {

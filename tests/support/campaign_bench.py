@@ -14,6 +14,7 @@ from contract.responses import Alert, Response
 from gbcs.ota import OtaHeader, build_ota_image
 from hil.campaign.model import CampaignModel
 from hil.campaign.plan import CampaignPlan, FirmwareTarget
+from hil.security import Signer, Verifier
 
 USER = "90-B3-D5-1F-30-01-00-00"
 T0 = datetime(2031, 1, 1, 9, 0, tzinfo=UTC)
@@ -112,9 +113,11 @@ class Bench:
     now: datetime = T0
     sent: list[SendRequest] = field(default_factory=list)
     answered: set[str] = field(default_factory=set)  # request IDs given a final answer
+    signer: Signer | None = None  # security on: signs pre-commands (hil.security)
+    verifier: Verifier | None = None
 
     def __post_init__(self) -> None:
-        self.model = CampaignModel(self.plan)
+        self.model = CampaignModel(self.plan, self.signer, self.verifier)
 
     def _keep(self, sends: list[SendRequest]) -> list[SendRequest]:
         self.sent += sends

@@ -26,6 +26,7 @@ from hil.conformance import (
     ConformanceTarget,
     FirmwareImage,
 )
+from hil.keys import lab_security
 from hil.lab.stack import Stack, StackConfig, seed_store
 from tests.support.lab_loop import T0, LabLoop
 
@@ -68,9 +69,14 @@ def spec(device_type: DeviceType = DeviceType.ESME, seed: int = 11) -> FleetSpec
 
 
 def lab_build(
-    device_type: DeviceType = DeviceType.ESME, rules: Sequence[FaultRule] = ()
+    device_type: DeviceType = DeviceType.ESME,
+    rules: Sequence[FaultRule] = (),
+    *,
+    security: bool = False,
 ) -> FleetBuild:
-    return build_fleet(spec(device_type), FaultPlan(rules=tuple(rules), seed=5))
+    """The fleet of `spec`; with `security` its GBCS keys derived from its seed (D-SEC10)."""
+    fleet = spec(device_type).model_copy(update={"security": security})
+    return build_fleet(fleet, FaultPlan(rules=tuple(rules), seed=5))
 
 
 def device_under_test(build: FleetBuild, device_type: DeviceType = DeviceType.ESME) -> str:
@@ -112,7 +118,8 @@ def run_conformance(
     """The sequence against the core and the premises on the in-memory loop: it sees
     the response and alert JSON of its service user and the hub's traffic, nothing else."""
     conformance = conformance or target(build, device_type)
-    sequence = ConformanceModel(conformance, options or ConformanceOptions(), 1001)
+    security = lab_security(build.keys)  # signs and judges when the fleet's security is on
+    sequence = ConformanceModel(conformance, options or ConformanceOptions(), 1001, security)
     loop = LabLoop(build, on_hub=sequence.on_hub)
     loop.run(sequence, limit=LIMIT)
     return ConformanceReport.of(sequence.recording(loop.now))

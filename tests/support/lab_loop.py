@@ -40,7 +40,9 @@ from dsp_core.events import (
     SendCommand,
     SendResponse,
 )
+from dsp_core.keys import secured
 from dsp_core.state import State
+from dsp_core.turn import CoreConfig
 from emulators.actions import Uplink
 from emulators.fleet import FleetBuild
 from hil.conformance import Source
@@ -83,7 +85,8 @@ class LabLoop:
         start: datetime = T0,
     ) -> None:
         self.build = build
-        self.core = DspCore()
+        # the DSP as the ACB when the fleet's security is on (build.keys), as before if off
+        self.core = DspCore(secured(CoreConfig(), build.keys))
         self.state = State()
         seed = build.seed
         self.state.load(

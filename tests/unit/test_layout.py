@@ -87,7 +87,8 @@ LAYOUT: dict[str, Row] = {
     "hil": row(*_HIL, sans_io=False),
     "hil.errors": row("hil", "contract", sans_io=True),
     "hil.taskgroups": row(sans_io=True),
-    "hil.campaign": row("hil.campaign", "hil.errors", "contract", sans_io=True),
+    "hil.campaign": row("hil.campaign", "hil.errors", "hil.security", "contract", sans_io=True),
+    "hil.security": row("hil.errors", "contract", "gbcs", sans_io=True),
     "hil.campaign.runner": row(*_HIL, sans_io=False),
     "hil.lab.env": row(*_HIL, sans_io=True),
     "hil.lab.observations": row(sans_io=True),
@@ -230,6 +231,7 @@ def test_the_table_covers_every_module_and_sees_the_sans_io_parts() -> None:
         "hil.campaign.model",
         "hil.scenarios.model",
         "hil.conformance.model",
+        "hil.security",
         "gbcs.envelope",
         "contract.requests",
     }

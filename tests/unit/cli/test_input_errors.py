@@ -67,6 +67,16 @@ def _cases(tmp: Path, bad_fleet: Path, busy_port: int) -> list[tuple[list[str], 
         (["gbcs", "decode", "0F"], "at offset"),
         (["ota", "inspect", missing], "missing.yaml"),
         (["hil", "run", "--env", missing, missing], missing),
+        # a GBCS key store that cannot be read (issue 17): named before anything runs
+        (["request", "11.2", "--device", "00DB000000000001", "--keys", missing], missing),
+        (
+            [
+                *("hil", "conform", "--device", "00DB000000000001", "--user"),
+                *("90B3D51F30010000", "--held", f"0123ABCF:{'AB' * 32}"),
+                *("--second-held", f"0123ABD0:{'CD' * 32}", "--keys", missing),
+            ],
+            missing,
+        ),
     ]
 
 

@@ -5,6 +5,7 @@ exactly the checks of the rules it breaks, and no other."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from emulators.faults import FaultKind, FaultRule
 from emulators.models.firmware import pending_image
 from hil.conformance import (
     CHECKS,
+    CheckResult,
     ConformanceOptions,
     ConformanceReport,
     ConformanceStep,
@@ -21,6 +23,8 @@ from hil.conformance import (
     Source,
     Verdict,
 )
+from hil.conformance.checks import check_device_signatures
+from hil.security import Integrity, MessageVerdict
 from tests.support.conformance import (
     FIRST,
     SECOND,
@@ -33,11 +37,13 @@ from tests.support.conformance import (
 
 CS06 = 0x0012
 ECS52 = 0x0059
-ALL = {check.id for check in CHECKS}
+SIGNATURES = "device-signatures"  # skipped with the lab's security off (D-SEC25)
+ALL = {check.id for check in CHECKS} - {SIGNATURES}
 
 
 def verdicts(report: ConformanceReport) -> dict[str, Verdict]:
-    return {r.check.id: r.outcome.verdict for r in report.results}
+    """Every check's verdict but the security check's (its own tests below)."""
+    return {r.check.id: r.outcome.verdict for r in report.results if r.check.id != SIGNATURES}
 
 
 def failed(report: ConformanceReport) -> set[str]:
@@ -221,3 +227,60 @@ def test_a_late_response_after_e21_still_counts() -> None:
         if e.source is Source.RESPONSE and e.request_id == activate.request_id
     ]
     assert answers == [("I99", None), ("E21", None), ("I0", True)]
+
+
+# ---- device signatures and MACs (D-SEC24, D-SEC25) ---------------------------------------
+
+
+def _signatures(report: ConformanceReport) -> CheckResult:
+    return next(r for r in report.results if r.check.id == SIGNATURES)
+
+
+def test_with_security_off_the_signature_check_is_skipped_with_its_reason() -> None:
+    report = run_conformance(lab_build())
+    outcome = _signatures(report).outcome
+    assert outcome.verdict is Verdict.SKIPPED
+    assert "security is off" in outcome.reason
+    assert report.recording.verdicts is None
+
+
+def test_with_security_on_critical_requests_are_signed_and_every_device_message_judged() -> None:
+    build = lab_build(security=True)
+    report = run_conformance(build)
+    assert verdicts(report) == dict.fromkeys(ALL, Verdict.PASS), report.summary()["failed"]
+    entries = report.recording.entries
+    signed = [
+        e
+        for e in entries
+        if e.source is Source.REQUEST and (e.content or {}).get("command_variant") == 5
+    ]
+    activations = [r for r in report.recording.steps if r.srv == "11.3"]
+    assert [e.request_id for e in signed] == [r.request_id for r in activations]
+    device_messages = [
+        e for e in entries if e.source in (Source.RESPONSE, Source.ALERT) and e.gbcs is not None
+    ]
+    verdicts_seen = report.recording.verdicts
+    assert verdicts_seen is not None
+    assert set(verdicts_seen) == {e.index for e in device_messages}
+    # TOLERANT until the device side (branch device-security) signs and MACs: the check
+    # runs and judges; the lead tightens this to PASS on merging both branches.
+    assert _signatures(report).outcome.verdict in {Verdict.PASS, Verdict.FAIL}
+
+
+def test_the_signature_check_passes_only_when_every_verdict_is_valid() -> None:
+    report = run_conformance(lab_build(security=True))
+    recording = report.recording
+    assert recording.verdicts is not None
+    valid = {
+        i: MessageVerdict(Integrity.VALID, v.what, v.device_id)
+        for i, v in recording.verdicts.items()
+    }
+    good = check_device_signatures(replace(recording, verdicts=valid))
+    assert good.verdict is Verdict.PASS, good.reason
+    first = min(valid)
+    forged = {**valid, first: MessageVerdict(Integrity.INVALID, "response x", None, "forged")}
+    bad = check_device_signatures(replace(recording, verdicts=forged))
+    assert bad.verdict is Verdict.FAIL
+    assert bad.reason == "response x: invalid (forged)"
+    unchecked = {**valid, first: MessageVerdict(Integrity.UNCHECKED, "alert 8F66", None, "no key")}
+    assert check_device_signatures(replace(recording, verdicts=unchecked)).verdict is Verdict.FAIL

@@ -36,7 +36,8 @@ def defective() -> ConformanceReport:
 def test_junit_has_one_case_per_check_and_the_failure(defective: ConformanceReport) -> None:
     root = ET.fromstring(junit_xml(defective))
     (suite,) = root.findall("testsuite")
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("8", "1", "0")
+    # device-signatures is skipped: the lab's security is off (D-SEC25)
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("9", "1", "1")
     cases = suite.findall("testcase")
     assert [c.get("name", "").split(":")[0] for c in cases] == [c.id for c in CHECKS]
     failing = [c for c in cases if c.find("failure") is not None]
@@ -105,7 +106,7 @@ def test_the_reports_are_written(defective: ConformanceReport, tmp_path: Path) -
 def test_the_summary_is_json(defective: ConformanceReport) -> None:
     summary = json.loads(json.dumps(defective.summary()))
     assert summary["passed"] is False
-    assert summary["counts"] == {"PASS": 7, "FAIL": 1, "SKIPPED": 0}
+    assert summary["counts"] == {"PASS": 7, "FAIL": 1, "SKIPPED": 1}  # security off
     assert list(summary["failed"]) == ["counter-echo"]
 
 

@@ -1,5 +1,6 @@
-"""Builders shared by the emulator tests: GBCS commands as the DSP sends them (D8), a
-small fleet, and ways to read what came out."""
+"""Builders shared by the emulator tests: GBCS commands as the DSP sends them (D8; with
+the fleet's security on, MACed by the ACB and CS06 signed by its originator, D-SEC7 and
+D-SEC8), a small fleet, and ways to read what came out."""
 
 from __future__ import annotations
 
@@ -27,8 +28,11 @@ from gbcs import (
     ReadEsmeFirmwareVersionCommand,
     ReadGsmeFirmwareVersionCommand,
 )
+from gbcs.envelope import read_envelope, write_envelope
+from gbcs.keystore import KeyStore
 from gbcs.ota import OtaHeader, OtaImage, build_ota_image
 from gbcs.payloads import Payload
+from gbcs.security import KeyUse, mac, sign
 
 SUPPLIER = bytes.fromhex("90B3D51F30010000")
 ACB = bytes.fromhex("90B3D51F30000002")
@@ -153,8 +157,56 @@ def device(build: FleetBuild, device_type: DeviceType) -> FirmwareDeviceModel:
 
 
 def down(build: FleetBuild, data: bytes, now: datetime = T0) -> list[Output]:
+    """`data` delivered to the premises' hub as the DSP sends it (`as_sent`)."""
+    return down_as_is(build, as_sent(build, data), now)
+
+
+def down_as_is(build: FleetBuild, data: bytes, now: datetime = T0) -> list[Output]:
+    """`data` delivered byte for byte: a command with a bad or missing MAC or signature."""
     premises = premises_of(build)
     return build.fleet.handle_down(premises.ch_id, data, now)
+
+
+def _keys(build: FleetBuild) -> KeyStore:
+    if build.keys is None:
+        raise AssertionError("the fleet's security is off: it has no keys")
+    return build.keys
+
+
+def macd(build: FleetBuild, data: bytes) -> bytes:
+    """As the DSP sends it (D-SEC7): the General Signing APDU MACed by the ACB for its
+    recipient; a signature it carries is kept."""
+    envelope = read_envelope(data)
+    signature = envelope.signature or None
+    unprotected = write_envelope(envelope.header, envelope.payload, signature, None)
+    keys = _keys(build)
+    own = keys.private_key(ACB, KeyUse.KEY_AGREEMENT)
+    peer = keys.public_key(envelope.header.recipient_id, KeyUse.KEY_AGREEMENT)
+    return mac(unprotected, own, peer)
+
+
+def signed(build: FleetBuild, data: bytes, signer: bytes = SUPPLIER) -> bytes:
+    """A critical command as DUIS has it (D-SEC8): signed by the user, then MACed."""
+    envelope = read_envelope(data)
+    precommand = write_envelope(envelope.header, envelope.payload, None, None)
+    key = _keys(build).private_key(signer, KeyUse.DIGITAL_SIGNING)
+    return macd(build, sign(precommand, key))
+
+
+def as_sent(build: FleetBuild, data: bytes) -> bytes:
+    """A command built above (its MAC a zero placeholder) as the DSP sends it to this
+    fleet: unchanged with security off or when already MACed; otherwise a CS06 signed by
+    its originator and every command MACed by the ACB."""
+    try:
+        envelope = read_envelope(data)
+    except gbcs.GbcsError:  # not GBCS at all: a test of what a device makes of that
+        return data
+    placeholder = envelope.ciphering is not None and not any(envelope.ciphering.mac)
+    if build.keys is None or not placeholder:
+        return data
+    if envelope.header.message_code == MessageCode.CS06_ACTIVATE_FIRMWARE:
+        return signed(build, data, envelope.header.originator_id)
+    return macd(build, data)
 
 
 def uplinks(outputs: Sequence[Output]) -> list[GbcsMessage]:

@@ -13,7 +13,6 @@ import pytest
 
 import gbcs
 from contract.vocabulary import DeviceType
-from dsp_core.keys import AcbKeys
 from emulators.actions import EventKind, Output, Uplink
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec, PremisesTemplate
@@ -26,7 +25,7 @@ from gbcs import (
 )
 from gbcs.envelope import read_envelope, write_envelope
 from gbcs.keystore import KeyStore
-from gbcs.security import KeyUse, protections, sign
+from gbcs.security import protections
 from tests.support.emulators import (
     SMETS1_TYPES,
     SMETS2_TYPES,
@@ -38,12 +37,14 @@ from tests.support.emulators import (
     device,
     device_spec,
     distribution,
-    down,
+    down_as_is,
     download_done,
     ecs52,
     events,
     gcs38,
     image,
+    macd,
+    signed,
     uplinks,
 )
 
@@ -74,23 +75,6 @@ def _keys(build: FleetBuild) -> KeyStore:
     return build.keys
 
 
-def _macd(build: FleetBuild, data: bytes) -> bytes:
-    """As the DSP sends it (D-SEC7): the General Signing APDU MACed by the ACB."""
-    envelope = read_envelope(data)
-    signature = envelope.signature or None  # kept when signed (a critical command)
-    unprotected = write_envelope(envelope.header, envelope.payload, signature, None)
-    recipient = gbcs.format_entity_id(envelope.header.recipient_id)
-    return AcbKeys(_keys(build)).protect(unprotected, recipient)
-
-
-def _signed(build: FleetBuild, data: bytes, signer: bytes = SUPPLIER) -> bytes:
-    """A critical command as DUIS has it (D-SEC8): signed by the user, then MACed."""
-    envelope = read_envelope(data)
-    precommand = write_envelope(envelope.header, envelope.payload, None, None)
-    key = _keys(build).private_key(signer, KeyUse.DIGITAL_SIGNING)
-    return _macd(build, sign(precommand, key))
-
-
 def _valid(build: FleetBuild, data: bytes) -> list[tuple[str, bool | None]]:
     return [(p.kind, p.valid) for p in protections(data, _keys(build))]
 
@@ -118,7 +102,7 @@ def test_a_read_macd_by_the_acb_is_answered_with_a_macd_response(build: FleetBui
     """An 11.2 read (ECS52) MACed as the DSP MACs it: answered in General Ciphering,
     the MAC made for the command's originator, valid against the lab's store."""
     esme = device(build, DeviceType.ESME)
-    (data,) = _uplink_bytes(down(build, _macd(build, ecs52(esme.device_id))))
+    (data,) = _uplink_bytes(down_as_is(build, macd(build, ecs52(esme.device_id))))
     assert gbcs.decode(data).header.message_code == MessageCode.ECS52_READ_ESME_CH_FIRMWARE_VERSION
     assert _valid(build, data) == [("mac", True)]
 
@@ -140,7 +124,7 @@ def test_every_device_types_11_2_response_is_macd_for_its_originator(
     """D-SEC15: ECS52, GCS38 and CS08 responses (CS08's originator is the ACB) carry a
     MAC that verifies against the lab's store; a sleeping GSME answers when it wakes."""
     model = device(build, device_type)
-    outputs = down(build, _macd(build, READS[device_type](model.device_id)))
+    outputs = down_as_is(build, macd(build, READS[device_type](model.device_id)))
     outputs += build.fleet.tick(T0 + timedelta(seconds=WAKE_SECONDS + 1))
     (data,) = _uplink_bytes(outputs)
     assert gbcs.decode(data).header.cra_flag is gbcs.CraFlag.RESPONSE
@@ -151,9 +135,11 @@ def test_a_smets1_esme_checks_and_macs_too() -> None:
     """The DSP MACs every command (D-SEC7), SMETS1 devices' too, so they check alike."""
     build = _secured(smets=1)
     esme = device(build, DeviceType.ESME)
-    (data,) = _uplink_bytes(down(build, _macd(build, ecs52(esme.device_id))))
+    (data,) = _uplink_bytes(down_as_is(build, macd(build, ecs52(esme.device_id))))
     assert _valid(build, data) == [("mac", True)]
-    assert events(down(build, ecs52(esme.device_id, counter=2)), EventKind.AUTHENTICATION_FAILED)
+    assert events(
+        down_as_is(build, ecs52(esme.device_id, counter=2)), EventKind.AUTHENTICATION_FAILED
+    )
 
 
 def test_a_command_with_a_bad_mac_is_refused_with_a_signed_alert(build: FleetBuild) -> None:
@@ -161,7 +147,7 @@ def test_a_command_with_a_bad_mac_is_refused_with_a_signed_alert(build: FleetBui
     executed; the refusal is an `authentication_failed` event naming the device and the
     reason, and the device raises alert 0x8F53 in a Generic Critical Alert, signed."""
     esme = device(build, DeviceType.ESME)
-    outputs = down(build, ecs52(esme.device_id, counter=1234))
+    outputs = down_as_is(build, ecs52(esme.device_id, counter=1234))
     (refused,) = events(outputs, EventKind.AUTHENTICATION_FAILED)
     assert refused.device_id == esme.hex_id
     assert "8F53" in refused.detail
@@ -183,7 +169,7 @@ def test_an_unprotected_command_is_not_executed(build: FleetBuild) -> None:
     command = distribution(esme.device_id, IMAGE.to_bytes())
     envelope = read_envelope(command)
     bare = write_envelope(envelope.header, envelope.payload, b"", None)
-    outputs = down(build, bare)
+    outputs = down_as_is(build, bare)
     assert not events(outputs, EventKind.DOWNLOAD_STARTED)
     assert events(outputs, EventKind.AUTHENTICATION_FAILED)
     assert download_done(build) == []
@@ -193,14 +179,14 @@ def test_an_unsigned_cs06_is_refused_and_a_signed_one_activates(build: FleetBuil
     """CS06 is critical: MACed alone it is refused; signed by the supplier then MACed
     it runs, and its response is signed by the device."""
     esme = device(build, DeviceType.ESME)
-    down(build, _macd(build, distribution(esme.device_id, IMAGE.to_bytes())))
+    down_as_is(build, macd(build, distribution(esme.device_id, IMAGE.to_bytes())))
     receipts = download_done(build)
     (receipt,) = _uplink_bytes(receipts)
     assert _valid(build, receipt) == [("signature", True)]
-    refused = down(build, _macd(build, cs06(esme.device_id, IMAGE.sha256)))
+    refused = down_as_is(build, macd(build, cs06(esme.device_id, IMAGE.sha256)))
     assert events(refused, EventKind.AUTHENTICATION_FAILED)
     assert not events(refused, EventKind.ACTIVATED)
-    done = down(build, _signed(build, cs06(esme.device_id, IMAGE.sha256, counter=1001)))
+    done = down_as_is(build, signed(build, cs06(esme.device_id, IMAGE.sha256, counter=1001)))
     assert events(done, EventKind.ACTIVATED)
     (data,) = _uplink_bytes(done)
     assert isinstance(gbcs.decode(data).payload, ActivateFirmwareOutcome)
@@ -221,7 +207,7 @@ def test_a_cs06_signed_by_a_stranger_gets_alert_8f30(build: FleetBuild) -> None:
         envelope.header.message_code,
     )
     forged = write_envelope(header, envelope.payload, None, None)
-    outputs = down(build, _signed(build, forged, signer=STRANGER))
+    outputs = down_as_is(build, signed(build, forged, signer=STRANGER))
     (alert,) = (m for m in uplinks(outputs) if isinstance(m.payload, DeviceAlert))
     assert isinstance(alert.payload, DeviceAlert)
     assert alert.payload.alert_code == SecurityAlertCode.SOURCE_NOT_AUTHORISED
@@ -231,7 +217,7 @@ def test_a_cs06_signed_by_a_stranger_gets_alert_8f30(build: FleetBuild) -> None:
 def test_a_sleeping_gsme_refuses_at_once_and_answers_when_it_wakes(build: FleetBuild) -> None:
     """The refused command is not queued for the GSME (R10); its alert waits for the wake."""
     gsme = device(build, DeviceType.GSME)
-    outputs = down(build, gcs38(gsme.device_id))
+    outputs = down_as_is(build, gcs38(gsme.device_id))
     assert events(outputs, EventKind.AUTHENTICATION_FAILED)
     assert not events(outputs, EventKind.COMMAND_QUEUED)
     later = build.fleet.tick(T0 + timedelta(seconds=WAKE_SECONDS + 1))
@@ -243,7 +229,7 @@ def test_the_journal_keeps_the_refusal(build: FleetBuild) -> None:
     """R11: the fleet journal counts `authentication_failed` and writes the device and reason."""
     esme = device(build, DeviceType.ESME)
     journal = FleetJournal()
-    uplinks_out = journal.record(down(build, ecs52(esme.device_id)))
+    uplinks_out = journal.record(down_as_is(build, ecs52(esme.device_id)))
     assert journal.events[EventKind.AUTHENTICATION_FAILED] == 1
     assert len(uplinks_out) == 1
 
@@ -251,8 +237,8 @@ def test_the_journal_keeps_the_refusal(build: FleetBuild) -> None:
 def test_a_secured_read_keeps_its_message(build: FleetBuild) -> None:
     """The response to a secured read decodes to the same payload as with security off."""
     esme = device(build, DeviceType.ESME)
-    (secured,) = uplinks(down(build, _macd(build, ecs52(esme.device_id))))
+    (secured,) = uplinks(down_as_is(build, macd(build, ecs52(esme.device_id))))
     plain_build = _secured(security=False)
     plain = device(plain_build, DeviceType.ESME)
-    (unsecured,) = uplinks(down(plain_build, ecs52(plain.device_id)))
+    (unsecured,) = uplinks(down_as_is(plain_build, ecs52(plain.device_id)))
     assert secured.payload == unsecured.payload

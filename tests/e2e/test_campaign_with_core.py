@@ -225,6 +225,5 @@ def test_with_the_fleets_security_on_the_campaign_signs_every_activation() -> No
     assert security.messages_checked == (
         security.messages_valid + security.messages_invalid + security.messages_unchecked
     )
-    # TOLERANT until the device side (branch device-security) signs and MACs its
-    # messages: they are judged; the lead tightens this to messages_invalid == 0.
-    assert security.messages_unchecked == 0
+    # every device answer signed or MACed with its own key, and found so (D-SEC15, D-SEC20)
+    assert security.messages_invalid == security.messages_unchecked == 0, security

@@ -109,7 +109,5 @@ async def test_a_critical_request_is_signed_and_the_device_answer_judged(
     assert "pre_command" in answers[1]["body"]
     final = answers[-1]
     assert final["gbcs"]["message_code"] == 0x0012  # the device's CS06 response
-    # TOLERANT until the device side (branch device-security) signs its CS06 responses:
-    # the verdict is given; the lead tightens this to "valid" on merging.
-    assert final["verdict"]["integrity"] in {"valid", "invalid"}
+    assert final["verdict"]["integrity"] == "valid", final["verdict"]  # signed (D-SEC15)
     assert [a["response_code"] for a in refused] == ["I99", "I0", "I99", "S7"]

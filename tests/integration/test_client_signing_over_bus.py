@@ -132,9 +132,8 @@ async def test_the_lab_client_signs_a_critical_request_and_judges_the_answer(
         assert answer["response_code"] not in {"S5", "S6", "S7"}, answer
         verdicts = user.verdicts(request_id)
         assert len(verdicts) == (1 if "gbcs_payload" in answer["body"] else 0)
-        # TOLERANT until the device side (branch device-security) signs its CS06 responses:
-        # an unsigned answer is judged invalid here; the lead tightens this to VALID.
-        assert all(v.integrity in {Integrity.VALID, Integrity.INVALID} for v in verdicts)
+        # the device signed its CS06 response with the key the client knows (D-SEC15)
+        assert all(v.integrity is Integrity.VALID for v in verdicts), verdicts
 
 
 async def test_a_pre_command_the_client_cannot_sign_is_an_error_not_an_answer(

@@ -262,9 +262,8 @@ def test_with_security_on_critical_requests_are_signed_and_every_device_message_
     verdicts_seen = report.recording.verdicts
     assert verdicts_seen is not None
     assert set(verdicts_seen) == {e.index for e in device_messages}
-    # TOLERANT until the device side (branch device-security) signs and MACs: the check
-    # runs and judges; the lead tightens this to PASS on merging both branches.
-    assert _signatures(report).outcome.verdict in {Verdict.PASS, Verdict.FAIL}
+    # the emulated device signs and MACs what it sends (D-SEC15): every verdict valid
+    assert _signatures(report).outcome.verdict is Verdict.PASS
 
 
 def test_the_signature_check_passes_only_when_every_verdict_is_valid() -> None:

@@ -105,8 +105,8 @@ class FleetSpec(BaseModel):
     fault_plan: FaultPlanSpec | str | None = None
     # GBCS security (docs/security.md): on, every command is MACed and critical ones
     # signed, devices check and sign, all with the emulated PKI of `seed`; off keeps
-    # the unprotected messages of labs from before it (D-SEC10)
-    security: bool = False  # TODO(issue 17): on by default once clients and devices sign
+    # the unprotected messages of labs from before it (D-SEC10; on by default)
+    security: bool = True
     # a key store (DCC Boxed keystore.json or an RTDS-layout PEM folder, relative to
     # the fleet file) whose keys come before the emulated ones: a physical device's
     # certificate, an organisation's own keys

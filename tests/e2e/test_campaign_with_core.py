@@ -110,7 +110,7 @@ def _plan(loop: LabLoop, delay: timedelta | None) -> CampaignPlan:
     )
 
 
-def _loop(seed: int, *, security: bool = False) -> LabLoop:
+def _loop(seed: int, *, security: bool = True) -> LabLoop:
     spec, _ = load_fleet_spec(FLEET)
     spec = spec.model_copy(update={"security": security})
     return LabLoop(build_fleet(spec, _fault_plan(seed)))
@@ -141,7 +141,7 @@ def test_campaign_recovers_lost_responses_on_the_example_fleet() -> None:
     plan = _plan(loop, delay=None)
     suspended = _remove_old_entries(loop, plan.targets)
     assert suspended
-    report = _run(loop, CampaignModel(plan))
+    report = _run(loop, CampaignModel(plan, *lab_security(loop.build.keys)))
 
     totals = report.totals
     assert report.finished
@@ -166,7 +166,7 @@ def test_future_dated_campaign_confirms_by_alert() -> None:
     loop = _loop(seed=5)
     plan = _plan(loop, delay=timedelta(hours=1))
     _remove_old_entries(loop, plan.targets)
-    report = _run(loop, CampaignModel(plan))
+    report = _run(loop, CampaignModel(plan, *lab_security(loop.build.keys)))
 
     assert report.finished
     assert report.unexpected == ()
@@ -187,7 +187,7 @@ def test_campaign_on_the_shipped_fault_plan_reports_what_failed() -> None:
     loop = LabLoop(build_fleet(spec, faults))
     plan = _plan(loop, delay=None)
     _remove_old_entries(loop, plan.targets)
-    report = _run(loop, CampaignModel(plan))
+    report = _run(loop, CampaignModel(plan, *lab_security(loop.build.keys)))
 
     assert report.finished
     assert report.unexpected == ()

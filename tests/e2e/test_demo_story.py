@@ -10,7 +10,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from bus.mosquitto import running_mosquitto
@@ -62,8 +61,15 @@ async def assert_alerted_once(tmp_path: Path, summary: DemoSummary) -> None:
 
 
 async def test_the_story_on_the_embedded_broker(tmp_path: Path) -> None:
+    """The demo as shipped: GBCS security on (issue 17, D-SEC10). The DSP MACs every
+    command and answers each 11.3 with a pre-command the campaign signs (CV 5); every
+    device answer is signed or MACed, and the campaign finds each one valid."""
     summary = await DemoRun(options(tmp_path)).run()
     assert_recovered(summary)
+    security = summary.to_json()["security"]
+    assert security["pre_commands_signed"] > 0
+    assert security["messages_checked"] > 0
+    assert security["messages_valid"] == security["messages_checked"], security
     assert summary.alerts["N29"] == summary.suspended  # one broker, no restart: exactly once
     assert summary.responses_lost > 0
     assert summary.alerts["N52"] > 0  # a stale GPF mirror (R6)
@@ -73,21 +79,23 @@ async def test_the_story_on_the_embedded_broker(tmp_path: Path) -> None:
     assert summary.report.totals.unexpected == 0
 
 
-async def test_the_story_with_the_fleets_security_on(tmp_path: Path) -> None:
-    """Issue 17: the same story with the demo fleet's `security: true`: the DSP MACs its
-    commands and answers each 11.3 with a pre-command the campaign signs (CV 5)."""
-    fleet = tmp_path / "secured-demo-fleet.yaml"
-    data = yaml.safe_load(DemoOptions().fleet_file.read_text())
-    fleet.write_text(yaml.safe_dump({**data, "security": True}))
-    summary = await DemoRun(options(tmp_path, fleet_file=fleet)).run()
+async def test_with_security_off_the_story_runs_as_in_labs_before_it(tmp_path: Path) -> None:
+    """`--security off` (D-SEC10): unprotected messages, no pre-command, nothing judged;
+    the MP105 outcome is the same."""
+    summary = await DemoRun(options(tmp_path, security=False)).run()
     assert_recovered(summary)
     assert summary.report is not None
     assert summary.report.totals.unexpected == 0
-    security = summary.to_json()["security"]
-    assert security["pre_commands_signed"] > 0
-    assert security["messages_checked"] > 0
-    # every device answer signed or MACed with its own key, and found so (D-SEC15, D-SEC20)
-    assert security["messages_valid"] == security["messages_checked"], security
+    assert "security" not in summary.to_json()
+    assert_e21_for_each_lost(await journal_entries(sqlite_url(tmp_path)), summary.responses_lost)
+    journal = await journal_entries(sqlite_url(tmp_path))
+    variants = Counter(
+        e.detail["cv"]
+        for e in journal
+        if e.kind is JournalKind.REQUEST and e.detail.get("srv") == "11.3"
+    )
+    assert variants[4] > 0  # each 11.3 a CV 4, sent at once: no pre-command to sign
+    assert variants[5] == 0
 
 
 async def test_the_story_on_mosquitto(tmp_path: Path, mosquitto_broker: Mosquitto) -> None:

@@ -39,9 +39,13 @@ DEVICES = [
 ]
 
 
-def fleet_file(folder: Path, premises: int) -> tuple[Path, FleetBuild]:
+def fleet_file(folder: Path, premises: int, *, security: bool = True) -> tuple[Path, FleetBuild]:
     spec = FleetSpec.model_validate(
-        {"seed": 8, "templates": [{"name": "e", "count": premises, "devices": DEVICES}]}
+        {
+            "seed": 8,
+            "security": security,
+            "templates": [{"name": "e", "count": premises, "devices": DEVICES}],
+        }
     )
     path = folder / "fleet.yaml"
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True)))
@@ -119,7 +123,9 @@ async def test_two_fleet_shards_answer_for_their_hubs(
 async def test_a_shard_that_cannot_start_stops_the_workers_that_did(
     mosquitto_broker: Mosquitto, tmp_path: Path
 ) -> None:
-    _, build = fleet_file(tmp_path, 2)
+    # security off: the DSP workers then need no fleet file for their keys (D-SEC10),
+    # so the shard is the part that cannot start
+    _, build = fleet_file(tmp_path, 2, security=False)
     store_url = f"sqlite:///{tmp_path / 'dsp.sqlite'}"
     store = await SqlStore.open(store_url)
     run_id = f"broken-{uuid.uuid4().hex[:6]}"

@@ -41,6 +41,7 @@ from dsp_core.turn import CoreConfig
 from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from gbcs.security import protections
+from hil.keys import KeyStoreSigner
 from tests.support.brokers import Mosquitto
 from tests.support.bus import connected
 from tests.support.service_user import ServiceUserClient, final, user_link
@@ -158,7 +159,9 @@ async def rig_lab(
         link = user_link(
             url, topics, supplier, rig.ch_id, client_id="t-serial-user", version=version
         )
-        user = ServiceUserClient(await enter(connected(MqttAdapter(link))), supplier, topics)
+        signer = None if build.keys is None else KeyStoreSigner(build.keys)
+        user_bus = await enter(connected(MqttAdapter(link)))
+        user = ServiceUserClient(user_bus, supplier, topics, signer=signer)
         stop = asyncio.Event()
         tasks = await enter(asyncio.TaskGroup())
         stack.callback(stop.set)

@@ -48,6 +48,7 @@ from emulators.fleet import FleetBuild, build_fleet
 from emulators.fleetspec import FleetSpec
 from gbcs.ota import OtaImage
 from gbcs.security import protections
+from hil.keys import KeyStoreSigner
 from tests.support.brokers import Mosquitto
 from tests.support.bus import connected
 from tests.support.service_user import ServiceUserClient, final, user_link
@@ -206,7 +207,8 @@ async def zigbee_lab(url: str, version: str, spec: FleetSpec = SPEC) -> AsyncIte
         supplier = seed.users[0].user_id
         link = user_link(url, topics, supplier, ch_id, client_id="t-zigbee-user", version=version)
         bus = await enter(connected(MqttAdapter(link)))
-        user = ServiceUserClient(bus, supplier, topics, timeout=20)
+        signer = None if build.keys is None else KeyStoreSigner(build.keys)
+        user = ServiceUserClient(bus, supplier, topics, timeout=20, signer=signer)
         stop = asyncio.Event()
         tasks = await enter(asyncio.TaskGroup())
         stack.callback(stop.set)

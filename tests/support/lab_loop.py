@@ -29,7 +29,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contract.ids import to_compact
-from contract.requests import SendRequest
+from contract.requests import SendRequest, Srv, signed_pre_command_request
+from contract.responses import read_pre_command
 from dsp_core.core import DspCore
 from dsp_core.events import (
     ClockTicked,
@@ -46,6 +47,7 @@ from dsp_core.turn import CoreConfig
 from emulators.actions import Uplink
 from emulators.fleet import FleetBuild
 from hil.conformance import Source
+from hil.keys import KeyStoreSigner
 from tests.support.service_user import request_bytes, request_id
 
 T0 = datetime(2031, 1, 1, tzinfo=UTC)
@@ -159,12 +161,29 @@ class LabLoop:
     # ---- a test as the service user ----------------------------------------------------
 
     def request(self, srv: str, target: str, body: Mapping[str, object], variant: int = 1) -> str:
-        """An SR of the user's, written by hand, carried until nothing moves; its ID."""
+        """An SR of the user's, written by hand, carried until nothing moves; its ID. The
+        pre-command a Critical SR's CV 4 is answered with (the fleet's security on) is
+        signed with the user's key and sent back as CV 5, as a service user does (D-SEC8)."""
         self.counter += 1
         payload = request_bytes(self.user, srv, target, self.counter, body, variant=variant)
         self.core_event(RequestReceived(to_compact(self.user), payload, self.now))
         self.drain()
-        return request_id(self.user, target, self.counter)
+        found = request_id(self.user, target, self.counter)
+        pre_command = next(
+            (
+                read_pre_command(sent.response.body)
+                for sent in self.responses
+                if sent.response.request_id == found and "pre_command" in sent.response.body
+            ),
+            None,
+        )
+        if pre_command is not None and self.build.keys is not None:
+            signed = KeyStoreSigner(self.build.keys).sign(pre_command.data, self.user)
+            self.publish(
+                [signed_pre_command_request(self.user, Srv(srv), target, self.counter, signed)]
+            )
+            self.drain()
+        return found
 
     def advance(self, delta: timedelta) -> None:
         """The clock moves on by `delta`, stopping at every due time on the way."""

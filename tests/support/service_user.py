@@ -21,7 +21,10 @@ from typing import Any
 
 from bus.adapter import LinkConfig, MqttAdapter
 from contract.ids import to_compact
+from contract.requests import Srv, signed_pre_command_request
+from contract.responses import read_pre_command
 from contract.topics import Topics
+from hil.security import Signer
 from tests.support.waiting import wait_until
 
 Message = dict[str, Any]
@@ -52,8 +55,13 @@ def request_bytes(
 
 
 def final(request_id: str) -> Callable[[Message], bool]:
-    """The answer to `request_id` that is not the acknowledgement (I99)."""
-    return lambda r: r["request_id"] == request_id and r["response_code"] != "I99"
+    """The answer to `request_id` that is not the acknowledgement (I99) nor the
+    pre-command to sign (D-SEC8): the device's answer or the DSP's refusal."""
+    return lambda r: (
+        r["request_id"] == request_id
+        and r["response_code"] != "I99"
+        and "pre_command" not in (r.get("body") or {})
+    )
 
 
 async def receive_until(
@@ -85,7 +93,9 @@ def user_link(
 class ServiceUserClient:
     """A service user on its own connection: requests with increasing originator
     counters, and every message on its subscriptions in `got` as (kind, JSON), the kind
-    being the topic's last level ("responses", "alerts", "status")."""
+    being the topic's last level ("responses", "alerts", "status"). With a `signer`, a
+    Critical SR's pre-command is signed as it arrives and sent back as CV 5 under the
+    same request ID, as a service user does with the fleet's security on (D-SEC8)."""
 
     bus: MqttAdapter
     user_id: str
@@ -93,6 +103,7 @@ class ServiceUserClient:
     timeout: float = 15  # seconds `wait_for` waits unless told
     got: list[tuple[str, Message]] = field(default_factory=list)
     counter: int = 0
+    signer: Signer | None = None
 
     def request(self, srv: str, target: str, body: Mapping[str, object], variant: int = 1) -> str:
         """Sends an SR with the next counter; its request ID."""
@@ -126,4 +137,17 @@ class ServiceUserClient:
         async for message in self.bus.messages():
             self.bus.ack(message)
             kind = message.topic.rsplit("/", 1)[-1]
-            self.got.append((kind, json.loads(message.payload)))
+            content = json.loads(message.payload)
+            self.got.append((kind, content))
+            if kind == "responses":
+                self._sign(content)
+
+    def _sign(self, response: Message) -> None:
+        pre_command = read_pre_command(response.get("body") or {})
+        if pre_command is None or self.signer is None:
+            return
+        _, target, counter = response["request_id"].rsplit(":", 2)
+        signed = self.signer.sign(pre_command.data, self.user_id)
+        srv = Srv(response["service_reference_variant"])
+        request = signed_pre_command_request(self.user_id, srv, target, int(counter), signed)
+        self.bus.publish(self.topics.request(to_compact(self.user_id)), request.to_bytes())

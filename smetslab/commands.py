@@ -169,12 +169,28 @@ def summary_table(summary: DemoSummary) -> Table:
         *((f"alerts {code}", alerts.get(code, 0)) for code in ("N28", "N29", "N50", "N51", "N52")),
         ("SMI vs device mismatches, SMETS2", summary.smi_mismatches),
         ("SMI vs device mismatches, SMETS1", summary.smets1_mismatches),
+        *_security_rows(summary),
         ("wall time", f"{summary.wall_s:.1f} s"),
         ("device time", f"{summary.device_s / 3600:.2f} h"),
     ]
     for name, value in rows:
         table.add_row(name, str(value))
     return table
+
+
+def _security_rows(summary: DemoSummary) -> list[tuple[str, object]]:
+    """GBCS security (docs/security.md): the campaign's signatures and its verdicts on
+    what the devices sent; one row saying it was off otherwise."""
+    counts = summary.to_json().get("security")
+    if counts is None:
+        return [("GBCS security", "off")]
+    return [
+        ("11.3 pre-commands signed (CV 5)", counts["pre_commands_signed"]),
+        ("device answers checked (signature or MAC)", counts["messages_checked"]),
+        ("  valid", counts["messages_valid"]),
+        ("  not valid", counts["messages_invalid"]),
+        ("  not checked (no key)", counts["messages_unchecked"]),
+    ]
 
 
 def _console() -> Console:

@@ -213,3 +213,26 @@ async def test_a_broker_that_drops_messages_is_named_as_the_likely_cause(tmp_pat
         pattern = r"of the \d+ N28 alerts arrived in 2 s: its DSP raised .*max_queued_messages"
         with pytest.raises(DemoError, match=pattern):
             await run.run()
+
+
+def test_the_table_shows_the_signatures_and_verdicts_or_that_security_was_off() -> None:
+    """Issue 17: the demo's table counts the signed pre-commands and the device answers
+    judged; with `--security off` one row says so, and nothing was signed."""
+    runner = CliRunner()
+    pace = ["--scale", str(SCALE), "--response-timeout", str(RESPONSE_TIMEOUT.total_seconds())]
+    demo = ["demo", "--premises", "6", "--seed", "4", *pace]
+    on = runner.invoke(app, demo)
+    off = runner.invoke(app, [*demo, "--security", "off"])
+    assert on.exit_code == 0, on.output
+    rows = {
+        line.strip("│ ").rsplit("│", 1)[0].strip(): line.rsplit("│", 2)[-2].strip()
+        for line in on.stdout.splitlines()
+        if line.count("│") == 3
+    }
+    assert int(rows["11.3 pre-commands signed (CV 5)"]) > 0
+    checked = int(rows["device answers checked (signature or MAC)"])
+    assert checked > 0
+    assert int(rows["valid"]) == checked
+    assert off.exit_code == 0, off.output
+    assert "GBCS security" in off.stdout
+    assert "pre-commands signed" not in off.stdout

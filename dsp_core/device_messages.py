@@ -38,11 +38,17 @@ def report_key(message: GbcsMessage) -> ReportKey:
 
 
 def request_key(message: GbcsMessage) -> tuple[str, int]:
-    """The (command originator, counter) a response or 0x00CA alert answers (D8)."""
-    recipient = format_entity_id(message.header.recipient_id)
+    """The (command originator, counter) a response or 0x00CA alert answers (D8); a
+    refusal alert names the command's counter as its supplementary originator counter
+    (D-SEC13)."""
+    header = message.header
+    recipient = format_entity_id(header.recipient_id)
     if isinstance(message.payload, gbcs.FirmwareActivationAlert):
         return (recipient, message.payload.originator_counter)
-    return (recipient, message.header.originator_counter)
+    counter = header.supplementary_originator_counter
+    if isinstance(message.payload, gbcs.DeviceAlert) and counter is not None:
+        return (recipient, counter)
+    return (recipient, header.originator_counter)
 
 
 def on_undecodable(turn: Turn, ch_id: str, data: bytes, error: gbcs.GbcsError) -> None:
@@ -89,6 +95,8 @@ def _dispatch(turn: Turn, device: Device, message: GbcsMessage, data: bytes) -> 
             on_activation_alert(turn, device, payload, data, tracked)
         case CraFlag.ALERT, gbcs.FirmwareReceiptAlert():
             on_receipt(turn, device, payload, data)
+        case CraFlag.ALERT, gbcs.DeviceAlert():
+            on_device_alert(turn, device, payload, data, tracked)
         case _:
             turn.journal(
                 JournalKind.REJECTED,
@@ -189,6 +197,22 @@ def on_activation_alert(
     }
     for user_id in turn.recipients((Recipient.REQUESTER,), device, requester):
         turn.alert(user_id, f"{int(alert.alert_code):04X}", device.device_id, body)
+
+
+def on_device_alert(
+    turn: Turn, device: Device, alert: gbcs.DeviceAlert, data: bytes, tracked: Tracked | None
+) -> None:
+    """A device's generic alert (0x1000/0x1001), such as 0x8F53 or 0x8F30 for a command
+    that failed its MAC or signature check (D-SEC13): forwarded as it is to the user whose
+    command it names (else the supplier), as the DCC forwards a device alert. The request
+    stays as it is: the device will not answer it, and R8's E21 ends it."""
+    requester = tracked.user_id if tracked else None
+    body = {
+        "request_id": tracked.request_id if tracked else None,
+        **_device_body(alert.fields(), data),
+    }
+    for user_id in turn.recipients((Recipient.REQUESTER,), device, requester):
+        turn.alert(user_id, f"{alert.alert_code:04X}", device.device_id, body)
 
 
 def on_receipt(turn: Turn, device: Device, receipt: gbcs.FirmwareReceiptAlert, data: bytes) -> None:

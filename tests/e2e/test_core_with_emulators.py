@@ -13,11 +13,16 @@ from pathlib import Path
 
 from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_compact
 from contract.vocabulary import CplStatus, DeviceType, SmiStatus
+from dsp_core.core import DspCore
 from dsp_core.events import CplChanged
+from dsp_core.keys import secured
+from dsp_core.turn import CoreConfig
 from emulators.actions import Uplink
 from emulators.faults import FaultPlan
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
+from gbcs.keystore import DerivedKeyStore
+from gbcs.security import protections
 from tests.support.lab_loop import LabLoop
 
 FLEET = Path(__file__).resolve().parents[2] / "configs" / "fleet.yaml"
@@ -94,3 +99,26 @@ def test_mp105_story_on_the_example_fleet() -> None:
         assert smi.status is SmiStatus.COMMISSIONED
     restored = [a for a in loop.alerts if a.alert.alert_code == "N29"]
     assert len(restored) == 2 * len(same)  # supplier and network operator
+
+
+def test_a_command_the_device_refuses_is_forwarded_to_the_requester_as_its_alert() -> None:
+    """D-SEC13: a DSP whose ACB key is not the one the devices trust (another lab's
+    PKI) MACs an 11.2; the ESME does not run it and raises the signed alert 0x8F53,
+    which the DSP forwards to the user whose request it names; R8 then ends the
+    request in E21, as the device never answers it."""
+    spec, _ = load_fleet_spec(FLEET)
+    loop = LabLoop(build_fleet(spec, FaultPlan()))
+    assert loop.build.keys is not None
+    loop.core = DspCore(secured(CoreConfig(), DerivedKeyStore(spec.seed + 1)))
+    esme = next(d for d in loop.state.devices.values() if d.device_type is DeviceType.ESME)
+    request = loop.request("11.2", esme.device_id, {})
+    (alert,) = [a for a in loop.alerts if a.alert.alert_code == "8F53"]
+    assert (alert.user_id, alert.alert.device_id) == (loop.user, esme.device_id)
+    assert alert.alert.body["request_id"] == request
+    refusal = base64.b64decode(alert.alert.body["gbcs_payload"])
+    assert [(p.kind, p.valid) for p in protections(refusal, loop.build.keys)] == [
+        ("signature", True)
+    ]
+    loop.advance(timedelta(minutes=2))
+    codes = [r.response.response_code for r in loop.responses if r.response.request_id == request]
+    assert codes == ["I99", "E21"]

@@ -19,9 +19,9 @@ Bytes and keys in, bytes or `DeviceSecurityError` out; every check and seal is
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -31,6 +31,8 @@ from .errors import GbcsSecurityError, KeyStoreError
 from .keystore import KeyStore
 from .messages import format_entity_id
 from .security import DCC_ACCESS_CONTROL_BROKER_ID, KeyUse, mac, sign, verify_mac, verify_signature
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +113,9 @@ class DeviceKeys:
                 f" {format_entity_id(self.acb_id)} to check its MAC with",
                 SecurityAlertCode.AUTHENTICATION_FAILED,
             )
-        failure = ""
-        for own, peer in pairs:
-            try:
-                verify_mac(envelope.data, own, peer)
-            except GbcsSecurityError as exc:
-                failure = str(exc)
-            else:
-                return
+        failure = _first_success(lambda pair: verify_mac(envelope.data, *pair), pairs)
+        if failure is None:
+            return
         self._refuse(
             f"{failure} (the ACB {format_entity_id(self.acb_id)}'s key with the device's)",
             SecurityAlertCode.AUTHENTICATION_FAILED,
@@ -139,15 +136,9 @@ class DeviceKeys:
                 f"{what}: no {_DS.long_name} key of {name} to check its signature with",
                 SecurityAlertCode.SOURCE_NOT_AUTHORISED,
             )
-        failure = ""
-        for key in keys:
-            try:
-                verify_signature(envelope.data, key, signer)
-            except GbcsSecurityError as exc:
-                failure = str(exc)
-            else:
-                return
-        self._refuse(failure, SecurityAlertCode.AUTHENTICATION_FAILED)
+        failure = _first_success(lambda key: verify_signature(envelope.data, key, signer), keys)
+        if failure is not None:
+            self._refuse(failure, SecurityAlertCode.AUTHENTICATION_FAILED)
 
     def _pairs(
         self, peer: bytes
@@ -199,3 +190,17 @@ def _describe(header: GbcsHeader) -> str:
         f"{message_name(header.message_code)} {header.cra_flag.name.lower()}"
         f" from {format_entity_id(header.originator_id)}, counter {header.originator_counter}"
     )
+
+
+def _first_success(check: Callable[[T], None], candidates: Iterable[T]) -> str | None:
+    """None once `check` passes for one of `candidates` (an entity may hold several key
+    pairs, D-SEC4); otherwise the last failure's message."""
+    failure = "nothing to check with"
+    for candidate in candidates:
+        try:
+            check(candidate)
+        except GbcsSecurityError as exc:
+            failure = str(exc)
+        else:
+            return None
+    return failure

@@ -19,7 +19,6 @@ from contract.ids import to_bytes, to_compact
 from contract.requests import Srv
 from contract.requests import build as build_request
 from contract.vocabulary import DeviceType
-from dsp_core.model import JournalKind
 from dsp_core.store import MemoryStore
 from emulators.actions import EventKind
 from emulators.fleet import build_fleet
@@ -29,6 +28,7 @@ from gbcs.security import protections
 from hil.lab.stack import Stack, StackConfig, seed_store
 from tests.support.brokers import Mosquitto
 from tests.support.fleets import TWO_ESMES
+from tests.support.journal import device_messages
 from tests.support.service_user import receive_until
 from tests.support.waiting import wait_until
 
@@ -66,11 +66,11 @@ async def test_a_secured_lab_reads_firmware_and_refuses_a_bad_mac(
             "the fleet to refuse the badly MACed command",
         )
         await wait_until(
-            lambda: len(_device_messages(store)) >= 2, 10, "the DSP to receive the alert"
+            lambda: len(device_messages(store)) >= 2, 10, "the DSP to receive the alert"
         )
     journal.close()
 
-    response, alert = _device_messages(store)
+    response, alert = device_messages(store)
     assert [(p.kind, p.valid) for p in protections(response, keys)] == [("mac", True)]
     message = gbcs.decode(alert)
     assert isinstance(message.payload, DeviceAlert)
@@ -95,11 +95,3 @@ def _badly_macd_read(device_id: str, user_id: str) -> bytes:
     )
     payload = gbcs.ReadEsmeFirmwareVersionCommand(0x20000001)
     return gbcs.encode(GbcsMessage(header, payload, b"", GeneralCiphering(mac=bytes(12))))
-
-
-def _device_messages(store: MemoryStore) -> list[bytes]:
-    return [
-        bytes.fromhex(entry.detail["gbcs_hex"])
-        for entry in store.entries
-        if entry.kind is JournalKind.DEVICE_MESSAGE
-    ]

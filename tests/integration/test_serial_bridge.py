@@ -44,6 +44,7 @@ from gbcs.security import protections
 from hil.keys import KeyStoreSigner
 from tests.support.brokers import Mosquitto
 from tests.support.bus import connected
+from tests.support.journal import device_messages
 from tests.support.service_user import ServiceUserClient, final, user_link
 from tests.support.waiting import hub_recorded, wait_until
 
@@ -259,11 +260,7 @@ async def test_the_rig_carries_protected_bytes_unchanged(
         await read_and_restore(lab)
         keys = lab.build.keys
         assert keys is not None
-        messages = [
-            bytes.fromhex(entry.detail["gbcs_hex"])
-            for entry in lab.store.entries
-            if entry.kind is JournalKind.DEVICE_MESSAGE
-        ]
+        messages = device_messages(lab.store)
     assert messages
     for data in messages:
         assert [(p.kind, p.valid) for p in protections(data, keys)] == [("mac", True)]

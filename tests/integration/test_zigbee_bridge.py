@@ -51,6 +51,7 @@ from gbcs.security import protections
 from hil.keys import KeyStoreSigner
 from tests.support.brokers import Mosquitto
 from tests.support.bus import connected
+from tests.support.journal import device_messages
 from tests.support.service_user import ServiceUserClient, final, user_link
 from tests.support.waiting import hub_recorded, wait_until
 
@@ -266,11 +267,7 @@ async def test_with_security_on_the_bridge_checks_and_macs_for_its_device(
         await nothing_more_on_the_way(lab)
         keys = lab.build.keys
         assert keys is not None
-        messages = [
-            bytes.fromhex(entry.detail["gbcs_hex"])
-            for entry in lab.store.entries
-            if entry.kind is JournalKind.DEVICE_MESSAGE
-        ]
+        messages = device_messages(lab.store)
         assert lab.bridge.translator.counts["refused"] == 0
     assert len(messages) == 1
     assert [(p.kind, p.valid) for p in protections(messages[0], keys)] == [("mac", True)]

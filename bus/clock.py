@@ -25,6 +25,10 @@ from contract.validation import describe
 
 from .errors import EnvelopeError
 
+# The device times a clock may give (D-P4): the DSP adds time-outs and grace periods of
+# up to a day and more to its device time, so the clock must leave room below year 9999.
+CLOCK_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
+
 
 class _ClockMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -55,12 +59,35 @@ class ClockSetting:
         return json.dumps(message).encode()
 
     @classmethod
-    def from_json(cls, payload: bytes) -> ClockSetting:
+    def from_json(cls, payload: bytes, wall: float | None = None) -> ClockSetting:
+        """The setting in a clock message; `EnvelopeError` for one that cannot be read or
+        whose device time, now (`wall`) or within a day of wall time, is out of
+        `CLOCK_RANGE` (issue 18: `scale: 1e300`, an epoch in 9999 overflow)."""
         try:
             message = _ClockMessage.model_validate_json(payload)
+            epoch = message.epoch.astimezone(UTC)
         except ValidationError as exc:
             raise EnvelopeError(f"clock message: {describe(exc, 'message', first=True)}") from exc
-        return cls(message.epoch.astimezone(UTC), message.wall_epoch, message.scale)
+        except (OverflowError, RecursionError) as exc:
+            raise EnvelopeError(f"clock message: out of range ({exc})") from exc
+        setting = cls(epoch, message.wall_epoch, message.scale)
+        setting.check(time.time() if wall is None else wall)
+        return setting
+
+    def check(self, wall: float) -> None:
+        """`EnvelopeError` unless the device time at `wall` and a day of wall time later
+        is within `CLOCK_RANGE` (D-P4)."""
+        low, high = CLOCK_RANGE
+        for at in (wall, wall + 86_400.0):
+            try:
+                device = self.device_time(at)
+            except (OverflowError, ValueError) as exc:
+                raise EnvelopeError(f"clock message: device time overflows ({exc})") from exc
+            if not low <= device <= high:
+                raise EnvelopeError(
+                    f"clock message: device time {device.isoformat()} is outside "
+                    f"{low.year} to {high.year}"
+                )
 
     @classmethod
     def starting_now(cls, epoch: datetime, scale: float, wall: float) -> ClockSetting:

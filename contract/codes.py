@@ -37,6 +37,9 @@ class ResponseCode(StrEnum):
     S6_PRE_COMMAND_MISMATCH = "S6"  # the signed pre-command is not the one issued
     S7_SIGNATURE_INVALID = "S7"  # its signature does not verify with the user's certificate
     S8_NO_DEVICE_KEY = "S8"  # the DSP holds no key-agreement key of the device to MAC with
+    # An originator counter too far past the last one accepted (docs/decisions.md D-P6):
+    # taken, it would leave the user no counter to go on with.
+    S9_COUNTER_JUMP = "S9"
 
 
 class UserAlertCode(StrEnum):

@@ -17,6 +17,10 @@ from .records import record
 # originator of the commands the DSP signs itself (CS08, distribution; D8).
 DCC_ACCESS_CONTROL_BROKER = "90-B3-D5-1F-30-00-00-02"
 
+# The largest originator counter the DSP keeps: a signed 64-bit integer (SQLite's
+# INTEGER, PostgreSQL's BIGINT); GBCS's 8-byte counters above it are refused (D-P2).
+MAX_COUNTER = (1 << 63) - 1
+
 _HEX16 = re.compile(r"[0-9A-Fa-f]{16}")
 _DUIS = re.compile(r"([0-9A-Fa-f]{2}-){7}[0-9A-Fa-f]{2}")
 _TOPIC_ID = re.compile(r"[0-9A-F]{16}")
@@ -64,9 +68,16 @@ class RequestId:
                 f"request_id {text!r} is not BusinessOriginatorID:BusinessTargetID:Counter"
             )
         originator, target, counter = parts
-        if not counter.isdigit() or int(counter) >= 1 << 64:
+        # ASCII digits only: `str.isdigit` takes '²', which `int` refuses (issue 18).
+        if not (counter.isascii() and counter.isdigit()) or len(counter) > 20:
             raise InvalidRequestError(
-                f"request_id {text!r}: counter {counter!r} is not an integer in 0 to 2^64-1"
+                f"request_id {text!r}: counter {counter!r} is not a decimal integer"
+            )
+        if int(counter) > MAX_COUNTER:
+            # GBCS counters are 8 bytes, the store's integers signed (issue 18, D-P2)
+            raise InvalidRequestError(
+                f"request_id {text!r}: counter {counter} is over 2^63-1, "
+                "the largest counter the DSP can store"
             )
         return cls(to_duis(originator), to_duis(target), int(counter))
 

@@ -214,9 +214,18 @@ class ActivateFirmwareBody(_Strict):
     @classmethod
     def _gbcs_time(cls, value: datetime | None) -> datetime | None:
         """GBCS sends it as a UTC GeneralizedTime in whole seconds (R7, D4)."""
-        if value is not None and value.microsecond:
+        if value is None:
+            return None
+        if value.microsecond:
             raise ValueError("GBCS execution times are whole seconds")
-        return None if value is None else value.astimezone(UTC)
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59:59-01:00 (issue 18)
+            raise ValueError("is out of range: after 9999-12-31 in UTC") from None
+        if utc > DUIS_CANCELLATION:
+            # leaves the DSP room for its grace periods (issue 18, D-P3)
+            raise ValueError(f"is after {iso(DUIS_CANCELLATION)}, DUIS's cancellation value")
+        return utc
 
     @property
     def is_cancellation(self) -> bool:
@@ -275,6 +284,8 @@ def parse_request(payload: bytes) -> ParsedRequest:
         body = body_adapter.validate_python(message.body)
     except ValidationError as exc:
         raise InvalidRequestError(describe(exc, "request")) from exc
+    except RecursionError as exc:  # nested too deep for a validator (issue 18)
+        raise InvalidRequestError("request: nested too deep") from exc
     request_id = RequestId.parse(message.request_id)
     return ParsedRequest(
         request_id,
@@ -290,7 +301,7 @@ def readable_request_id(payload: bytes) -> str | None:
     """The request ID of a request that did not parse, when it can still be read."""
     try:
         value = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # JSON nested thousands deep (issue 18)
         return None
     found = value.get("request_id") if isinstance(value, dict) else None
     return found if isinstance(found, str) else None

@@ -123,6 +123,9 @@ class Topics:
         for pattern, kind in _PATTERNS:
             matched, entity = _match(pattern, rest)
             if matched:
+                if entity is not None and kind is TopicKind.REQUEST and entity.isascii():
+                    # DUIS IDs are hex: a user's ID in lower case is the same user (issue 18)
+                    entity = entity.upper()
                 return Route(kind, None if entity is None else check_eui64(entity, "ID in topic"))
         raise TopicError(f"topic {topic!r} is not part of the smetslab contract version 1")
 

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import gbcs
 from contract.errors import InvalidRequestError
-from contract.ids import DCC_ACCESS_CONTROL_BROKER, to_duis
+from contract.ids import DCC_ACCESS_CONTROL_BROKER, MAX_COUNTER, to_duis
 from contract.records import record
 from contract.requests import DeviceListBody, ParsedRequest, parse_request, readable_request_id
 from gbcs import GbcsMessage
@@ -82,7 +82,7 @@ class DspCore:
                     return PreparedRequest(event, None, str(exc))
             case DeviceMessageReceived():
                 try:
-                    return PreparedMessage(event, gbcs.decode(event.data), None)
+                    return PreparedMessage(event, _storable(gbcs.decode(event.data)), None)
                 except gbcs.GbcsError as exc:
                     return PreparedMessage(event, None, exc)
             case _:
@@ -121,6 +121,21 @@ class DspCore:
 
     def handle_event(self, event: Event, state: State) -> list[Action]:
         return self.handle(self.prepare(event), state)
+
+
+def _storable(message: GbcsMessage) -> GbcsMessage:
+    """The message, when the store can hold its counters (signed 64-bit, D-P2): GBCS
+    counters are 8 bytes, and one over 2^63-1 overflowed SQLite (issue 18)."""
+    header = message.header
+    for name in (
+        "originator_counter",
+        "supplementary_remote_party_counter",
+        "supplementary_originator_counter",
+    ):
+        value = getattr(header, name)
+        if value is not None and not 0 <= value <= MAX_COUNTER:
+            raise gbcs.GbcsError(f"{name} {value} is over 2^63-1, the largest the DSP stores")
+    return message
 
 
 def _on_request(turn: Turn, prepared: PreparedRequest) -> None:

@@ -5,9 +5,10 @@ to communicate with the device", DESIGN §3) at once, with no command sent."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from contract.errors import InvalidHubStatusError
 from contract.hub_status import read_hub_status
 from contract.times import iso
 from contract.vocabulary import Device
@@ -18,11 +19,26 @@ from .turn import Turn
 
 log = logging.getLogger(__name__)
 
+# How far ahead of the shared clock a hub status's `at` may be (a bridge's clock, or its
+# reading of the shared one, a little ahead); later is refused (issue 18, D-P5).
+STATUS_SKEW = timedelta(minutes=5)
 
-def parse_hub_status(ch_id: str, payload: bytes, now: datetime) -> HubStatusChanged:
+
+def parse_hub_status(
+    ch_id: str, payload: bytes, now: datetime, wall: datetime | None = None
+) -> HubStatusChanged:
     """The event for a message on hub `ch_id`'s status topic (contract/hub_status.py);
-    `InvalidHubStatusError` names a bad field."""
+    `InvalidHubStatusError` names a bad field. A bridge stamps `at` with its wall clock,
+    so `at` may be no later than the later of the shared clock's `now` and the wall
+    clock (`wall`), plus `STATUS_SKEW` (issue 18, D-P5)."""
     report = read_hub_status(ch_id, payload)
+    latest = max(now, wall or now) + STATUS_SKEW
+    if report.at is not None and report.at > latest:
+        # one status from year 9999 would hold the hub offline for good (issue 18)
+        raise InvalidHubStatusError(
+            f"status of hub {report.ch_id}: at {report.at.isoformat()} is ahead of the "
+            f"clocks ({latest.isoformat()} with a skew of {STATUS_SKEW})"
+        )
     return HubStatusChanged(report.ch_id, report.online, report.reason, now, report.at)
 
 

@@ -25,7 +25,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
@@ -231,7 +231,8 @@ class DspService:
     def _hub_status(self, message: BusMessage, ch_id: str) -> Event:
         now = self.clock.now()
         try:
-            return parse_hub_status(ch_id, message.payload, now)
+            wall = datetime.fromtimestamp(time.time(), UTC)
+            return parse_hub_status(ch_id, message.payload, now, wall)
         except InvalidHubStatusError as exc:
             return MessageRefused(message.topic, str(exc), now)
 

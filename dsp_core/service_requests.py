@@ -123,6 +123,13 @@ def _check_origin(turn: Turn, user_id: str, request: ParsedRequest) -> Refused |
             f"originator counter {request_id.counter} is not greater than {last}, "
             f"the last accepted from {user_id}",
         )
+    window = turn.config.counter_window
+    if last is not None and request_id.counter - last > window:
+        return Refused(
+            ResponseCode.S9_COUNTER_JUMP,
+            f"originator counter {request_id.counter} jumps more than {window} past {last}, "
+            f"the last accepted from {user_id}",
+        )
     turn.state.put_counter(user_id, request_id.counter)
     return None
 

@@ -215,10 +215,10 @@ def test_the_serial_bridges_own_status_message_is_read() -> None:
         reason="nothing from the peer for 1.0 s",
         at=BRIDGE_T0,
     )
-    event = parse_hub_status("00DB1234567890A2", down.report().to_json(), T0)
+    event = parse_hub_status("00DB1234567890A2", down.report().to_json(), T0, BRIDGE_T0)
     assert event == HubStatusChanged(HUB, False, "nothing from the peer for 1.0 s", T0, BRIDGE_T0)
     up = replace(down, link=LinkState.UP, hub_online=True, reason="rig: hub online")
-    assert parse_hub_status("00DB1234567890A2", up.report().to_json(), T0).online is True
+    assert parse_hub_status("00DB1234567890A2", up.report().to_json(), T0, BRIDGE_T0).online
 
 
 @pytest.mark.parametrize(

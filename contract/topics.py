@@ -8,6 +8,7 @@ topic it cannot place.
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -123,7 +124,7 @@ class Topics:
         for pattern, kind in _PATTERNS:
             matched, entity = _match(pattern, rest)
             if matched:
-                if entity is not None and kind is TopicKind.REQUEST and entity.isascii():
+                if entity is not None and kind is TopicKind.REQUEST and _hex16(entity):
                     # DUIS IDs are hex: a user's ID in lower case is the same user (issue 18)
                     entity = entity.upper()
                 return Route(kind, None if entity is None else check_eui64(entity, "ID in topic"))
@@ -133,6 +134,11 @@ class Topics:
 def shared(topic_filter: str, group: str) -> str:
     """A shared subscription (MQTT 5): the broker gives each message to one member."""
     return f"$share/{group}/{topic_filter}"
+
+
+def _hex16(text: str) -> bool:
+    """16 ASCII hex digits, in either case."""
+    return len(text) == 16 and text.isascii() and all(c in string.hexdigits for c in text)
 
 
 def _match(pattern: tuple[str, ...], levels: tuple[str, ...]) -> tuple[bool, str | None]:

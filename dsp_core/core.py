@@ -159,7 +159,7 @@ def _on_message(turn: Turn, prepared: PreparedMessage) -> None:
 def on_refused(turn: Turn, refused: MessageRefused) -> None:
     log.warning("refused a message on %s: %s", refused.topic, refused.reason)
     if refused.user_id is not None:
-        on_invalid(turn, refused.user_id, None, refused.reason)
+        on_invalid(turn, refused.user_id, refused.request_id, refused.reason)
     else:
         turn.journal(
             JournalKind.REJECTED, detail={"topic": refused.topic, "reason": refused.reason}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
@@ -18,6 +19,20 @@ T = TypeVar("T")
 # What is done with an event's actions inside its transaction (the service puts them in
 # the outbox, D-W2); its result is what the driver returns for the event.
 Then = Callable[[list[Action], State], T]
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An event that could not be handled: nothing of it was committed."""
+
+    event: Event
+    reason: str
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming what went wrong: the error's type and its text."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:500]}" if text else type(exc).__name__
 
 
 def _actions(actions: list[Action], state: State) -> list[Action]:
@@ -55,6 +70,25 @@ class CoreDriver:
         except Exception as exc:
             log.warning("a batch of %d events failed (%s); one at a time", len(events), exc)
         return [await self.handle_then(event, then) for event in events]
+
+    async def handle_each_then(self, events: Sequence[Event], then: Then[T]) -> list[T | Failed]:
+        """`handle_all_then`, except that an event that fails on its own (issue 18: a
+        poison message) is given back as `Failed`, nothing of it committed, and the
+        events after it are still handled. Never raises `Exception`; a cancellation
+        propagates (it is a `BaseException`)."""
+        if len(events) > 1:
+            try:
+                work = [self._work(event, then) for event in events]
+                return list(await self.store.apply_all(work))
+            except Exception as exc:
+                log.warning("a batch of %d events failed (%s); one at a time", len(events), exc)
+        results: list[T | Failed] = []
+        for event in events:
+            try:
+                results.append(await self.handle_then(event, then))
+            except Exception as exc:
+                results.append(Failed(event, describe_error(exc)))
+        return results
 
     def _work(self, event: Event, then: Then[T]) -> tuple[Scope, Callable[[State], T]]:
         prepared = self.core.prepare(event)

@@ -55,6 +55,7 @@ class MessageRefused:
     reason: str
     at: datetime
     user_id: str | None = None
+    request_id: str | None = None  # a request's ID, when it could be read (issue 18)
 
 
 @record

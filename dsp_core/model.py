@@ -53,3 +53,15 @@ class HubStatus:
     reason: str
     since: datetime  # DSP time at which the hub went online or offline
     reported_at: datetime | None = None  # the publisher's `at` of the status last taken
+
+
+@record
+class DeadLetter:
+    """A bus message the DSP could not handle (issue 18, D-P1): kept with its reason and
+    acknowledged, so that it is not delivered again for ever (`smetslab dsp
+    --dead-letters` prints them)."""
+
+    topic: str
+    payload: bytes
+    reason: str
+    at: datetime  # DSP time (the shared clock) when it was set aside

@@ -31,11 +31,17 @@ from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.errors import BusError
 from contract.cpl import cpl_entry_fields, parse_cpl_change
-from contract.errors import InvalidHubStatusError, InvalidRequestError, TopicError
+from contract.errors import (
+    InvalidHubStatusError,
+    InvalidRequestError,
+    SmetslabError,
+    TopicError,
+)
 from contract.ids import to_duis
+from contract.requests import readable_request_id
 from contract.topics import Route, TopicKind, Topics
 
-from .driver import CoreDriver
+from .driver import CoreDriver, Failed, describe_error
 from .events import (
     Action,
     ClockTicked,
@@ -46,6 +52,7 @@ from .events import (
     RequestReceived,
 )
 from .hubs import parse_hub_status
+from .model import DeadLetter
 from .outbox import OutboxEncoder, OutboxTopics, Outgoing
 from .outbox_relay import CHECK_SECONDS, LEASE_SECONDS, OutboxRelay
 from .state import State
@@ -168,15 +175,73 @@ class DspService:
 
     async def handle_batch(self, messages: list[BusMessage]) -> None:
         """Messages in arrival order: decide on each, commit them together with what they
-        cause (D17, D-W2), publish that in order, then acknowledge the messages."""
-        events = [event for event in map(self._event, messages) if event is not None]
-        for outgoing in (
-            await self.driver.handle_all_then(events, self._to_outbox) if events else ()
-        ):
-            self.outbox.send(outgoing)
+        cause (D17, D-W2), publish that in order, then acknowledge the messages.
+
+        A message that cannot be handled (issue 18: a poison message) is kept in the
+        store's dead letters with its reason, answered S4 when it is a request, and
+        acknowledged like the others: it is never delivered again (D-P1). Only the store
+        failing to keep it stops the worker, the message unacknowledged."""
+        taken: list[tuple[BusMessage, Event]] = []
+        for message in messages:
+            try:
+                event = self._event(message)
+            except Exception as exc:
+                await self._dead_letter(message, describe_error(exc))
+                continue
+            if event is not None:
+                taken.append((message, event))
+        if taken:
+            events = [event for _, event in taken]
+            results = await self.driver.handle_each_then(events, self._to_outbox)
+            for (message, _), result in zip(taken, results, strict=True):
+                if isinstance(result, Failed):
+                    await self._dead_letter(message, result.reason)
+                else:
+                    self.outbox.send(result)
         self.handled += len(messages)
         for message in messages:
             self.bus.ack(message)
+
+    async def _dead_letter(self, message: BusMessage, reason: str) -> None:
+        """Keep a message that could not be handled, and answer its sender if it is a
+        request on a user's topic; one log line, no traceback (bad input is not a bug
+        of the DSP's to trace)."""
+        now = self._now()
+        log.warning("dead letter on %s: %s", message.topic, reason)
+        await self.driver.store.add_dead_letter(
+            DeadLetter(message.topic, message.payload, reason, now)
+        )
+        user = self._requesting_user(message.topic)
+        if user is None:
+            return
+        refused = MessageRefused(
+            message.topic,
+            f"the DSP could not handle this request: {reason}",
+            now,
+            user,
+            readable_request_id(message.payload),
+        )
+        try:
+            self.outbox.send(await self.driver.handle_then(refused, self._to_outbox))
+        except Exception as exc:
+            log.warning(
+                "answering the dead letter on %s failed: %s", message.topic, describe_error(exc)
+            )
+
+    def _requesting_user(self, topic: str) -> str | None:
+        try:
+            route = self.topics.parse(topic)
+            if route.kind is TopicKind.REQUEST and route.entity is not None:
+                return to_duis(route.entity)
+        except SmetslabError:
+            pass
+        return None
+
+    def _now(self) -> datetime:
+        try:
+            return self.clock.now()
+        except (OverflowError, ValueError):
+            return datetime.now(UTC)
 
     # ---- bus message -> event ---------------------------------------------------
 

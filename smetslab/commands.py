@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -28,6 +29,7 @@ from .processes import (
     CampaignOptions,
     DspOptions,
     FleetOptions,
+    dead_letter_lines,
     run_campaign,
     run_dsp,
     run_fleet,
@@ -244,11 +246,22 @@ def dsp(
         ),
     ] = None,
     security: Security = None,
+    dead_letters: Annotated[
+        bool,
+        typer.Option(
+            "--dead-letters",
+            help="print the messages the DSP could not handle (one JSON line each) and exit",
+        ),
+    ] = False,
 ) -> None:
     """The DSP: authorises service requests, keeps the SMI and CPL, raises alerts. With a
     fleet whose security is on it MACs every command and takes Critical SRs as signed
     pre-commands (docs/security.md)."""
     setup_logging(logging.INFO)
+    if dead_letters:
+        for line in asyncio.run(dead_letter_lines(store)):
+            print(line)
+        return
     core = CoreConfig(
         mp105=_switch(mp105),
         response_timeout=timedelta(seconds=response_timeout),

@@ -8,6 +8,8 @@ lost: what it had not taken is delivered again to its next session.
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 import time
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from bus.adapter import LinkConfig, MqttAdapter
 from bus.clock import ClockSetting, ScaledClock
 from bus.shared_clock import fetch_clock
 from contract.ids import to_compact
+from contract.times import iso
 from contract.topics import Topics
 from contract.vocabulary import DeviceType
 from dsp_core.core import DspCore
@@ -105,6 +108,27 @@ async def run_dsp(options: BusOptions, how: DspOptions, stop: asyncio.Event) -> 
             await service.run(stop)
     finally:
         await store.close()
+
+
+async def dead_letter_lines(store_url: str) -> list[str]:
+    """`smetslab dsp --dead-letters`: each message the DSP set aside (D-P1) as one JSON
+    line: time, topic, reason and the payload in base64."""
+    store = await SqlStore.open(store_url)
+    try:
+        letters = await store.dead_letters()
+    finally:
+        await store.close()
+    return [
+        json.dumps(
+            {
+                "at": iso(letter.at),
+                "topic": letter.topic,
+                "reason": letter.reason,
+                "payload": base64.b64encode(letter.payload).decode("ascii"),
+            }
+        )
+        for letter in letters
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from contract.vocabulary import CplEntry, Device, Registration, User
-from dsp_core.model import HubStatus, JournalEntry
+from dsp_core.model import DeadLetter, HubStatus, JournalEntry
 from dsp_core.outbox import Outgoing
 from dsp_core.state import Scope, State
 
@@ -78,6 +78,14 @@ class Store(ABC):
     @abstractmethod
     async def horizon_of(self, worker: str) -> datetime | None:
         """The horizon `worker` last reported (in an earlier life), if any."""
+
+    @abstractmethod
+    async def add_dead_letter(self, letter: DeadLetter) -> None:
+        """Keep a bus message the DSP could not handle (D-P1), in a transaction of its own."""
+
+    @abstractmethod
+    async def dead_letters(self) -> list[DeadLetter]:
+        """The dead letters, oldest first."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from contract.vocabulary import CplEntry, Device, Registration, User
-from dsp_core.model import HubStatus, JournalEntry
+from dsp_core.model import DeadLetter, HubStatus, JournalEntry
 from dsp_core.outbox import OUTBOX_PAGE, Outgoing
 from dsp_core.state import AddJournal, AddOutgoing, Scope, State
 
@@ -23,6 +23,7 @@ class MemoryStore(Store):
         self.keep_journal = keep_journal
         self.outbox: dict[str, AddOutgoing] = {}  # by message ID, in commit order
         self.horizons: dict[str, tuple[datetime, float]] = {}  # by worker: horizon, at
+        self.letters: list[DeadLetter] = []
 
     async def apply(self, scope: Scope, decide: Callable[[State], T]) -> T:
         # No await between deciding and committing: one event at a time by construction.
@@ -78,3 +79,9 @@ class MemoryStore(Store):
 
     async def hub_statuses(self) -> list[HubStatus]:
         return [self.state.hub_statuses[k] for k in sorted(self.state.hub_statuses)]
+
+    async def add_dead_letter(self, letter: DeadLetter) -> None:
+        self.letters.append(letter)
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        return list(self.letters)

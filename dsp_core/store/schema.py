@@ -170,6 +170,19 @@ worker_horizons = Table(
     Column("reported_at", Float, nullable=False),
 )
 
+# Bus messages the DSP could not handle (issue 18, D-P1), kept with the reason and
+# acknowledged so that they are not delivered again for ever; a store made before them
+# gets the table from `create_all`.
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 
 def add_missing_columns(engine: Engine) -> list[str]:
     """Add the nullable columns a store made by an earlier smetslab lacks (`create_all`

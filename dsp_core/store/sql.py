@@ -50,7 +50,7 @@ from sqlalchemy.pool import StaticPool
 
 from contract.vocabulary import CplEntry, Device, Registration, User
 from dsp_core.errors import StoreError
-from dsp_core.model import HubStatus, JournalEntry
+from dsp_core.model import DeadLetter, HubStatus, JournalEntry
 from dsp_core.outbox import OUTBOX_PAGE, Outgoing
 from dsp_core.state import (
     AddJournal,
@@ -187,7 +187,35 @@ class SqlStore(Store):
     async def hub_statuses(self) -> list[HubStatus]:
         return await self._call(self._hub_statuses)
 
+    async def add_dead_letter(self, letter: DeadLetter) -> None:
+        try:
+            await self._call(partial(self._add_dead_letter, letter))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"keeping a dead letter from {letter.topic} failed: {exc}") from exc
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        try:
+            return await self._call(self._dead_letters)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"reading the dead letters failed: {exc}") from exc
+
     # ---- in the store's thread ----------------------------------------------------
+
+    def _add_dead_letter(self, letter: DeadLetter) -> None:
+        row = {
+            "at": letter.at,
+            "topic": letter.topic,
+            "payload": letter.payload,
+            "reason": letter.reason,
+        }
+        with self._conn.begin():
+            self._conn.execute(schema.dead_letters.insert(), [row])
+
+    def _dead_letters(self) -> list[DeadLetter]:
+        t = schema.dead_letters
+        with self._conn.begin():
+            rows = self._conn.execute(select(t).order_by(t.c.id))
+            return [DeadLetter(r.topic, bytes(r.payload), r.reason, r.at) for r in rows]
 
     async def _call(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)

@@ -107,7 +107,10 @@ class HubEndpoint(Generic[S]):
         if handler is None or route.entity not in (None, self.ch_id):
             self.refuse(message, f"the bridge of hub {self.ch_id} does not take it")
             return
-        handler(message)
+        try:
+            handler(message)
+        except Exception as exc:  # a poison message must not end the bridge (issue 18)
+            self.refuse(message, f"could not be handled: {type(exc).__name__}: {exc}")
 
     def refuse(self, message: BusMessage, reason: str) -> None:
         """A message this hub cannot carry: one log line, acknowledged, counted."""

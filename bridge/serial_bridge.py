@@ -147,8 +147,9 @@ class SerialBridge:
             device = check_eui64(str(request["device_id"]).replace("-", "").upper(), "device ID")
             if request.get("action", "cycle") != "cycle":
                 raise ValueError(f"action {request['action']!r}: only 'cycle'")
-        except (ValueError, TypeError, KeyError, TopicError) as exc:
-            self.hub.refuse(message, f"power request: {exc!r}")
+        except (ValueError, TypeError, KeyError, TopicError, RecursionError) as exc:
+            # RecursionError: JSON nested thousands deep (issue 18)
+            self.hub.refuse(message, f"power request: {type(exc).__name__}: {exc}")
             return
         self.hub.counts["power"] += 1
         payload = PowerCommand(bytes.fromhex(device)).to_bytes()

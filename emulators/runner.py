@@ -92,13 +92,16 @@ class FleetRunner:
         except TopicError as exc:
             self._refuse(message, str(exc))
             return
-        match route:
-            case Route(kind=TopicKind.CH_DOWN, entity=str(ch_id)):
-                self._down(bytes.fromhex(ch_id), message.payload)
-            case Route(kind=TopicKind.CLOCK):
-                self._clock(message)
-            case _:
-                self._refuse(message, "a fleet takes only hub commands and the clock")
+        try:
+            match route:
+                case Route(kind=TopicKind.CH_DOWN, entity=str(ch_id)):
+                    self._down(bytes.fromhex(ch_id), message.payload)
+                case Route(kind=TopicKind.CLOCK):
+                    self._clock(message)
+                case _:
+                    self._refuse(message, "a fleet takes only hub commands and the clock")
+        except Exception as exc:  # a poison message must not end the fleet (issue 18)
+            self._refuse(message, f"could not be handled: {type(exc).__name__}: {exc}")
         self.bus.ack(message)
 
     def _down(self, ch_id: bytes, data: bytes) -> None:

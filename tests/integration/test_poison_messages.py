@@ -113,6 +113,7 @@ async def test_each_poison_message_is_answered_or_set_aside_and_the_dsp_serves_o
             (topics.clock, b'{"epoch": "2031-01-01T00:00:00Z", "wall_epoch": 1, "scale": 1e300}'),
             (topics.ch_status(hub), b'{"online": false, "at": "9999-12-31T23:59:59Z"}'),
             (topics.ch_up(hub), POISON),  # the core raises: a dead letter
+            (topics.ch_down(hub), b"[" * 100_000),  # the fleet refuses it and runs on
         ]
         for topic, payload in poisons:
             user.publish(topic, payload)
@@ -124,6 +125,8 @@ async def test_each_poison_message_is_answered_or_set_aside_and_the_dsp_serves_o
         letters = await store.dead_letters()
         assert [(d.topic, d.payload) for d in letters] == [(topics.ch_up(hub), POISON)]
         assert "RuntimeError: the core cannot handle this one" in letters[0].reason
+        assert stack.fleet is not None
+        assert stack.fleet.refused >= 1  # the clock; the fleet also outlived the bad down
         statuses = await store.hub_statuses()
         assert all(s.online for s in statuses)  # the status from 9999 was refused
         rejected = [e async for e in store.journal() if e.kind is JournalKind.REJECTED]

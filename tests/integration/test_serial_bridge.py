@@ -460,6 +460,21 @@ async def test_power_control_and_the_status_topic(
         await wait_until(lambda: lab.bridge.hub.counts["refused"] == 1, 15, "the request refused")
 
 
+async def test_a_power_request_nested_thousands_deep_is_refused_and_the_bridge_serves_on(
+    embedded_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """Issue 18, finding 3: JSON nested thousands deep on `ch/<id>/power` raised
+    RecursionError out of the bridge; now one refusal, and the next request is carried."""
+    async with rig_lab(embedded_broker.url, "3.1.1", tmp_path) as lab:
+        await lab.user.wait_for("status", lambda s: s["online"])
+        topic = lab.topics.ch_power(lab.rig.ch_id)
+        lab.user.bus.publish(topic, b"[" * 100_000 + b"]" * 100_000)
+        await wait_until(lambda: lab.bridge.hub.counts["refused"] == 1, 15, "the request refused")
+        esme = lab.device(DeviceType.ESME).device_id
+        lab.user.bus.publish(topic, json.dumps({"device_id": esme, "action": "cycle"}).encode())
+        await wait_until(lambda: lab.rig.journal.events["power_cycled"] == 1, 15, "a power cycle")
+
+
 def upgrade_image(lab: Lab) -> bytes:
     return next(
         image.to_bytes()

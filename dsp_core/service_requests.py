@@ -123,12 +123,12 @@ def _check_origin(turn: Turn, user_id: str, request: ParsedRequest) -> Refused |
             f"originator counter {request_id.counter} is not greater than {last}, "
             f"the last accepted from {user_id}",
         )
-    window = turn.config.counter_window
-    if last is not None and request_id.counter - last > window:
+    window, base = turn.config.counter_window, 0 if last is None else last
+    if request_id.counter - base > window:  # a user's first request counts from 0
         return Refused(
             ResponseCode.S9_COUNTER_JUMP,
-            f"originator counter {request_id.counter} jumps more than {window} past {last}, "
-            f"the last accepted from {user_id}",
+            f"originator counter {request_id.counter} jumps more than {window} past {base}, "
+            f"the last accepted from {user_id} (0 before the first)",
         )
     turn.state.put_counter(user_id, request_id.counter)
     return None

@@ -35,9 +35,10 @@ class CoreConfig:
     receipt_timeout: timedelta = timedelta(hours=24)  # R9: distribution to receipt
     pre_command_validity: timedelta = timedelta(hours=1)  # CV 4 to its CV 5 (D-SEC8)
     security: CommandSecurity | None = None  # None: commands go unsigned, unMACed (D-SEC7)
-    # How far a user's originator counter may jump past the last one accepted (S9, D-P6):
-    # 2^40 ms of wall-clock counters (D-CF3) is 34 years; 2^63-1 after 1 is refused.
-    counter_window: int = 1 << 40
+    # How far a user's originator counter may jump past the last one accepted, or past 0
+    # for the first (S9, D-P6): `smetslab request` counts in wall-clock microseconds,
+    # and 2^52 us after 1970 is 2112; 2^63-1 is refused.
+    counter_window: int = 1 << 52
 
     def timeout_for(self, device: Device) -> timedelta:
         if device.device_type is DeviceType.GSME:

@@ -136,3 +136,11 @@ def test_a_counter_jump_past_the_window_is_s9_and_burns_nothing() -> None:
     assert codes(actions) == ["S9"]
     assert "jumps more than" in responses(actions)[0].response.body["reason"]
     assert codes(lab.read(ESME)) == ["I99"]
+
+
+def test_a_first_counter_past_the_window_is_s9_too() -> None:
+    """Issue 18: a user's first request with counter 2^63-1 would burn its counter as
+    well; the window counts from 0 for the first request (D-P6)."""
+    lab = CoreBench()
+    assert codes(lab.read(ESME, counter=MAX_COUNTER)) == ["S9"]
+    assert codes(lab.read(ESME, counter=1_800_000_000_000)) == ["I99"]  # wall-clock ms

@@ -68,6 +68,7 @@ class Mosquitto:
     def start(self) -> None:
         if not Path(MOSQUITTO).exists():
             raise BrokerUnavailableError(f"mosquitto not found at {MOSQUITTO} (Debian package)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "mosquitto.conf"
         config.write_text(
             f"listener {self.port} 127.0.0.1\n"

@@ -16,6 +16,10 @@
   not on receipt, so a process that dies with messages unhandled gets them again. aiomqtt
   2.5 has no public switch for this (aiomqtt issue #345, PR #346 open); paho-mqtt has, and
   the adapter reaches it through the aiomqtt client's paho client (`_paho`), in one place.
+- Identity and TLS from the URL (`bus/identity.py`): a user name and password (or a
+  password file) go to the broker through the client's own credentials, `mqtts://` opens
+  a TLS connection with an `ssl` context (the CA, a client certificate); the URL is only
+  ever logged with the password masked.
 - Reconnection with capped exponential back-off and jitter between every attempt;
   outgoing messages wait in the outbox while disconnected. Delivery is at least once: a
   message whose PUBACK was lost is sent again, and consumers are idempotent (the DSP's
@@ -33,7 +37,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -46,7 +49,8 @@ from contract.topics import shared
 
 from .backoff import Backoff
 from .connection import V5, V311, ConnectPlan, Failure
-from .errors import BrokerUnavailableError, BrokerUrlError
+from .errors import BrokerUnavailableError
+from .identity import BrokerAddress, mask_url
 from .waiting import first_of
 
 log = logging.getLogger(__name__)
@@ -55,23 +59,6 @@ QOS = 1
 UNSUPPORTED_PROTOCOL = frozenset({1, 132})  # 3.1.1 CONNACK 1, MQTT 5 reason 0x84
 _PROTOCOLS = {V5: aiomqtt.ProtocolVersion.V5, V311: aiomqtt.ProtocolVersion.V311}
 NO_CONNACK = "Operation timed out"  # aiomqtt's words for a CONNECT never answered
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        parts = urlsplit(url)
-        if parts.scheme not in {"mqtt", "tcp"} or not parts.hostname:
-            raise BrokerUrlError(f"broker URL {url!r} must look like mqtt://host:port")
-        return cls(parts.hostname, parts.port or 1883)
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +114,13 @@ class MqttAdapter:
     def __init__(self, config: LinkConfig, rng: random.Random | None = None) -> None:
         self.config = config
         self.address = BrokerAddress.parse(config.url)
+        self._password = self.address.password_value()
+        self._tls = self.address.tls.context() if self.address.tls is not None else None
         self._rng = rng or random.Random()
         self.plan = ConnectPlan(config.mqtt_version, config.backoff, self._rng)
         self.connected = asyncio.Event()
         self.attempts = 0  # connection attempts made
+        self.last_failure: str | None = None  # why the last attempt failed, for errors
         self._client: aiomqtt.Client | None = None
         self._session = 0
         self._connecting = False  # in CONNECT, not yet connected
@@ -186,9 +176,17 @@ class MqttAdapter:
             return True
         if stop.is_set():
             return False
-        raise BrokerUnavailableError(
-            f"{self.config.client_id}: no connection to {self.address.url} in {timeout} s"
+        why = (
+            f" ({self.last_failure})" if self.last_failure and self._told(self.last_failure) else ""
         )
+        raise BrokerUnavailableError(
+            f"{self.config.client_id}: no connection to {self.address.url} in {timeout} s{why}"
+        )
+
+    @staticmethod
+    def _told(failure: str) -> bool:
+        """Whether a failure says more than "nothing listens there" (refused, TLS)."""
+        return not failure.startswith(str(Failure.UNREACHABLE)) or "SSL" in failure
 
     async def drain(self, timeout: float | None = 30.0) -> None:
         """Wait until every queued message has been PUBACKed."""
@@ -278,7 +276,8 @@ class MqttAdapter:
             finally:
                 self.connected.clear()
                 self._connecting = False
-            for said in self.plan.failed(failure, detail, self._where):
+            self.last_failure = f"{failure}: {mask_url(detail)}"
+            for said in self.plan.failed(failure, mask_url(detail), self._where):
                 log.log(said.level, "%s: %s", self._who, said.text)
 
     async def _session_once(self) -> None:
@@ -320,6 +319,9 @@ class MqttAdapter:
         client = aiomqtt.Client(
             self.address.host,
             self.address.port,
+            username=self.address.username,
+            password=self._password,
+            tls_context=self._tls,
             identifier=self.config.client_id,
             protocol=_PROTOCOLS[self.plan.version],
             keepalive=self.config.keepalive,

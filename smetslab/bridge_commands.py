@@ -34,6 +34,7 @@ from contract.topics import Topics
 from emulators.errors import ConfigError
 from emulators.journal import FleetJournal
 
+from .broker_options import BROKER_HELP, BrokerCa, BrokerCert, BrokerKey, PasswordFile, broker_url
 from .logs import setup_logging
 from .processes import load_build
 from .signals import run_command
@@ -63,7 +64,11 @@ def serial(
         str, typer.Option(help="/dev/ttyUSB0, a pty, socket://host:port or rfc2217://host:port")
     ],
     ch_id: Annotated[str, typer.Option(help="the rig's comms hub ID (EUI-64)", parser=_hub)],
-    broker: Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")] = LOCAL,
+    broker: Annotated[str, typer.Option(help=BROKER_HELP)] = LOCAL,
+    password_file: PasswordFile = None,
+    broker_ca: BrokerCa = None,
+    broker_cert: BrokerCert = None,
+    broker_key: BrokerKey = None,
     topic_root: Root = "smetslab",
     baudrate: Annotated[int, typer.Option(min=1)] = 115200,
     client_id: Annotated[
@@ -74,6 +79,7 @@ def serial(
     setup_logging(logging.INFO)
     config = BridgeConfig(ch_id, PortSettings(port, baudrate))
     client = client_id or f"smetslab-bridge-{ch_id}"
+    broker = broker_url(broker, password_file, broker_ca, broker_cert, broker_key)
     run_command(partial(run_serial_bridge, config, broker, Topics(topic_root), client))
 
 
@@ -104,7 +110,11 @@ def zigbee(
         str | None,
         typer.Option(help="the hub's ID (EUI-64); default: the device map's", parser=_hub),
     ] = None,
-    broker: Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")] = LOCAL,
+    broker: Annotated[str, typer.Option(help=BROKER_HELP)] = LOCAL,
+    password_file: PasswordFile = None,
+    broker_ca: BrokerCa = None,
+    broker_cert: BrokerCert = None,
+    broker_key: BrokerKey = None,
     topic_root: Root = "smetslab",
     baudrate: Annotated[int | None, typer.Option(min=1)] = None,
     flow_control: Annotated[str | None, typer.Option(help="hardware or software")] = None,
@@ -148,7 +158,7 @@ def zigbee(
             factory,
             network=network,
             clock=clock,
-            broker=broker,
+            broker=broker_url(broker, password_file, broker_ca, broker_cert, broker_key),
             topics=Topics(topic_root),
             client=client,
         )

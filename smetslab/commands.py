@@ -23,6 +23,7 @@ from emulators.shards import FleetShard
 from hil.campaign.report import CampaignReport
 from hil.demo import DEMO_FLEET, DemoOptions, DemoRun, DemoSummary
 
+from .broker_options import BROKER_HELP, BrokerCa, BrokerCert, BrokerKey, PasswordFile, broker_url
 from .logs import setup_logging
 from .processes import (
     BusOptions,
@@ -37,7 +38,7 @@ from .processes import (
 from .progress import ProgressView, wanted
 from .signals import Stopped, run_command
 
-Broker = Annotated[str, typer.Option(help="the MQTT broker, mqtt://host:port")]
+Broker = Annotated[str, typer.Option(help=BROKER_HELP)]
 Root = Annotated[str, typer.Option("--topic-root", help="topic root of the contract")]
 Fleet = Annotated[Path, typer.Option("--fleet", help="a fleet file (configs/fleet.yaml)")]
 Security = Annotated[
@@ -80,6 +81,10 @@ def demo(
     broker: Annotated[
         str | None, typer.Option(help="an external broker (default: an embedded one)")
     ] = None,
+    password_file: PasswordFile = None,
+    broker_ca: BrokerCa = None,
+    broker_cert: BrokerCert = None,
+    broker_key: BrokerKey = None,
     mp105: Annotated[str, typer.Option(help="on, or off for the behaviour before MP105")] = "on",
     premises: Annotated[int, typer.Option(min=1, help="premises in the fleet")] = 200,
     loss: Annotated[
@@ -113,7 +118,9 @@ def demo(
         loss=loss,
         seed=seed,
         mp105=_switch(mp105),
-        broker=broker,
+        broker=None
+        if broker is None
+        else broker_url(broker, password_file, broker_ca, broker_cert, broker_key),
         scale=scale,
         fleet_file=fleet_file,
         future_dated=None if future_dated is None else timedelta(seconds=future_dated),
@@ -207,6 +214,10 @@ ConnectTimeout = Annotated[
 def dsp(
     *,
     broker: Broker = LOCAL,
+    password_file: PasswordFile = None,
+    broker_ca: BrokerCa = None,
+    broker_cert: BrokerCert = None,
+    broker_key: BrokerKey = None,
     store: Annotated[str, typer.Option(help="sqlite:///file or postgresql://...")] = (
         "sqlite:///smetslab-dsp.sqlite"
     ),
@@ -267,7 +278,13 @@ def dsp(
         response_timeout=timedelta(seconds=response_timeout),
         gsme_response_timeout=timedelta(seconds=gsme_response_timeout),
     )
-    bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version), connect_timeout)
+    bus = BusOptions(
+        broker_url(broker, password_file, broker_ca, broker_cert, broker_key),
+        topic_root,
+        client_id,
+        _mqtt_version(mqtt_version),
+        connect_timeout,
+    )
     limits = ServiceLimits(batch=batch)
     how = DspOptions(
         store,
@@ -287,6 +304,10 @@ def fleet(
     *,
     fleet_file: Fleet,
     broker: Broker = LOCAL,
+    password_file: PasswordFile = None,
+    broker_ca: BrokerCa = None,
+    broker_cert: BrokerCert = None,
+    broker_key: BrokerKey = None,
     journal: Annotated[Path | None, typer.Option(help="append device events here (JSONL)")] = None,
     shard: Annotated[
         str, typer.Option(help="run partition I of M of the comms hubs, written I/M (0/2, 1/2)")
@@ -313,7 +334,13 @@ def fleet(
         partition = FleetShard.parse(shard)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--shard") from exc
-    bus = BusOptions(broker, topic_root, client_id, _mqtt_version(mqtt_version), connect_timeout)
+    bus = BusOptions(
+        broker_url(broker, password_file, broker_ca, broker_cert, broker_key),
+        topic_root,
+        client_id,
+        _mqtt_version(mqtt_version),
+        connect_timeout,
+    )
     how = FleetOptions(
         fleet_file, journal, partition, ready_file, state_file, security_override(security)
     )
@@ -324,6 +351,10 @@ def campaign(
     *,
     fleet_file: Fleet,
     broker: Broker = LOCAL,
+    password_file: PasswordFile = None,
+    broker_ca: BrokerCa = None,
+    broker_cert: BrokerCert = None,
+    broker_key: BrokerKey = None,
     future_dated: Annotated[
         float | None, typer.Option(help="activate this many device seconds after sending")
     ] = None,
@@ -344,7 +375,12 @@ def campaign(
         first_counter=first_counter or int(time.time() * 1000),
         read_gpfs=read_gpfs,
     )
-    bus = BusOptions(broker, topic_root, client_id, connect_timeout=connect_timeout)
+    bus = BusOptions(
+        broker_url(broker, password_file, broker_ca, broker_cert, broker_key),
+        topic_root,
+        client_id,
+        connect_timeout=connect_timeout,
+    )
     try:
         with ProgressView(wanted(), "campaign") as view:
             run = partial(run_campaign, bus, fleet_file, how, on_progress=view.campaign)

@@ -12,14 +12,16 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from bus.identity import mask_url
 from contract.errors import SmetslabError
 
 EXIT_ERROR = 1  # bad input, or the run could not start
 
 
 def fail(message: str) -> typer.Exit:
-    """Print `error: message` on standard error; raise what this returns."""
-    typer.echo(f"error: {message}", err=True)
+    """Print `error: message` (any broker password in it masked) on standard error;
+    raise what this returns."""
+    typer.echo(f"error: {mask_url(message)}", err=True)
     return typer.Exit(code=EXIT_ERROR)
 
 

@@ -13,12 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bus.identity import mask_url
 from emulators.fleet import build_fleet
 from emulators.fleetspec import load_fleet_spec
 from hil.lab.env import load_lab_env, plan_hubs
 from hil.lab.up import LabUp, LabUpInfo, LabUpOptions
 from hil.shipped import shipped
 
+from .broker_options import BrokerCa, BrokerCert, BrokerKey, PasswordFile, broker_url
 from .commands import Security, security_override
 from .logs import setup_logging
 from .progress import ProgressView, wanted
@@ -43,8 +45,13 @@ def up(
         Path, typer.Option("--fleet", help="the fleet file (seeds the store, runs the shards)")
     ] = DEFAULT_FLEET,
     broker: Annotated[
-        str | None, typer.Option(help="mqtt://host:port (default: a private mosquitto)")
+        str | None,
+        typer.Option(help="mqtt(s)://[user[:password]@]host:port (default: a private mosquitto)"),
     ] = None,
+    password_file: PasswordFile = None,
+    broker_ca: BrokerCa = None,
+    broker_cert: BrokerCert = None,
+    broker_key: BrokerKey = None,
     store: Annotated[
         str | None,
         typer.Option(help="sqlite:///file or postgresql://... (default: WORKDIR/dsp.sqlite)"),
@@ -69,7 +76,9 @@ def up(
         workdir.resolve(),
         workers,
         shards,
-        broker,
+        None
+        if broker is None
+        else broker_url(broker, password_file, broker_ca, broker_cert, broker_key),
         store,
         scale,
         topic_root,
@@ -105,7 +114,9 @@ async def _run(up: LabUp, clean: list[bool], stop: asyncio.Event) -> None:
 def _show(info: LabUpInfo) -> None:
     typer.echo(json.dumps(info.to_json()), nl=True)
     console = Console(stderr=True)
-    table = Table(title=f"lab: {info.premises} premises on {info.broker}, store {info.store_url}")
+    table = Table(
+        title=f"lab: {info.premises} premises on {mask_url(info.broker)}, store {info.store_url}"
+    )
     for column in ("process", "name", "pid", "restarts", "exit", "log"):
         table.add_column(column)
     for part in info.parts:

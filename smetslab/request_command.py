@@ -42,6 +42,7 @@ from hil.keys import KeyStoreSigner, KeyStoreVerifier, lab_security, load_keys
 from hil.security import Signer, Verifier, verdict_on
 from hil.shipped import shipped
 
+from .broker_options import BROKER_HELP, BrokerCa, BrokerCert, BrokerKey, PasswordFile, broker_url
 from .errors import fail
 from .processes import load_build
 from .signals import run_command
@@ -61,7 +62,13 @@ def request(
     fleet_file: Annotated[
         Path, typer.Option("--fleet", help="the fleet the DSP was seeded from (for --user)")
     ] = DEFAULT_FLEET,
-    broker: Annotated[str, typer.Option(help="the lab's broker")] = "mqtt://127.0.0.1:1883",
+    broker: Annotated[str, typer.Option(help="the lab's broker (" + BROKER_HELP + ")")] = (
+        "mqtt://127.0.0.1:1883"
+    ),
+    password_file: PasswordFile = None,
+    broker_ca: BrokerCa = None,
+    broker_cert: BrokerCert = None,
+    broker_key: BrokerKey = None,
     topic_root: Annotated[str, typer.Option(help="the lab's topic root")] = "smetslab",
     counter: Annotated[int | None, typer.Option(min=1, help="the originator counter")] = None,
     wait: Annotated[float, typer.Option(min=0.1, help="wall seconds for the answer")] = WAIT,
@@ -85,6 +92,7 @@ def request(
     supplier = to_duis(user) if user else build.seed.users[0].user_id
     sent = build_request(supplier, srv, device_id, counter or time.time_ns() // 1000, fields)
     topics = Topics(topic_root)
+    broker = broker_url(broker, password_file, broker_ca, broker_cert, broker_key)
     signer, verifier = _security(keys, build.keys)
     exchange = Exchange(sent, signer, wait)
     try:

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from bus.identity import BrokerOptions, mask_url
 from contract.validation import describe
 from contract.vocabulary import Device
 from dsp_core.turn import CoreConfig
@@ -41,7 +42,7 @@ from emulators.fleetspec import FleetSpec
 from hil.errors import LabError
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-_BROKERS = re.compile(r"^(embedded|mosquitto|(mqtt|tcp)://[^/\s]+)$")
+_BROKERS = re.compile(r"^(embedded|mosquitto|(mqtt|tcp|mqtts|ssl)://[^/\s]+)$")
 _STORES = re.compile(r"^(sqlite|memory|sqlite://.*|postgresql(\+\w+)?://.+)$")
 
 
@@ -155,6 +156,11 @@ class LabEnv(BaseModel):
 
     name: str = Field(default="lab", pattern=_NAME)
     broker: str = "embedded"
+    # an external broker's identity and TLS (relative to the file; docs/bus.md)
+    broker_password_file: Path | None = None
+    broker_ca: Path | None = None
+    broker_cert: Path | None = None
+    broker_key: Path | None = None
     store: str = "sqlite"  # a SQLite file in a temporary folder
     topic_root: str = "smetslab"
     clock: ClockSpec = Field(default_factory=ClockSpec)
@@ -185,7 +191,8 @@ class LabEnv(BaseModel):
     @classmethod
     def _broker(cls, value: str) -> str:
         if not _BROKERS.match(value):
-            raise ValueError(f"{value!r}: use embedded, mosquitto or mqtt://host:port")
+            shown = mask_url(value)
+            raise ValueError(f"{shown!r}: use embedded, mosquitto or mqtt(s)://host:port")
         return value
 
     @field_validator("store")
@@ -199,6 +206,24 @@ class LabEnv(BaseModel):
     @classmethod
     def _users(cls, value: dict[str, str]) -> dict[str, str]:
         return {name: parse_eui64(user).hex().upper() for name, user in value.items()}
+
+    @model_validator(mode="after")
+    def _broker_identity(self) -> LabEnv:
+        if self.broker in ("embedded", "mosquitto"):
+            if self._broker_options() != BrokerOptions():
+                raise ValueError(f"broker_* files need an external broker, not {self.broker}")
+            return self
+        self.broker_url()  # a bad combination named now (BrokerUrlError is a ValueError)
+        return self
+
+    def _broker_options(self) -> BrokerOptions:
+        return BrokerOptions(
+            self.broker_password_file, self.broker_ca, self.broker_cert, self.broker_key
+        )
+
+    def broker_url(self) -> str:
+        """The external broker's URL with its password file and TLS files in it."""
+        return self._broker_options().apply(self.broker)
 
     @model_validator(mode="after")
     def _unique_hubs(self) -> LabEnv:
@@ -244,8 +269,14 @@ def load_lab_env(path: Path) -> LabEnv:
         device: [(path.parent / pem).resolve() for pem in pems]
         for device, pems in env.certificates.items()
     }
+    files = {
+        name: (path.parent / value).resolve()
+        for name in ("broker_password_file", "broker_ca", "broker_cert", "broker_key")
+        if (value := getattr(env, name)) is not None
+    }
     return env.model_copy(
         update={
+            **files,
             "fleet": (path.parent / env.fleet).resolve(),
             "hubs": hubs,
             "certificates": certificates,

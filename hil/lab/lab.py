@@ -135,7 +135,7 @@ class Lab:
                 return self._exit.enter_context(running_mosquitto(self._folder)).url, "auto"
         except BusError as exc:
             raise LabError(f"lab {self.env.name}: broker {broker}: {exc}") from exc
-        return broker, "auto"
+        return self.env.broker_url(), "auto"
 
     async def _store(self) -> Store:
         url = self.env.store

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bus.clock import ClockSetting
+from bus.identity import mask_url
 from bus.mosquitto import running_mosquitto
 from contract.topics import Topics
 from dsp_core.store import SqlStore, Store
@@ -90,7 +91,7 @@ class LabUpInfo:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "broker": self.broker,
+            "broker": mask_url(self.broker),  # never the password (D-B2)
             "store": self.store_url,
             "topic_root": self.topic_root,
             "workdir": str(self.workdir),

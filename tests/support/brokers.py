@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bus.mosquitto import MOSQUITTO, Mosquitto, running_mosquitto
+from bus.mosquitto import MOSQUITTO, BrokerSecurity, Mosquitto, running_mosquitto
 
-__all__ = ["Mosquitto", "mosquitto"]
+__all__ = ["BrokerSecurity", "Mosquitto", "mosquitto"]
 
 
 def require_mosquitto() -> None:
@@ -25,7 +25,9 @@ def require_mosquitto() -> None:
 
 
 @contextmanager
-def mosquitto(workdir: Path) -> Iterator[Mosquitto]:
+def mosquitto(workdir: Path, security: BrokerSecurity | None = None) -> Iterator[Mosquitto]:
+    """A private mosquitto; `security` gives it users (a password file made with
+    mosquitto_passwd, anonymous clients refused), an ACL and a TLS listener."""
     require_mosquitto()
-    with running_mosquitto(workdir) as broker:
+    with running_mosquitto(workdir, security=security) as broker:
         yield broker

@@ -60,6 +60,8 @@ LAYOUT: dict[str, Row] = {
     "gbcs": row("gbcs", "contract.errors", "contract.records", "contract.times", sans_io=True),
     # the bus: MQTT and the clock
     "bus": row("bus", "contract", sans_io=False),
+    "bus.errors": row("contract", sans_io=True),
+    "bus.identity": row("bus.errors", "contract", sans_io=True),  # the broker URL, read
     # the DSP: a sans-IO core; its store and its service do the I/O
     "dsp_core": row(*_CORE, sans_io=True),
     "dsp_core.store": row(*_CORE, sans_io=False),

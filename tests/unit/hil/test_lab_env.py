@@ -133,6 +133,9 @@ def test_a_zigbee_hub_is_part_of_the_schema(tmp_path: Path) -> None:
         ({"hubs": [{"name": "bad name", "template": "smets2"}]}, "hubs.0.name"),
         ({"dsp": {"mp105": "perhaps"}}, "dsp.mp105"),
         ({"colour": "red"}, "colour: Extra inputs"),
+        ({"broker": "amqp://u:pw@x"}, "'amqp://u:\\*\\*\\*@x': use embedded"),
+        ({"broker_ca": "ca.pem"}, "broker_\\* files need an external broker"),
+        ({"broker": "mqtt://x", "broker_ca": "ca.pem"}, "ca, cert and key need mqtts://"),
     ],
 )
 def test_a_bad_environment_is_refused_naming_the_file_and_field(
@@ -173,3 +176,19 @@ def test_a_hub_that_is_no_premises_of_the_fleet_is_refused(
 def test_a_missing_environment_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(LabError, match=r"nowhere\.yaml: cannot read YAML"):
         load_lab_env(tmp_path / "nowhere.yaml")
+
+
+def test_broker_identity_files_are_relative_to_the_file(tmp_path: Path) -> None:
+    path = write_env(
+        tmp_path,
+        broker="mqtts://lab@broker.lab:8883",
+        broker_password_file="secrets/password",
+        broker_ca="pki/ca.pem",
+    )
+    env = load_lab_env(path)
+    assert env.broker_password_file == (tmp_path / "secrets/password").resolve()
+    assert env.broker_ca == (tmp_path / "pki/ca.pem").resolve()
+    url = env.broker_url()
+    assert url.startswith("mqtts://lab@broker.lab:8883?")
+    assert "ca=" in url
+    assert "password_file=" in url

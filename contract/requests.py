@@ -123,10 +123,17 @@ def signed_pre_command_request(
 ) -> SendRequest:
     """CV 5 for a Critical SR: the pre-command the DSP returned to a CV 4 under the same
     request ID, signed by the user (D-SEC8)."""
+    return signed_pre_command_reply(user_id, srv, request_id(user_id, target, counter), signed)
+
+
+def signed_pre_command_reply(user_id: str, srv: Srv, cv4_id: str, signed: bytes) -> SendRequest:
+    """`signed_pre_command_request` for a CV 4 known by its request ID, kept as it is
+    (`InvalidRequestError` when it is not one)."""
+    RequestId.parse(cv4_id)
     return SendRequest(
         user_id,
         {
-            "request_id": request_id(user_id, target, counter),
+            "request_id": cv4_id,
             "service_reference_variant": str(srv),
             "command_variant": SEND_SIGNED_CV,
             "body": {"signed_pre_command": base64.b64encode(signed).decode("ascii")},

@@ -32,8 +32,8 @@ import gbcs
 from bus.adapter import BusMessage, LinkConfig, MqttAdapter
 from contract.codes import ResponseCode
 from contract.errors import MalformedMessageError
-from contract.ids import RequestId, to_compact, to_duis
-from contract.requests import SendRequest, Srv, build_request, signed_pre_command_request
+from contract.ids import to_compact, to_duis
+from contract.requests import SendRequest, Srv, build_request, signed_pre_command_reply
 from contract.responses import read_pre_command, read_response
 from contract.topics import Topics
 from gbcs.keystore import KeyStore
@@ -167,9 +167,7 @@ class Exchange:
             return None
         sent = self.sent
         signed = self.signer.sign(pre.data, sent.user_id)
-        target = str(sent.payload["request_id"]).split(":")[1]
-        counter = RequestId.parse(sent.request_id).counter
-        return signed_pre_command_request(sent.user_id, Srv(sent.srv), target, counter, signed)
+        return signed_pre_command_reply(sent.user_id, Srv(sent.srv), sent.request_id, signed)
 
 
 def _ours(message: BusMessage, request_id: str) -> dict[str, Any] | None:

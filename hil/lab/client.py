@@ -27,8 +27,8 @@ from bus.clock import ClockSetting, ScaledClock
 from bus.errors import BusError
 from contract.cpl import cpl_change_json
 from contract.errors import MalformedMessageError
-from contract.ids import RequestId, to_compact, to_duis
-from contract.requests import SendRequest, Srv, build_request, signed_pre_command_request
+from contract.ids import to_compact, to_duis
+from contract.requests import SendRequest, Srv, build_request, signed_pre_command_reply
 from contract.responses import read_pre_command
 from contract.topics import TopicKind, Topics
 from contract.vocabulary import CplEntry
@@ -249,9 +249,8 @@ class LabClient:
             log.error("lab client: device %s: %s (request %s)", target, exc, request.request_id)
             self.signing_failures[request.request_id] = str(exc)
             return
-        counter = RequestId.parse(request.request_id).counter
         self._publish(
-            signed_pre_command_request(request.user_id, Srv(request.srv), target, counter, signed)
+            signed_pre_command_reply(request.user_id, Srv(request.srv), request.request_id, signed)
         )
         log.info("lab client: device %s: signed pre-command sent (%s)", target, request.request_id)
 

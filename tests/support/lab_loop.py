@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contract.ids import to_compact
-from contract.requests import SendRequest, Srv, signed_pre_command_request
+from contract.requests import SendRequest, Srv, signed_pre_command_reply
 from contract.responses import read_pre_command
 from dsp_core.core import DspCore
 from dsp_core.events import (
@@ -179,9 +179,7 @@ class LabLoop:
         )
         if pre_command is not None and self.build.keys is not None:
             signed = KeyStoreSigner(self.build.keys).sign(pre_command.data, self.user)
-            self.publish(
-                [signed_pre_command_request(self.user, Srv(srv), target, self.counter, signed)]
-            )
+            self.publish([signed_pre_command_reply(self.user, Srv(srv), found, signed)])
             self.drain()
         return found
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from bus.adapter import LinkConfig, MqttAdapter
 from contract.ids import to_compact
-from contract.requests import Srv, signed_pre_command_request
+from contract.requests import Srv, signed_pre_command_reply
 from contract.responses import read_pre_command
 from contract.topics import Topics
 from hil.security import Signer
@@ -146,8 +146,7 @@ class ServiceUserClient:
         pre_command = read_pre_command(response.get("body") or {})
         if pre_command is None or self.signer is None:
             return
-        _, target, counter = response["request_id"].rsplit(":", 2)
         signed = self.signer.sign(pre_command.data, self.user_id)
         srv = Srv(response["service_reference_variant"])
-        request = signed_pre_command_request(self.user_id, srv, target, int(counter), signed)
+        request = signed_pre_command_reply(self.user_id, srv, response["request_id"], signed)
         self.bus.publish(self.topics.request(to_compact(self.user_id)), request.to_bytes())

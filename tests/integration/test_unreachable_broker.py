@@ -18,15 +18,18 @@ from tests.support.brokers import BrokerSecurity, mosquitto
 pytestmark = pytest.mark.integration
 
 
+def _args(command: str, broker: str, tmp_path: Path) -> list[str]:
+    """`command` on `broker`, giving up after 0.5 s, with the store or fleet it needs."""
+    args = [command, "--broker", broker, "--connect-timeout", "0.5"]
+    if command == "dsp":
+        return [*args, "--store", f"sqlite:///{tmp_path / 'dsp.sqlite'}"]
+    return [*args, "--fleet", str(shipped("fleet.yaml"))]
+
+
 @pytest.mark.parametrize("command", ["dsp", "fleet", "campaign"])
 def test_an_unreachable_broker_is_one_error_line(command: str, tmp_path: Path) -> None:
     broker = f"mqtt://127.0.0.1:{free_port()}"  # nothing listens there
-    args = [command, "--broker", broker, "--connect-timeout", "0.5"]
-    if command == "dsp":
-        args += ["--store", f"sqlite:///{tmp_path / 'dsp.sqlite'}"]
-    else:
-        args += ["--fleet", str(shipped("fleet.yaml"))]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, _args(command, broker, tmp_path))
     assert result.exit_code == 1, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert errors == [f"error: smetslab-{command}: no connection to {broker} in 0.5 s"]
@@ -38,12 +41,7 @@ def test_a_wrong_password_is_one_error_line_without_it(
     command: str, tmp_path: Path, password_broker_url: str
 ) -> None:
     broker = password_broker_url.replace("://", "://dsp:wrong-guess@")
-    args = [command, "--broker", broker, "--connect-timeout", "0.5"]
-    if command == "dsp":
-        args += ["--store", f"sqlite:///{tmp_path / 'dsp.sqlite'}"]
-    else:
-        args += ["--fleet", str(shipped("fleet.yaml"))]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, _args(command, broker, tmp_path))
     assert result.exit_code == 1, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, result.output

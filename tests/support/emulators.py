@@ -10,6 +10,7 @@ from typing import Any
 
 import gbcs
 from contract.vocabulary import DeviceType
+from dsp_core.keys import AcbKeys
 from emulators.actions import DeviceEvent, EventKind, FaultFired, Output, Uplink
 from emulators.faults import NO_FAULTS, FaultPlan, FaultRule
 from emulators.fleet import FleetBuild, build_fleet
@@ -32,7 +33,7 @@ from gbcs.envelope import read_envelope, write_envelope
 from gbcs.keystore import KeyStore
 from gbcs.ota import OtaHeader, OtaImage, build_ota_image
 from gbcs.payloads import Payload
-from gbcs.security import KeyUse, mac, sign
+from gbcs.security import KeyUse, sign
 
 SUPPLIER = bytes.fromhex("90B3D51F30010000")
 ACB = bytes.fromhex("90B3D51F30000002")
@@ -179,10 +180,8 @@ def macd(build: FleetBuild, data: bytes) -> bytes:
     envelope = read_envelope(data)
     signature = envelope.signature or None
     unprotected = write_envelope(envelope.header, envelope.payload, signature, None)
-    keys = _keys(build)
-    own = keys.private_key(ACB, KeyUse.KEY_AGREEMENT)
-    peer = keys.public_key(envelope.header.recipient_id, KeyUse.KEY_AGREEMENT)
-    return mac(unprotected, own, peer)
+    recipient = gbcs.format_entity_id(envelope.header.recipient_id)
+    return AcbKeys(_keys(build)).protect(unprotected, recipient)
 
 
 def signed(build: FleetBuild, data: bytes, signer: bytes = SUPPLIER) -> bytes:
